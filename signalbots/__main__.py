@@ -1,0 +1,3 @@
+from signalbots.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,388 @@
+"""Settings: env > ``.env`` > systemd credentials > TOML file > defaults.
+
+Every key is documented in ``config/signalbots.toml``. Durations are written ``"500ms"``, ``"90s"``,
+``"5m"``, ``"1h"``, ``"1d"`` and held as seconds (float). ``load_settings`` is the one way in; it raises
+``ConfigError`` listing every problem by TOML key and env name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.functional_validators import BeforeValidator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "SIGNALBOTS_"
+DEFAULT_CONFIG_PATHS = (Path("config/signalbots.toml"), Path("/etc/signalbots/signalbots.toml"))
+CREDENTIAL_BOT_TOKEN = "telegram_bot_token"  # file name under $CREDENTIALS_DIRECTORY
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class ConfigError(Exception):
+    """Settings are invalid; the process should exit 78 (EX_CONFIG). ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+def parse_duration(value: object) -> float:
+    """``"90s"`` → 90.0. Plain numbers are seconds. Rejects negatives, NaN and unknown units."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '90s', '5m', '1h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (use e.g. '500ms', '90s', '5m', '1h', '1d')")
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ValueError("expected a duration such as '90s', '5m', '1h'")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("a duration must be a finite, non-negative amount")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """90.0 → ``"90s"``, 3600 → ``"1h"``; the inverse of ``parse_duration`` for whole units."""
+    for unit in ("d", "h", "m", "s"):
+        n = seconds / _UNIT_SECONDS[unit]
+        if n >= 1 and float(n).is_integer():
+            return f"{int(n)}{unit}"
+    return f"{round(seconds * 1000)}ms"
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string"}),
+]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class DaemonSettings(_Section):
+    state_dir: Path = Path("./state")
+    heartbeat_interval: Duration = 3600.0
+    shutdown_timeout: Duration = 10.0
+    daily_summary: bool = True
+
+
+class LogSettings(_Section):
+    format: Literal["auto", "console", "logfmt", "json"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class HttpSettings(_Section):
+    listen: str = "127.0.0.1:9464"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        if v == "":
+            return v
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{v!r} is not host:port (e.g. '127.0.0.1:9464'; '' disables)")
+        return v
+
+    @property
+    def host_port(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+MessageKind = Literal["signal", "outcome", "heartbeat", "notice", "error", "digest"]
+
+
+class TelegramSettings(_Section):
+    bot_token: SecretStr | None = None
+    alert_chat_id: int | None = None
+    admin_chat_id: int | None = None  # None: the alert chat
+    api_url: str = ""  # "" = Telegram; else a self-hosted Bot API server or a simulator
+    allowed_chat_ids: list[int] = []
+    allowed_user_ids: list[int] = []  # empty: any user in an allowed chat
+    strategy_chat_ids: dict[str, int] = {}  # per-strategy alert chat overrides
+    silent: dict[MessageKind, bool] = {"heartbeat": True, "digest": True}
+    commands: bool = True
+    per_chat_interval: Duration = 1.05  # private chats: <= 1 msg/s
+    group_per_minute: int = Field(default=19, ge=1, le=20)
+    global_per_second: int = Field(default=25, ge=1, le=30)
+    request_timeout: Duration = 20.0
+
+    @property
+    def admin_chat(self) -> int | None:
+        return self.admin_chat_id if self.admin_chat_id is not None else self.alert_chat_id
+
+
+class ExchangeSettings(_Section):
+    enabled: bool = True
+    rest_url: str = ""  # "" = the exchange's own
+    ws_url: str = ""
+    budget_fraction: Fraction = 0.5
+    stale_after: Duration = 120.0
+    funding_poll: Duration = 60.0
+    markets_refresh: Duration = 3600.0
+    liquidation_symbols: int = Field(default=30, ge=0)  # Bybit: per-symbol topics for the N most liquid
+    funding_symbols: list[str] = []  # MEXC: per-symbol funding for this list
+
+
+def _default_exchanges() -> dict[str, ExchangeSettings]:
+    return {name: ExchangeSettings() for name in ("binanceusdm", "bybit", "okx")} | {
+        "mexc": ExchangeSettings(enabled=False)
+    }
+
+
+class BreakerSettings(_Section):
+    failures: int = Field(default=5, ge=1)
+    cooldown: Duration = 30.0
+    cooldown_max: Duration = 600.0
+
+
+class LiquidationSettings(_Section):
+    enabled: bool = True
+    window: Duration = 300.0
+    min_prints: int = Field(default=2, ge=1)
+    majors: list[str] = ["BTC", "ETH"]
+    major_threshold_usd: float = Field(default=5_000_000.0, gt=0)
+    liquid_volume_usd: float = Field(default=500_000_000.0, gt=0)  # 24h volume that makes a symbol "liquid"
+    liquid_threshold_usd: float = Field(default=1_000_000.0, gt=0)
+    other_threshold_usd: float = Field(default=250_000.0, gt=0)
+    mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
+    cooldown: Duration = 1800.0
+    atr_period: int = Field(default=14, ge=2)
+    atr_multiple: float = Field(default=1.5, gt=0)
+    stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
+    expiry: Duration = 86400.0
+
+
+class FundingSettings(_Section):
+    enabled: bool = True
+    extreme_per_8h: float = Field(default=0.001, gt=0)  # 0.10% per 8h
+    rearm_fraction: Fraction = 0.75
+    spread_apr: float = Field(default=0.30, gt=0)  # 30% APR difference
+    spread_volume_floor_usd: float = Field(default=10_000_000.0, ge=0)
+    spread_cooldown: Duration = 28800.0
+    stop_pct: float = Field(default=2.0, gt=0)
+    expiry: Duration = 86400.0
+
+
+class VolumeSettings(_Section):
+    enabled: bool = True
+    timeframe: str = "5m"
+    baseline: int = Field(default=48, ge=5)
+    multiple: float = Field(default=6.0, gt=0)
+    robust_z: float = Field(default=8.0, gt=0)
+    min_body_pct: float = Field(default=1.0, ge=0)
+    min_quote_volume_usd: float = Field(default=1_000_000.0, ge=0)
+    liquidity_floor_usd: float = Field(default=5_000_000.0, ge=0)  # 24h quote volume to watch a symbol
+    cooldown: Duration = 7200.0
+    expiry: Duration = 86400.0
+
+
+class StrategiesSettings(_Section):
+    liquidation: LiquidationSettings = LiquidationSettings()
+    funding: FundingSettings = FundingSettings()
+    volume: VolumeSettings = VolumeSettings()
+
+
+class RiskSettings(_Section):
+    max_open: int = Field(default=10, ge=1)
+    max_open_per_strategy: int = Field(default=5, ge=1)
+    daily_cap: int = Field(default=40, ge=1)
+    strategy_daily_cap: int = Field(default=20, ge=1)
+    daily_loss_limit_r: float = Field(default=5.0, gt=0)
+    correlation: Fraction = 0.85
+    correlation_window: Duration = 172800.0  # 48h of 1h returns
+    account_usd: float = Field(default=0.0, ge=0)  # 0: no position size in messages
+    per_signal: Fraction = 0.01
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        hide_input_in_errors=True,
+        frozen=True,
+        allow_inf_nan=False,
+    )
+
+    daemon: DaemonSettings = DaemonSettings()
+    log: LogSettings = LogSettings()
+    http: HttpSettings = HttpSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    exchanges: dict[str, ExchangeSettings] = Field(default_factory=_default_exchanges)
+    breaker: BreakerSettings = BreakerSettings()
+    strategies: StrategiesSettings = StrategiesSettings()
+    risk: RiskSettings = RiskSettings()
+
+    @field_validator("exchanges")
+    @classmethod
+    def _known_exchanges(cls, v: dict[str, ExchangeSettings]) -> dict[str, ExchangeSettings]:
+        unknown = sorted(set(v) - {"binanceusdm", "bybit", "okx", "mexc"})
+        if unknown:
+            raise ValueError(f"unknown exchange {', '.join(unknown)} (known: binanceusdm, bybit, okx, mexc)")
+        # A section written in TOML replaces only that exchange; the others keep their defaults.
+        return _default_exchanges() | v
+
+    def enabled_exchanges(self) -> list[str]:
+        return [name for name, ex in self.exchanges.items() if ex.enabled]
+
+    def enabled_strategies(self) -> list[str]:
+        s = self.strategies
+        return [n for n, sec in (("liquidation", s.liquidation), ("funding", s.funding), ("volume", s.volume))
+                if sec.enabled]
+
+
+class _CredentialsSource(PydanticBaseSettingsSource):
+    """systemd ``LoadCredential=telegram_bot_token:...`` → ``telegram.bot_token``."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            return {}
+        path = Path(directory) / CREDENTIAL_BOT_TOKEN
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return {}
+        return {"telegram": {"bot_token": token}} if token else {}
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """``--config`` or ``SIGNALBOTS_CONFIG`` must exist; otherwise the first default that exists."""
+    named = explicit if explicit is not None else os.environ.get("SIGNALBOTS_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError([f"config file {str(path)!r} does not exist (named by "
+                               f"{'--config' if explicit is not None else 'SIGNALBOTS_CONFIG'})"])
+        return path
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
+
+
+def _loc_name(loc: tuple[int | str, ...]) -> str:
+    key = ".".join(str(part) for part in loc)
+    env = ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+    return f"{key} (env {env})"
+
+
+def _problems(err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors(include_input=False, include_url=False):
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if e["type"] == "extra_forbidden":
+            out.append(f"{_loc_name(loc)}: unknown key (typo?)")
+        else:
+            out.append(f"{_loc_name(loc)}: {e['msg']}")
+    return out
+
+
+def load_settings(config: str | os.PathLike[str] | None = None, *, env_file: str | None = ".env") -> Settings:
+    """Read every source once. Calling it again re-reads them all (that is the reload)."""
+    path = resolve_config_path(config)
+    if path is not None:
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError([f"{path}: not valid TOML: {err}"]) from None
+        except OSError as err:
+            raise ConfigError([f"{path}: cannot read: {err.strerror}"]) from None
+
+    class _Loaded(Settings):
+        model_config = SettingsConfigDict(toml_file=path, env_file=env_file)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [
+                init_settings, env_settings, dotenv_settings, _CredentialsSource(settings_cls)
+            ]
+            if path is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            return tuple(sources)
+
+    try:
+        return _Loaded()
+    except ValidationError as err:
+        raise ConfigError(_problems(err)) from None
+
+
+def env_file_warning(env_file: str | os.PathLike[str] = ".env") -> str | None:
+    """A warning when the ``.env`` holding secrets is readable by group or others."""
+    try:
+        mode = Path(env_file).stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o077:
+        return f"{env_file} is readable by group/others (mode {oct(mode & 0o777)}); fix: chmod 600 {env_file}"
+    return None
+
+
+def effective(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with secrets masked (check-config, reload diffs)."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    token = settings.telegram.bot_token
+    data["telegram"]["bot_token"] = "**********" if token is not None else None
+    return data
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out |= flatten(value, name + ".")
+        else:
+            out[name] = value
+    return out
+
+
+def changed_keys(old: Settings, new: Settings) -> list[str]:
+    """Dotted keys whose value differs (secrets compared by value, never shown)."""
+    a, b = flatten(effective(old)), flatten(effective(new))
+    keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    if old.telegram.bot_token != new.telegram.bot_token and "telegram.bot_token" not in keys:
+        keys.append("telegram.bot_token")
+    return keys
