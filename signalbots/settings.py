@@ -109,7 +109,7 @@ class HttpSettings(_Section):
         if v == "":
             return v
         host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"{v!r} is not host:port (e.g. '127.0.0.1:9464'; '' disables)")
         return v
 
@@ -138,6 +138,11 @@ class TelegramSettings(_Section):
     group_per_minute: int = Field(default=19, ge=1, le=20)
     global_per_second: int = Field(default=25, ge=1, le=30)
     request_timeout: Duration = 20.0
+
+    @field_validator("alert_chat_id", "admin_chat_id")
+    @classmethod
+    def _zero_is_unset(cls, v: int | None) -> int | None:
+        return None if v == 0 else v
 
     @property
     def admin_chat(self) -> int | None:
@@ -181,6 +186,7 @@ class LiquidationSettings(_Section):
     cooldown: Duration = 1800.0
     atr_period: int = Field(default=14, ge=2)
     atr_multiple: float = Field(default=1.5, gt=0)
+    atr_timeframe: str = "5m"  # candles (from the candle feed) whose ATR sets the stop
     stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
     expiry: Duration = 86400.0
 
@@ -192,6 +198,7 @@ class FundingSettings(_Section):
     spread_apr: float = Field(default=0.30, gt=0)  # 30% APR difference
     spread_volume_floor_usd: float = Field(default=10_000_000.0, ge=0)
     spread_cooldown: Duration = 28800.0
+    max_age: Duration = 600.0  # spread legs / ticker prices this much older than the event are ignored
     stop_pct: float = Field(default=2.0, gt=0)
     expiry: Duration = 86400.0
 
@@ -225,6 +232,7 @@ class RiskSettings(_Section):
     correlation_window: Duration = 172800.0  # 48h of 1h returns
     account_usd: float = Field(default=0.0, ge=0)  # 0: no position size in messages
     per_signal: Fraction = 0.01
+    extreme_cooldown: Duration = 28800.0  # funding extremes per (exchange, symbol, direction); survives restarts
 
 
 class Settings(BaseSettings):

@@ -76,7 +76,11 @@ class Supervisor:
                 self._metrics.task_errors.labels(task=name).inc()
                 self._metrics.task_restarts.labels(task=name).inc()
                 log.error("task_failed", error=short_reason(err), restart_in=backoff, exc_info=err)
-                await self._clock.sleep(backoff)
+                try:
+                    await self._clock.sleep(backoff)
+                except asyncio.CancelledError:
+                    th.set(TaskStatus.STOPPED)
+                    raise
                 backoff = min(backoff * 2, self.max_backoff)
                 log.info("task_restarting")
                 continue

@@ -1,0 +1,87 @@
+"""Local HTTP: ``GET /healthz`` (JSON, 200 healthy / 503 not) and ``GET /metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+from typing import Any
+
+import structlog
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+from signalbots.health import Health
+from signalbots.metrics import Metrics
+
+_log = structlog.get_logger(__name__)
+
+
+class HttpServer:
+    def __init__(self, *, host: str, port: int, health: Health, metrics: Metrics) -> None:
+        self._host, self._port = host, port
+        self._health = health
+        self._metrics = metrics
+        self._runner: web.AppRunner | None = None
+        self.port = port
+
+    async def __aenter__(self) -> HttpServer:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics_page)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        try:
+            await site.start()
+        except OSError as err:
+            await self._runner.cleanup()
+            raise OSError(f"cannot listen on {self._host}:{self._port} ([http] listen): {err.strerror}") from err
+        sockets = getattr(site._server, "sockets", None) or []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        _log.info("http_listening", url=f"http://{self._host}:{self.port}/healthz")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        snap = self._health.snapshot()
+        return web.json_response(snap, status=200 if snap["status"] == "ok" else 503,
+                                 dumps=lambda o: json.dumps(o, default=str))
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._metrics.render(), content_type="text/plain",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def fetch_health(listen: str, *, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
+    """``signalbots status``: (HTTP status, JSON) from a running daemon's /healthz."""
+    host, _, port = listen.rpartition(":")
+    url = f"http://{host}:{port}/healthz"
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=timeout)) as session, session.get(url) as resp:
+            return resp.status, await resp.json()
+    except (ClientError, TimeoutError, ValueError) as err:
+        raise ConnectionError(f"no daemon answering at {url}: {err or type(err).__name__}") from err
+
+
+def describe_health(status: int, data: dict[str, Any]) -> str:
+    """/healthz for a human."""
+    lines = [f"signalbots: {data.get('status', '?')} (HTTP {status}), uptime {data.get('uptime', 0):.0f}s"]
+    for name, t in sorted(data.get("tasks", {}).items()):
+        age = t.get("last_event_age")
+        extra = f", last event {age:.0f}s ago" if isinstance(age, int | float) else ""
+        detail = f" — {t['detail']}" if t.get("detail") else ""
+        lines.append(f"  {t['status']:<10} {name}: events {t['events']}, signals {t['signals']}, "
+                     f"errors {t['errors']}{extra}{detail}")
+    for p in data.get("problems", []):
+        lines.append(f"  problem: {p}")
+    outbox = data.get("outbox")
+    if isinstance(outbox, dict):
+        lines.append(f"  outbox: {outbox.get('pending', 0)} pending, {outbox.get('dead', 0)} dead")
+    for b in data.get("breakers", []) or []:
+        lines.append(f"  breaker {b.get('state')}: {b.get('exchange')} {b.get('endpoint')} {b.get('symbol') or ''}")
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""Settings: TOML + env + .env, every problem named, secrets masked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from signalbots.cli import EX_CONFIG, main
+from signalbots.settings import (
+    ConfigError,
+    changed_keys,
+    env_file_warning,
+    format_duration,
+    load_settings,
+    parse_duration,
+)
+
+TOKEN = "123456789:AAE-secret-token-value-abcdefghijklmno"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key in list(os.environ):
+        if key.startswith("SIGNALBOTS_") or key == "CREDENTIALS_DIRECTORY":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_match_the_design() -> None:
+    s = load_settings(env_file=None)
+    assert s.daemon.heartbeat_interval == 3600
+    assert s.http.listen == "127.0.0.1:9464"
+    assert s.strategies.volume.multiple == 6 and s.strategies.volume.baseline == 48
+    assert s.strategies.funding.extreme_per_8h == pytest.approx(0.001)
+    assert s.strategies.liquidation.window == 300
+    assert s.telegram.bot_token is None
+
+
+def test_toml_then_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(tmp_path, '[daemon]\nheartbeat_interval = "5m"\n[strategies.volume]\nmultiple = 4\n')
+    monkeypatch.setenv("SIGNALBOTS_STRATEGIES__VOLUME__MULTIPLE", "9")
+    s = load_settings(cfg, env_file=None)
+    assert s.daemon.heartbeat_interval == 300
+    assert s.strategies.volume.multiple == 9
+
+
+def test_dotenv_supplies_secrets_and_warns_when_world_readable(tmp_path: Path) -> None:
+    env = write(tmp_path, f"SIGNALBOTS_TELEGRAM__BOT_TOKEN={TOKEN}\n", ".env")
+    env.chmod(0o644)
+    s = load_settings(env_file=str(env))
+    assert s.telegram.bot_token is not None and s.telegram.bot_token.get_secret_value() == TOKEN
+    warning = env_file_warning(env)
+    assert warning is not None and "chmod 600" in warning and str(env) in warning
+    env.chmod(0o600)
+    assert env_file_warning(env) is None
+
+
+def test_systemd_credential_supplies_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "telegram_bot_token").write_text(TOKEN + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    s = load_settings(env_file=None)
+    assert s.telegram.bot_token is not None and s.telegram.bot_token.get_secret_value() == TOKEN
+
+
+def test_missing_named_config_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", env_file=None)
+    monkeypatch.setenv("SIGNALBOTS_CONFIG", str(tmp_path / "also-nope.toml"))
+    with pytest.raises(ConfigError, match="SIGNALBOTS_CONFIG"):
+        load_settings(env_file=None)
+
+
+def test_check_config_names_every_problem_and_exits_78(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write(tmp_path, """
+[daemon]
+heartbeat_intervall = "1h"        # typo'd key
+[strategies.volume]
+multiple = "lots"                 # wrong type
+[strategies.liquidation]
+cooldown = "30 minutes"           # bad duration
+""")
+    assert main(["--config", str(cfg), "check-config"]) == EX_CONFIG
+    err = capsys.readouterr().err
+    assert "daemon.heartbeat_intervall" in err and "unknown key" in err
+    assert "strategies.volume.multiple" in err and "SIGNALBOTS_STRATEGIES__VOLUME__MULTIPLE" in err
+    assert "strategies.liquidation.cooldown" in err and "not a duration" in err
+
+
+def test_check_config_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__BOT_TOKEN", TOKEN)
+    cfg = write(tmp_path, '[telegram]\nalert_chat_id = 42\n')
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    out = capsys.readouterr()
+    assert TOKEN not in out.out + out.err
+    assert 'bot_token = "**********"' in out.out
+    assert "alert_chat_id = 42" in out.out
+
+
+def test_a_secret_in_a_bad_value_is_not_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID", TOKEN)  # pasted into the wrong variable
+    assert main(["check-config"]) == EX_CONFIG
+    out = capsys.readouterr()
+    assert TOKEN not in out.out + out.err
+    assert "telegram.alert_chat_id" in out.err
+
+
+def test_invalid_toml_syntax_names_the_line(tmp_path: Path) -> None:
+    cfg = write(tmp_path, "[daemon\nstate_dir = 1\n")
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 1"):
+        load_settings(cfg, env_file=None)
+
+
+def test_unknown_exchange_is_rejected_and_others_keep_defaults(tmp_path: Path) -> None:
+    cfg = write(tmp_path, '[exchanges.binanceusdm]\nrest_url = "http://127.0.0.1:1"\n')
+    s = load_settings(cfg, env_file=None)
+    assert s.exchanges["binanceusdm"].rest_url == "http://127.0.0.1:1"
+    assert s.exchanges["bybit"].enabled and not s.exchanges["mexc"].enabled
+    with pytest.raises(ConfigError, match="unknown exchange kraken"):
+        load_settings(write(tmp_path, "[exchanges.kraken]\nenabled = true\n", "k.toml"), env_file=None)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("90s", 90), ("5m", 300), ("1h", 3600),
+                                               ("1d", 86400), (30, 30)])
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["5 minutes", "-1s", "1y", "", True, "nan"])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_format_duration_round_trips() -> None:
+    for text in ("500ms", "90s", "5m", "1h", "1d"):
+        assert format_duration(parse_duration(text)) == text
+
+
+def test_changed_keys_lists_the_diff(tmp_path: Path) -> None:
+    a = load_settings(write(tmp_path, '[strategies.volume]\nmultiple = 6\n', "a.toml"), env_file=None)
+    b = load_settings(write(tmp_path, '[strategies.volume]\nmultiple = 7\n', "b.toml"), env_file=None)
+    assert changed_keys(a, b) == ["strategies.volume.multiple"]

@@ -1,0 +1,145 @@
+"""A failing task is restarted with doubling backoff; its siblings never notice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from signalbots.clock import ManualClock
+from signalbots.errors import FatalError
+from signalbots.health import Health, TaskHealth, TaskStatus
+from signalbots.heartbeat import compose_heartbeat
+from signalbots.metrics import Metrics
+from signalbots.supervisor import Supervisor
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def make(clock: ManualClock) -> tuple[Health, Metrics, Supervisor]:
+    health = Health(clock=clock)
+    metrics = Metrics()
+    return health, metrics, Supervisor(health=health, clock=clock, metrics=metrics, stable_after=60.0)
+
+
+async def test_restart_backoff_doubles_and_sibling_keeps_counting() -> None:
+    clock = ManualClock()
+    health, metrics, sup = make(clock)
+    starts: list[float] = []
+
+    async def flaky(th: TaskHealth) -> None:
+        starts.append(clock.monotonic())
+        raise ConnectionError("binanceusdm fetch_funding_rates: request timeout")
+
+    async def steady(th: TaskHealth) -> None:
+        while True:
+            th.cycle()
+            await clock.sleep(1)
+
+    async with asyncio.TaskGroup() as tg:
+        a = tg.create_task(sup.run("strategy:funding", flaky, kind="strategy"))
+        b = tg.create_task(sup.run("strategy:volume", steady, kind="strategy"))
+        await settle()
+        await clock.run_for(40, step=0.5)
+        a.cancel()
+        b.cancel()
+
+    # started at 0, then after 1, 2, 4, 8, 16 s of backoff
+    assert starts == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0]
+    volume = health.task("strategy:volume")
+    assert volume.cycles >= 40 and volume.errors == 0
+    funding = health.task("strategy:funding")
+    assert funding.restarts == 6 and funding.errors == 6
+    assert metrics.task_restarts.labels(task="strategy:funding")._value.get() == 6
+
+
+async def test_error_shows_in_healthz_and_heartbeat() -> None:
+    clock = ManualClock()
+    health, _, sup = make(clock)
+
+    async def broken(th: TaskHealth) -> None:
+        raise ValueError("mexc: rate limited (retry after 30 s)")
+
+    task = asyncio.create_task(sup.run("strategy:volume", broken, kind="strategy"))
+    await settle()
+    snap = health.snapshot()
+    assert snap["status"] == "unhealthy"
+    assert snap["tasks"]["strategy:volume"]["status"] == "restarting"
+    assert "rate limited" in snap["recent_errors"][-1]["reason"]
+    text = compose_heartbeat(health)
+    assert "🔴 volume" in text and "RESTARTING" in text and "⚠️ errors 1" in text
+    assert "Recent errors:" in text and "mexc: rate limited (retry after 30 s)" in text
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert health.task("strategy:volume").status is TaskStatus.STOPPED
+
+
+async def test_backoff_resets_after_a_stable_run() -> None:
+    clock = ManualClock()
+    _, _, sup = make(clock)
+    starts: list[float] = []
+
+    async def sometimes(th: TaskHealth) -> None:
+        starts.append(clock.monotonic())
+        # the third run lasts 100 s (stable), then fails again
+        await clock.sleep(100 if len(starts) == 3 else 0)
+        raise RuntimeError("boom")
+
+    task = asyncio.create_task(sup.run("x", sometimes))
+    await settle()
+    await clock.run_for(110, step=0.5)
+    task.cancel()
+    # 0 → +1 → +2 → runs 100 s (until 103) → backoff reset to 1 → 104
+    assert starts[:4] == [0.0, 1.0, 3.0, 104.0]
+
+
+async def test_backoff_is_capped_at_five_minutes() -> None:
+    clock = ManualClock()
+    _, _, sup = make(clock)
+    starts: list[float] = []
+
+    async def always(th: TaskHealth) -> None:
+        starts.append(clock.monotonic())
+        raise RuntimeError("boom")
+
+    task = asyncio.create_task(sup.run("x", always))
+    await settle()
+    await clock.run_for(1500, step=1)
+    task.cancel()
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert gaps[:10] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]
+
+
+async def test_fatal_error_stops_the_task_and_alerts() -> None:
+    clock = ManualClock()
+    health = Health(clock=clock)
+    alerts: list[str] = []
+    sup = Supervisor(health=health, clock=clock, metrics=Metrics(), on_fatal=lambda n, e: alerts.append(n))
+
+    async def fatal(th: TaskHealth) -> None:
+        raise FatalError("exchange rejected the API key")
+
+    await sup.run("feed:x", fatal)
+    assert alerts == ["feed:x"]
+    assert health.task("feed:x").status is TaskStatus.STOPPED
+
+
+async def test_cancellation_propagates_and_is_not_a_failure() -> None:
+    clock = ManualClock()
+    health, _, sup = make(clock)
+    started = asyncio.Event()
+
+    async def forever(th: TaskHealth) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(sup.run("x", forever))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert health.task("x").errors == 0 and health.task("x").restarts == 0
