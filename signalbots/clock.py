@@ -78,8 +78,10 @@ class ManualClock:
         """Advance ``seconds`` in ``step`` increments, letting woken tasks run between steps."""
         remaining = seconds
         while remaining > 1e-12:
+            for _ in range(5):  # let tasks run up to their next sleep before time moves
+                await asyncio.sleep(0)
             dt = min(step, remaining)
             self.advance(dt)
             remaining -= dt
-            for _ in range(5):
-                await asyncio.sleep(0)
+        for _ in range(5):
+            await asyncio.sleep(0)

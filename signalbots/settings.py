@@ -159,6 +159,8 @@ class ExchangeSettings(_Section):
     markets_refresh: Duration = 3600.0
     liquidation_symbols: int = Field(default=30, ge=0)  # Bybit: per-symbol topics for the N most liquid
     funding_symbols: list[str] = []  # MEXC: per-symbol funding for this list
+    request_timeout: Duration = 10.0  # one REST request (ccxt `timeout`); a hung request fails after this
+    ohlcv_limit: int = Field(default=100, ge=1)  # candles ccxt keeps per symbol and timeframe (OHLCVLimit)
 
 
 def _default_exchanges() -> dict[str, ExchangeSettings]:

@@ -1,0 +1,263 @@
+"""Funding: extremes (contrarian) and cross-exchange carry spreads.
+
+Every ``FundingSnapshot`` is normalised to a rate per 8h (``rate × 8 / interval_hours``, so a 4h
+interval counts twice and a 1h interval eight times) and an APR (``rate_8h × 3 × 365``). Rates are
+fractions throughout (0.001 = 0.10%).
+
+**Extreme.** |rate_8h| ≥ ``extreme_per_8h`` proposes the contrarian trade (crowded longs pay → SHORT,
+crowded shorts pay → LONG), entry the last price (the ticker's when fresh, else the snapshot's mark),
+stop ``stop_pct`` percent away. A latch per (exchange, symbol) then holds until |rate_8h| falls below
+``rearm_fraction`` × threshold, so a rate hovering near the threshold alerts once, not every poll. An
+extreme of the opposite sign while latched is a new condition and fires. The latches are the state that
+must survive a restart (``state()`` / ``restore()``).
+
+**Spread.** For the same base asset on two exchanges, an APR difference ≥ ``spread_apr`` with both legs'
+last known 24h quote volume ≥ ``spread_volume_floor_usd`` is a carry alert (Direction NONE): long the
+low-APR leg, short the high-APR one. Both legs' snapshots must be at most ``max_age`` apart in
+event time. At most one candidate per pair of legs per hour; longer cooldowns are the desk's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from signalbots.events import FundingSnapshot, MarketEvent, Ticker, base_asset
+from signalbots.settings import FundingSettings
+from signalbots.signals.model import Candidate, Direction
+from signalbots.strategies._stops import pct_stop
+from signalbots.strategies.base import dedupe_key, directional, finite_positive
+
+_HOUR_MS = 3_600_000
+_Key = tuple[str, str]
+
+
+def rate_per_8h(rate: float, interval_hours: float) -> float:
+    return rate * 8.0 / interval_hours
+
+
+def apr(rate_8h: float) -> float:
+    return rate_8h * 3.0 * 365.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    exchange: str
+    symbol: str
+    time_ms: int
+    rate_8h: float
+    apr: float
+    mark: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Quote:
+    time_ms: int
+    last: float | None
+    volume_24h: float | None
+
+
+class FundingStrategy:
+    name = "funding"
+
+    def __init__(self, *, settings: FundingSettings) -> None:
+        self._settings = settings
+        self._latched: dict[_Key, Direction] = {}
+        self._legs: dict[_Key, _Leg] = {}
+        self._by_base: dict[str, set[_Key]] = {}
+        self._quotes: dict[_Key, _Quote] = {}
+        self._spread_hours: dict[tuple[_Key, _Key], int] = {}
+
+    @property
+    def settings(self) -> FundingSettings:
+        return self._settings
+
+    def reconfigure(self, settings: FundingSettings) -> None:
+        self._settings = settings
+
+    def state(self) -> dict[str, Any]:
+        return {"latched": [[ex, sym, d.value] for (ex, sym), d in sorted(self._latched.items())]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        entries = state.get("latched", [])
+        if not isinstance(entries, list):
+            return
+        for entry in entries:
+            if (
+                isinstance(entry, list)
+                and len(entry) == 3
+                and all(isinstance(x, str) for x in entry)
+                and entry[2] in (Direction.LONG.value, Direction.SHORT.value)
+            ):
+                self._latched[(entry[0], entry[1])] = Direction(entry[2])
+
+    def on_event(self, event: MarketEvent) -> list[Candidate]:
+        if isinstance(event, Ticker):
+            self._on_ticker(event)
+            return []
+        if isinstance(event, FundingSnapshot):
+            return self._on_snapshot(event)
+        return []
+
+    def _on_ticker(self, t: Ticker) -> None:
+        last = t.last if finite_positive(t.last) else None
+        vol = t.quote_volume_24h
+        vol = vol if vol is not None and math.isfinite(vol) and vol >= 0 else None
+        key = (t.exchange, t.symbol)
+        old = self._quotes.get(key)
+        if old is not None and t.time_ms < old.time_ms:
+            return
+        self._quotes[key] = _Quote(
+            t.time_ms,
+            last if last is not None else (old.last if old else None),
+            vol if vol is not None else (old.volume_24h if old else None),
+        )
+
+    def _on_snapshot(self, snap: FundingSnapshot) -> list[Candidate]:
+        if not (math.isfinite(snap.rate) and math.isfinite(snap.interval_hours) and snap.interval_hours > 0):
+            return []
+        key = (snap.exchange, snap.symbol)
+        previous = self._legs.get(key)
+        if previous is not None and snap.time_ms < previous.time_ms:
+            return []  # an older snapshot arriving late says nothing new
+        r8 = rate_per_8h(snap.rate, snap.interval_hours)
+        mark = snap.mark_price if finite_positive(snap.mark_price) else None
+        leg = _Leg(snap.exchange, snap.symbol, snap.time_ms, r8, apr(r8), mark)
+        if not (math.isfinite(leg.rate_8h) and math.isfinite(leg.apr)):
+            return []
+        self._legs[key] = leg
+        self._by_base.setdefault(base_asset(snap.symbol), set()).add(key)
+        out: list[Candidate] = []
+        extreme = self._extreme(snap, leg)
+        if extreme is not None:
+            out.append(extreme)
+        out.extend(self._spreads(leg))
+        return out
+
+    def _price(self, key: _Key, time_ms: int, mark: float | None) -> float | None:
+        quote = self._quotes.get(key)
+        if (
+            quote is not None
+            and quote.last is not None
+            and abs(time_ms - quote.time_ms) <= self._settings.max_age * 1000
+        ):
+            return quote.last
+        return mark
+
+    def _extreme(self, snap: FundingSnapshot, leg: _Leg) -> Candidate | None:
+        s = self._settings
+        key = (snap.exchange, snap.symbol)
+        magnitude = abs(leg.rate_8h)
+        latched = self._latched.get(key)
+        if magnitude < s.rearm_fraction * s.extreme_per_8h:
+            self._latched.pop(key, None)
+            return None
+        if magnitude < s.extreme_per_8h:
+            return None  # between re-arm and threshold: the latch (if any) holds
+        direction = Direction.SHORT if leg.rate_8h > 0 else Direction.LONG
+        if latched is direction:
+            return None
+        entry = self._price(key, snap.time_ms, leg.mark)
+        if entry is None:
+            return None  # not latched: fires once a price is known
+        facts = {
+            "rate": snap.rate,
+            "rate_8h": leg.rate_8h,
+            "apr": leg.apr,
+            "interval_h": snap.interval_hours,
+            "threshold_8h": s.extreme_per_8h,
+        }
+        if snap.next_funding_ms is not None:
+            facts["hours_to_settlement"] = max(0.0, (snap.next_funding_ms - snap.time_ms) / _HOUR_MS)
+        if leg.mark is not None:
+            facts["mark_price"] = leg.mark
+        candidate = directional(
+            strategy=self.name,
+            kind="extreme",
+            exchange=snap.exchange,
+            symbol=snap.symbol,
+            direction=direction,
+            entry=entry,
+            stop=pct_stop(entry, direction, s.stop_pct),
+            time_ms=snap.time_ms,
+            expiry_s=s.expiry,
+            key=dedupe_key(self.name, snap.exchange, snap.symbol, snap.time_ms),
+            facts=facts,
+            notes=(
+                "positive funding: longs pay shorts, so the crowded side is long"
+                if direction is Direction.SHORT
+                else "negative funding: shorts pay longs, so the crowded side is short",
+            ),
+            strength=magnitude / s.extreme_per_8h,
+        )
+        if candidate is not None:
+            self._latched[key] = direction
+        return candidate
+
+    def _spreads(self, leg: _Leg) -> list[Candidate]:
+        s = self._settings
+        key = (leg.exchange, leg.symbol)
+        max_age_ms = s.max_age * 1000
+        out: list[Candidate] = []
+        for other_key in sorted(self._by_base.get(base_asset(leg.symbol), ())):
+            other = self._legs[other_key]
+            if other.exchange == leg.exchange or abs(leg.time_ms - other.time_ms) > max_age_ms:
+                continue
+            diff = abs(leg.apr - other.apr)
+            if diff < s.spread_apr:
+                continue
+            volumes = [self._volume(k) for k in (key, other_key)]
+            if not all(v is not None and v >= s.spread_volume_floor_usd for v in volumes):
+                continue
+            pair = (min(key, other_key), max(key, other_key))
+            hour = leg.time_ms // _HOUR_MS
+            if self._spread_hours.get(pair) == hour:
+                continue
+            low, high = (leg, other) if leg.apr < other.apr else (other, leg)
+            candidate = self._spread(leg.time_ms, hour, low, high, diff)
+            if candidate is not None:
+                self._spread_hours[pair] = hour
+                out.append(candidate)
+        return out
+
+    def _volume(self, key: _Key) -> float | None:
+        quote = self._quotes.get(key)
+        return quote.volume_24h if quote is not None else None
+
+    def _spread(self, time_ms: int, hour: int, low: _Leg, high: _Leg, diff: float) -> Candidate | None:
+        s = self._settings
+        base = base_asset(low.symbol)
+        low_key, high_key = (low.exchange, low.symbol), (high.exchange, high.symbol)
+        first, second = sorted((low_key, high_key))
+        facts = {
+            "apr_long_leg": low.apr,
+            "apr_short_leg": high.apr,
+            "apr_spread": diff,
+            "rate_8h_long_leg": low.rate_8h,
+            "rate_8h_short_leg": high.rate_8h,
+        }
+        for name, k in (("volume_long_leg_usd", low_key), ("volume_short_leg_usd", high_key)):
+            volume = self._volume(k)
+            if volume is not None:
+                facts[name] = volume
+        entry = self._price(high_key, time_ms, high.mark)
+        return directional(
+            strategy=self.name,
+            kind="spread",
+            exchange=f"{first[0]}+{second[0]}",
+            symbol=f"{base} long {low.exchange} {low.symbol} / short {high.exchange} {high.symbol}",
+            direction=Direction.NONE,
+            entry=entry if entry is not None else 0.0,
+            stop=None,
+            time_ms=time_ms,
+            expiry_s=s.expiry,
+            key=dedupe_key(self.name, "spread", *first, *second, hour * _HOUR_MS),
+            facts=facts,
+            notes=(
+                f"carry: long {low.exchange} {low.symbol} (APR {low.apr:+.1%}), "
+                f"short {high.exchange} {high.symbol} (APR {high.apr:+.1%}); "
+                "entry is the short leg's price",
+            ),
+            strength=diff / s.spread_apr,
+        )

@@ -1,0 +1,154 @@
+"""Volume spikes: a closed candle whose quote volume towers over the symbol's recent median.
+
+Per (exchange, symbol) the strategy keeps the quote volumes of the previous ``baseline`` closed candles
+of its timeframe. A candle fires when, against that baseline,
+
+* quote volume ≥ ``multiple`` × median,
+* robust z = (volume − median) / (1.4826 × MAD) ≥ ``robust_z``,
+* |close − open| / open ≥ ``min_body_pct`` percent, and
+* quote volume ≥ ``min_quote_volume_usd``,
+
+and the symbol's last known 24h quote volume (if a ticker was seen) is at least the liquidity floor.
+Direction is the candle's body; entry its close; stop its far extreme (low for a long, high for a
+short); targets 1R and 2R. Every candle joins the baseline after it has been judged, so the spike never
+dilutes its own test. Cooldown is the desk's job: consecutive spike candles each yield a candidate.
+
+A Candle event is a closed candle by contract; the candidate's ``time_ms`` is the candle's close time
+(the first moment the signal could be known) and its dedupe key names the candle's open time.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from typing import Any
+
+from signalbots.events import Candle, MarketEvent, Ticker, timeframe_ms
+from signalbots.settings import VolumeSettings
+from signalbots.signals.model import Candidate, Direction
+from signalbots.strategies.base import dedupe_key, directional, finite_positive
+
+_MAD_SCALE = 1.4826  # makes the MAD a consistent estimator of σ for normal data
+
+_Key = tuple[str, str]
+
+
+class _Series:
+    """The recent closed candles' quote volumes of one symbol."""
+
+    __slots__ = ("last_open_ms", "volumes")
+
+    def __init__(self, size: int) -> None:
+        self.volumes: deque[float] = deque(maxlen=size)
+        self.last_open_ms = -1
+
+
+class VolumeStrategy:
+    name = "volume"
+
+    def __init__(self, *, settings: VolumeSettings) -> None:
+        self._settings = settings
+        self._tf_ms = timeframe_ms(settings.timeframe)
+        self._series: dict[_Key, _Series] = {}
+        self._liquidity: dict[_Key, float] = {}
+
+    @property
+    def settings(self) -> VolumeSettings:
+        return self._settings
+
+    def reconfigure(self, settings: VolumeSettings) -> None:
+        """New settings (reload) without losing the baselines, unless the timeframe changed."""
+        if settings.timeframe != self._settings.timeframe:
+            self._series.clear()
+            self._tf_ms = timeframe_ms(settings.timeframe)
+        elif settings.baseline != self._settings.baseline:
+            for series in self._series.values():
+                series.volumes = deque(series.volumes, maxlen=settings.baseline)
+        self._settings = settings
+
+    def state(self) -> dict[str, Any]:
+        return {}  # baselines rebuild from candles; nothing here must survive a restart
+
+    def restore(self, state: dict[str, Any]) -> None:
+        return None
+
+    def on_event(self, event: MarketEvent) -> list[Candidate]:
+        if isinstance(event, Ticker):
+            if event.quote_volume_24h is not None and math.isfinite(event.quote_volume_24h):
+                self._liquidity[(event.exchange, event.symbol)] = event.quote_volume_24h
+            return []
+        if isinstance(event, Candle) and event.timeframe == self._settings.timeframe:
+            return self._on_candle(event)
+        return []
+
+    def _on_candle(self, candle: Candle) -> list[Candidate]:
+        if not finite_positive(candle.open, candle.high, candle.low, candle.close):
+            return []
+        quote = candle.quote_volume_or_estimate()
+        if not (math.isfinite(quote) and quote >= 0):
+            return []
+        key = (candle.exchange, candle.symbol)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(self._settings.baseline)
+        if candle.time_ms <= series.last_open_ms:
+            return []  # a candle delivered twice (reconnect, REST backfill) is judged once
+        if candle.time_ms - series.last_open_ms > self._settings.baseline * self._tf_ms:
+            series.volumes.clear()  # after a long gap the old baseline describes another market
+        found = self._judge(candle, quote, series.volumes)
+        series.volumes.append(quote)
+        series.last_open_ms = candle.time_ms
+        return [found] if found is not None else []
+
+    def _judge(self, candle: Candle, quote: float, baseline: deque[float]) -> Candidate | None:
+        s = self._settings
+        if len(baseline) < s.baseline:
+            return None
+        floor = self._liquidity.get((candle.exchange, candle.symbol))
+        if floor is not None and floor < s.liquidity_floor_usd:
+            return None
+        median = statistics.median(baseline)
+        mad = statistics.median(abs(v - median) for v in baseline)
+        if median <= 0 or mad <= 0:
+            return None  # no dispersion to measure a spike against
+        multiple = quote / median
+        z = (quote - median) / (_MAD_SCALE * mad)
+        body_pct = (candle.close - candle.open) / candle.open * 100.0
+        if not (
+            multiple >= s.multiple
+            and z >= s.robust_z
+            and abs(body_pct) >= s.min_body_pct
+            and quote >= s.min_quote_volume_usd
+            and body_pct != 0
+        ):
+            return None
+        long = body_pct > 0
+        facts = {
+            "volume_multiple": multiple,
+            "robust_z": z,
+            "body_pct": body_pct,
+            "quote_volume_usd": quote,
+            "baseline_median_usd": median,
+            "baseline_mad_usd": mad,
+        }
+        if floor is not None:
+            facts["quote_volume_24h_usd"] = floor
+        notes: tuple[str, ...] = ()
+        if candle.quote_volume is None:
+            notes = ("quote volume estimated as base volume × typical price",)
+        return directional(
+            strategy=self.name,
+            kind="spike",
+            exchange=candle.exchange,
+            symbol=candle.symbol,
+            direction=Direction.LONG if long else Direction.SHORT,
+            entry=candle.close,
+            stop=candle.low if long else candle.high,
+            time_ms=candle.close_time_ms,
+            expiry_s=s.expiry,
+            key=dedupe_key(self.name, candle.exchange, candle.symbol, candle.time_ms),
+            facts=facts,
+            notes=notes,
+            strength=multiple / s.multiple,
+        )

@@ -1,0 +1,53 @@
+"""/healthz and /metrics as a monitoring system and `signalbots status` see them."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from signalbots.clock import ManualClock
+from signalbots.health import Health, TaskStatus
+from signalbots.http import HttpServer, describe_health, fetch_health
+from signalbots.metrics import Metrics
+
+
+async def test_healthz_is_200_when_all_run_and_503_with_the_reason_otherwise() -> None:
+    clock = ManualClock()
+    health = Health(clock=clock)
+    metrics = Metrics()
+    feed = health.task("feed:binanceusdm:liquidations", kind="feed")
+    feed.set(TaskStatus.RUNNING)
+    feed.event(3)
+    health.task("strategy:volume", kind="strategy").set(TaskStatus.RUNNING)
+    health.add_section("outbox", lambda: {"pending": 2, "dead": 0})
+    async with HttpServer(host="127.0.0.1", port=0, health=health, metrics=metrics) as server:
+        listen = f"127.0.0.1:{server.port}"
+        clock.advance(12)
+        status, data = await fetch_health(listen)
+        assert status == 200 and data["status"] == "ok"
+        assert data["tasks"]["feed:binanceusdm:liquidations"]["last_event_age"] == 12
+        assert data["outbox"] == {"pending": 2, "dead": 0}
+
+        feed.set(TaskStatus.DEGRADED, "stale for 2m")
+        feed.error("websocket silent for 120 s")
+        status, data = await fetch_health(listen)
+        assert status == 503
+        assert data["problems"] == ["feed:binanceusdm:liquidations degraded"]
+        text = describe_health(status, data)
+        assert "unhealthy (HTTP 503)" in text and "stale for 2m" in text
+
+        metrics.task_restarts.labels(task="strategy:volume").inc()
+        metrics.signals.labels(strategy="volume").inc(2)
+        async with aiohttp.ClientSession() as session, session.get(f"http://{listen}/metrics") as resp:
+            body = await resp.text()
+        assert resp.status == 200
+        assert 'signalbots_task_restarts_total{task="strategy:volume"} 1.0' in body
+        assert 'signalbots_signals_total{strategy="volume"} 2.0' in body
+
+
+async def test_status_reports_an_unreachable_daemon() -> None:
+    try:
+        await fetch_health("127.0.0.1:1", timeout=2)
+    except ConnectionError as err:
+        assert "no daemon answering at http://127.0.0.1:1/healthz" in str(err)
+    else:
+        raise AssertionError("expected ConnectionError")
