@@ -70,6 +70,18 @@ _MIGRATIONS: tuple[str, ...] = (
         until_ms INTEGER NOT NULL
     );
     """,
+    # 4: the tracker's progress (target 1 reached → stop at breakeven) and the position size in the message
+    """
+    ALTER TABLE signals ADD COLUMN t1_ms INTEGER;
+    ALTER TABLE signals ADD COLUMN size_base REAL;
+    """,
+    # 5: outbox delivery progress (split messages, plain-text fallback) and when a row was dead-lettered
+    """
+    ALTER TABLE outbox ADD COLUMN sent_upto INTEGER NOT NULL DEFAULT 0;     -- characters of text delivered
+    ALTER TABLE outbox ADD COLUMN part_limit INTEGER NOT NULL DEFAULT 4096; -- lowered on "message is too long"
+    ALTER TABLE outbox ADD COLUMN plain INTEGER NOT NULL DEFAULT 0;         -- 1 after "can't parse entities"
+    ALTER TABLE outbox ADD COLUMN failed REAL;                              -- when it was dead-lettered
+    """,
 )
 
 

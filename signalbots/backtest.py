@@ -1,0 +1,478 @@
+"""``signalbots backtest``: replay recorded market data through the live strategies, desk and tracker.
+
+Nothing here re-implements a rule: the events go to the same ``Strategy.on_event``, ``Desk.consider`` (with
+a real Store in a temporary directory, so cooldowns, caps and gates behave as live) and ``Tracker``; time is
+the events' time on a ``ManualClock``. What this module adds is the order of things and the report.
+
+At each moment the replay first shows the tracker the prices that just became known, then lets the
+strategies see the events: a signal is never resolved by the candle that created it. Events before
+``--from`` warm the strategies up (baselines, windows) without proposing anything; after ``--to`` no new
+signal is made but the prices keep resolving the open ones until they end or the data does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from signalbots.clock import ManualClock
+from signalbots.events import Candle, MarketEvent, Ticker
+from signalbots.logs import configure_logging
+from signalbots.marketdata import DataProblem, Replayed, replay_events, scan
+from signalbots.metrics import Metrics
+from signalbots.notifier import Message
+from signalbots.settings import Settings, load_settings
+from signalbots.signals import render
+from signalbots.signals.desk import Desk, signal_from_row
+from signalbots.signals.model import Direction, Signal, Status
+from signalbots.signals.stats import ALL, Stats, by_strategy
+from signalbots.signals.tracker import Tracker
+from signalbots.store import Store
+from signalbots.strategies.base import Strategy
+from signalbots.strategies.funding import FundingStrategy
+from signalbots.strategies.liquidation import LiquidationStrategy
+from signalbots.strategies.volume import VolumeStrategy
+
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65  # a data file was rejected (sysexits.h)
+EX_NOINPUT = 66  # no such path, or no usable data in it
+
+STRATEGIES = ("liquidation", "funding", "volume")
+
+
+# command line ---------------------------------------------------------------------------------------------
+def parse_time(text: str) -> int:
+    """``2021-11-16``, ``2021-11-16T10:05``, ``2021-11-16 10:05:00+00:00`` (naive = UTC) or epoch ms → ms."""
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time (use 2021-11-16, 2021-11-16T10:05, or UTC milliseconds)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return round(parsed.timestamp() * 1000)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``backtest`` subcommand's options (``--config`` may also come after the subcommand)."""
+    parser.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="a data file or a directory of candle/funding CSVs and .jsonl(.gz) recordings",
+    )
+    parser.add_argument(
+        "--strategy",
+        action="append",
+        choices=STRATEGIES,
+        default=None,
+        metavar="NAME",
+        help=f"replay only this strategy ({', '.join(STRATEGIES)}); repeatable; default: the enabled ones",
+    )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        type=parse_time,
+        default=None,
+        metavar="T",
+        help="first signal time (UTC date/time or ms); earlier data only warms up",
+    )
+    parser.add_argument(
+        "--to",
+        dest="end",
+        type=parse_time,
+        default=None,
+        metavar="T",
+        help="no new signals from this time on (UTC date/time or ms); open ones still resolve",
+    )
+    parser.add_argument(
+        "--json", dest="as_json", action="store_true", help="print one JSON document instead of tables"
+    )
+    parser.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="TOML settings file whose strategy, desk and risk settings the replay uses",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry from the CLI: load settings (ConfigError propagates: exit 78) and run."""
+    settings = load_settings(getattr(args, "config", None))
+    # The report says what each signal did; per-signal log lines would only bury it. Warnings still show.
+    configure_logging(fmt=settings.log.format, level="warning", stream=sys.stderr)
+    return run_backtest(
+        data=args.data,
+        strategies=args.strategy,
+        start_ms=args.start,
+        end_ms=args.end,
+        settings=settings,
+        out=sys.stdout,
+        err=sys.stderr,
+        as_json=args.as_json,
+    )
+
+
+# the replay -----------------------------------------------------------------------------------------------
+class _Collector:
+    """The notifier of a replay: keeps the messages the daemon would have sent, once per dedupe key."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._keys: set[str] = set()
+
+    def submit(self, message: Message) -> bool:
+        if message.dedupe_key in self._keys:
+            return False
+        self._keys.add(message.dedupe_key)
+        self.messages.append(message)
+        return True
+
+
+class _Progress:
+    """A bar on a terminal, nothing otherwise (a pipe or a log wants the result, not 100 redraws)."""
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+        self._on = err.isatty()
+        self._shown = -1
+
+    def __call__(self, fraction: float) -> None:
+        pct = int(fraction * 100)
+        if not self._on or pct == self._shown:
+            return
+        self._shown = pct
+        filled = pct * 30 // 100
+        self._err.write(f"\rreplaying [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%")
+        self._err.flush()
+
+    def done(self) -> None:
+        if self._on and self._shown >= 0:
+            self._err.write("\r" + " " * 48 + "\r")
+            self._err.flush()
+
+
+def _build(names: Sequence[str], settings: Settings) -> list[Strategy]:
+    s = settings.strategies
+    made: dict[str, Strategy] = {
+        "liquidation": LiquidationStrategy(settings=s.liquidation),
+        "funding": FundingStrategy(settings=s.funding),
+        "volume": VolumeStrategy(settings=s.volume),
+    }
+    return [made[n] for n in names]
+
+
+class _Replay:
+    """The live parts, wired as the daemon wires them, on a clock that follows the events."""
+
+    def __init__(
+        self, *, names: list[str], settings: Settings, store: Store, start_ms: int | None, end_ms: int | None
+    ) -> None:
+        self.clock = ManualClock(start=0.0)  # moved to each event's time before it is handled
+        self.notifier = _Collector()
+        metrics = Metrics()
+        self.strategies = _build(names, settings)
+        self.desk = Desk(
+            store=store, settings=settings, clock=self.clock, metrics=metrics, notifier=self.notifier
+        )
+        self.tracker = Tracker(
+            store=store, settings=settings, clock=self.clock, metrics=metrics, notifier=self.notifier
+        )
+        self.store = store
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.events = 0
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+
+    def run(self, events: Iterable[Replayed]) -> None:
+        batch: list[Replayed] = []
+        for r in events:
+            if batch and r.at_ms != batch[0].at_ms:
+                if not self._moment(batch):
+                    return
+                batch = []
+            batch.append(r)
+        if batch:
+            self._moment(batch)
+
+    def _moment(self, batch: list[Replayed]) -> bool:
+        """Everything that became known at one instant. False: nothing left to do."""
+        now = batch[0].at_ms
+        self.clock.advance(max(0.0, now / 1000 - self.clock.time()))
+        self.first_ms = now if self.first_ms is None else self.first_ms
+        self.last_ms = now
+        self.events += len(batch)
+        resolved: list[Signal] = []
+        for r in batch:
+            if r.track:
+                resolved.extend(self._price(r.event))
+        resolved.extend(self.tracker.expire(now))
+        if resolved:
+            self.desk.note_outcomes(resolved)
+        proposing = self.end_ms is None or now < self.end_ms
+        if not proposing and not self._open():
+            return False
+        for r in batch:
+            ev = r.event
+            if r.track and isinstance(ev, Candle | Ticker):
+                # a close is the last trade *before* the close time: it belongs to the hour that ends there
+                at, price = (now - 1, ev.close) if isinstance(ev, Candle) else (ev.time_ms, ev.last)
+                self.desk.observe_price(ev.exchange, ev.symbol, at, price)
+            if not proposing:
+                continue
+            for strategy in self.strategies:
+                found = [
+                    c for c in strategy.on_event(ev) if self.start_ms is None or c.time_ms >= self.start_ms
+                ]
+                if found:
+                    self.desk.consider(found)
+        return True
+
+    def _price(self, ev: MarketEvent) -> list[Signal]:
+        if isinstance(ev, Candle):
+            return self.tracker.on_price(ev.exchange, ev.symbol, ev.time_ms, ev.high, ev.low, last=ev.close)
+        if isinstance(ev, Ticker):
+            return self.tracker.on_price(ev.exchange, ev.symbol, ev.time_ms, ev.last, ev.last, last=ev.last)
+        return []
+
+    def _open(self) -> int:
+        return int(self.store.db.execute("SELECT COUNT(*) FROM signals WHERE status = 'open'").fetchone()[0])
+
+    def signals(self) -> list[Signal]:
+        rows = self.store.db.execute("SELECT * FROM signals ORDER BY created_ms, id").fetchall()
+        return [signal_from_row(row) for row in rows]
+
+
+def run_backtest(
+    *,
+    data: Path,
+    strategies: list[str] | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    settings: Settings,
+    out: TextIO,
+    err: TextIO,
+    as_json: bool,
+) -> int:
+    """Replay ``data``; print the signals and statistics to ``out``, notes and problems to ``err``.
+
+    Exit codes: 0 done; 64 bad arguments; 65 a data file was rejected (nothing replayed) or a recording
+    was damaged mid-way (the report covers what was read); 66 no such path or no usable data.
+    """
+    names = list(dict.fromkeys(strategies)) if strategies else settings.enabled_strategies()
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown or not names:
+        print(
+            f"backtest: unknown strategy {', '.join(unknown)} (known: {', '.join(STRATEGIES)})"
+            if unknown
+            else "backtest: no strategy enabled; name one with --strategy",
+            file=err,
+        )
+        return EX_USAGE
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        print("backtest: --to must be later than --from", file=err)
+        return EX_USAGE
+    try:
+        market = scan(data)
+    except FileNotFoundError as e:
+        print(f"backtest: {e}", file=err)
+        return EX_NOINPUT
+    for note in market.notes:
+        print(f"note: {note}", file=err)
+    if market.problems:
+        for problem in market.problems:
+            print(f"error: {problem}", file=err)
+        print(
+            f"backtest: {len({p.path for p in market.problems})} data file(s) rejected; nothing replayed",
+            file=err,
+        )
+        return EX_DATAERR
+    if market.empty:
+        print(f"backtest: no usable data at {data}", file=err)
+        return EX_NOINPUT
+
+    damaged: list[DataProblem] = []
+
+    def streaming_problem(problem: DataProblem) -> None:
+        print(f"{'error' if problem.fatal else 'note'}: {problem}", file=err)
+        if problem.fatal:
+            damaged.append(problem)
+
+    progress = _Progress(err)
+    with tempfile.TemporaryDirectory(prefix="signalbots-backtest-") as tmp:
+        store = Store(path=Path(tmp) / "backtest.sqlite")
+        store.open()
+        try:
+            replay = _Replay(names=names, settings=settings, store=store, start_ms=start_ms, end_ms=end_ms)
+            replay.run(replay_events(market, on_problem=streaming_problem, progress=progress))
+            signals = replay.signals()
+        finally:
+            progress.done()
+            store.close()
+    report = _report(signals, names, replay)
+    if as_json:
+        out.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(_text(report))
+    out.flush()
+    return EX_DATAERR if damaged else EX_OK
+
+
+# the report -----------------------------------------------------------------------------------------------
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def outcome(sig: Signal) -> str:
+    """``target2`` / ``target1`` / ``stopped`` / ``expired``; ``alert`` for a signal with no direction;
+    ``open`` when the data ended before it resolved."""
+    if sig.candidate.direction is Direction.NONE:
+        return "alert"
+    return sig.status.value
+
+
+def signal_json(sig: Signal) -> dict[str, Any]:
+    c = sig.candidate
+    return {
+        "id": sig.id,
+        "time": _iso(c.time_ms),
+        "time_ms": c.time_ms,
+        "strategy": c.strategy,
+        "kind": c.kind,
+        "exchange": c.exchange,
+        "symbol": c.symbol,
+        "direction": c.direction.value,
+        "entry": c.entry,
+        "stop": c.stop,
+        "targets": list(c.targets),
+        "expiry_ms": c.expiry_ms,
+        "outcome": outcome(sig),
+        "resolved": _iso(sig.resolved_ms),
+        "resolved_ms": sig.resolved_ms,
+        "exit_price": sig.exit_price,
+        "r": sig.r_multiple,
+        "facts": c.facts,
+        "dedupe_key": c.dedupe_key,
+    }
+
+
+def _resolved(signals: list[Signal]) -> list[Signal]:
+    """Signals with an outcome in R, in the order they resolved (drawdown follows that order)."""
+    done = [
+        s
+        for s in signals
+        if s.status is not Status.OPEN and s.r_multiple is not None and math.isfinite(s.r_multiple)
+    ]
+    return sorted(done, key=lambda s: (s.resolved_ms or 0, s.id))
+
+
+def stats_json(signals: list[Signal], names: list[str]) -> dict[str, dict[str, Any]]:
+    per: dict[str, Stats] = by_strategy(
+        (s.candidate.strategy, s.r_multiple or 0.0) for s in _resolved(signals)
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for name in [*names, *sorted({s.candidate.strategy for s in signals} - set(names)), ALL]:
+        subset = signals if name == ALL else [s for s in signals if s.candidate.strategy == name]
+        out[name] = {
+            "signals": len(subset),
+            "open": sum(outcome(s) == "open" for s in subset),
+            "alerts": sum(outcome(s) == "alert" for s in subset),
+        } | asdict(per.get(name, Stats.empty()))
+    return out
+
+
+def _report(signals: list[Signal], names: list[str], replay: _Replay) -> dict[str, Any]:
+    return {
+        "signals": [signal_json(s) for s in signals],
+        "stats": stats_json(signals, names),
+        "replay": {
+            "strategies": names,
+            "events": replay.events,
+            "from": _iso(replay.first_ms),
+            "to": _iso(replay.last_ms),
+            "messages": len(replay.notifier.messages),
+        },
+    }
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def _text(report: dict[str, Any]) -> str:
+    rp = report["replay"]
+    lines = [
+        f"backtest: {rp['events']:,} events, {(rp['from'] or '-')} → {(rp['to'] or '-')}, "
+        f"strategies {', '.join(rp['strategies'])}",
+        "",
+    ]
+    rows = []
+    for s in report["signals"]:
+        d = render.decimals_for(s["entry"]) if s["entry"] else 2
+        rows.append(
+            [
+                s["time"][:16].replace("T", " "),
+                s["strategy"],
+                f"{s['exchange']} {s['symbol']}",
+                s["direction"],
+                render.price(s["entry"], d) if s["entry"] else "-",
+                render.price(s["stop"], d) if s["stop"] is not None else "-",
+                " / ".join(render.price(t, d) for t in s["targets"]) or "-",
+                s["outcome"],
+                f"{s['r']:+.2f}" if s["r"] is not None else "-",
+            ]
+        )
+    if rows:
+        lines += _table(
+            ["time (UTC)", "strategy", "symbol", "dir", "entry", "stop", "targets", "outcome", "R"],
+            rows,
+            {4, 5, 6, 8},
+        )
+    else:
+        lines.append("no signals")
+    lines.append("")
+    stat_rows = [
+        [
+            name,
+            str(st["signals"]),
+            str(st["count"]),
+            f"{st['hit_rate']:.0%}" if st["count"] else "-",
+            f"{st['avg_r']:+.2f}" if st["count"] else "-",
+            f"{st['expectancy']:+.2f}" if st["count"] else "-",
+            f"{st['total_r']:+.2f}",
+            f"{st['max_drawdown_r']:.2f}",
+        ]
+        for name, st in report["stats"].items()
+    ]
+    lines += _table(
+        ["strategy", "signals", "resolved", "hit rate", "avg R", "expectancy", "total R", "max DD R"],
+        stat_rows,
+        {1, 2, 3, 4, 5, 6, 7},
+    )
+    still_open = report["stats"][ALL]["open"]
+    if still_open:
+        lines.append(f"\n{still_open} signal(s) still open when the data ended: not in the statistics.")
+    lines.append(f"\n{rp['messages']} Telegram message(s) would have been sent.")
+    return "\n".join(lines) + "\n"

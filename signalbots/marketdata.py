@@ -1,0 +1,586 @@
+"""Market data files for replays: discovery, validation, and one merged stream of events in time order.
+
+Accepted files (anything else in a directory is ignored and named, with the reason):
+
+* ``<exchange>_<BASE>-<QUOTE>-<SETTLE>_<timeframe>.csv`` — candles, header
+  ``timestamp,open,high,low,close,volume`` (+ optional ``quote_volume``); timestamp = open time, UTC ms.
+* ``…_<timeframe>-mark.csv`` — mark-price candles, ``timestamp,open,high,low,close``. They have no volume
+  and are not traded prices, so they only price funding snapshots when no traded candle does.
+* ``…_funding-<interval>.csv`` — ``timestamp,funding_rate`` at each settlement.
+* ``*.jsonl`` / ``*.jsonl.gz`` — recordings (``signalbots.recording``).
+
+A CSV with any bad row is rejected as a whole (every bad line listed); a gap is reported and left a gap.
+Events are ordered by the moment they become known: a candle at its close, a funding settlement at its
+timestamp; at the same moment candles come first, so a price is seen before a signal that uses it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import heapq
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+
+from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker, timeframe_ms
+from signalbots.recording import RecordingError, read_recording
+
+MAX_LISTED = 20  # problem lines listed per file; the rest are counted
+
+_NAME_RE = re.compile(
+    r"^(?P<exchange>[a-z][a-z0-9]*)_(?P<base>[A-Za-z0-9]+)-(?P<quote>[A-Za-z0-9]+)-(?P<settle>[A-Za-z0-9]+)"
+    r"_(?P<what>[^_]+)\.csv$"
+)
+_WHAT_RE = re.compile(r"^(?:(?P<tf>\d+[smhdw])(?P<mark>-mark)?|funding-(?P<interval>\d+[mh]))$")
+_NAME_HELP = (
+    "expected <exchange>_<BASE>-<QUOTE>-<SETTLE>_<timeframe>.csv, …_<timeframe>-mark.csv, "
+    "…_funding-<interval>.csv, *.jsonl or *.jsonl.gz"
+)
+_MIN_MS, _MAX_MS = 10**12, 10**14  # 2001 … 5138: anything else is not UTC milliseconds
+
+
+class FileKind(StrEnum):
+    CANDLES = "candles"
+    MARK = "mark candles"
+    FUNDING = "funding"
+    RECORDING = "recording"
+
+
+@dataclass(frozen=True, slots=True)
+class DataFile:
+    path: Path
+    kind: FileKind
+    exchange: str = ""
+    symbol: str = ""
+    timeframe: str = ""  # candles: the timeframe; funding: the settlement interval
+
+
+@dataclass(frozen=True, slots=True)
+class DataProblem:
+    path: Path
+    line: int | None  # 1-based; None: the whole file
+    message: str
+    fatal: bool = True  # False: a note (e.g. the cut tail of a killed recorder), the data is still used
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+
+
+class DataError(Exception):
+    """Data files were rejected; ``problems`` lists each bad line by file and line number."""
+
+    def __init__(self, problems: list[DataProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(slots=True)
+class CandleSeries:
+    file: DataFile
+    candles: list[Candle]
+    spans: list[tuple[int, int]]  # covered [start, end) in ms, between gaps
+
+
+@dataclass(slots=True)
+class FundingSeries:
+    file: DataFile
+    rows: list[tuple[int, float]]  # (settlement time ms, rate per interval)
+    interval_hours: float
+
+
+@dataclass(slots=True)
+class MarketData:
+    candles: list[CandleSeries] = field(default_factory=list)
+    marks: list[CandleSeries] = field(default_factory=list)
+    funding: list[FundingSeries] = field(default_factory=list)
+    recordings: list[DataFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # ignored files, gaps: worth saying, not fatal
+    problems: list[DataProblem] = field(default_factory=list)  # rejected files
+
+    @property
+    def empty(self) -> bool:
+        return not (self.candles or self.funding or self.recordings)
+
+    def input_bytes(self) -> int:
+        files = [s.file for s in self.candles] + [s.file for s in self.funding] + self.recordings
+        return sum(f.path.stat().st_size for f in files)
+
+
+def utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def classify(path: Path) -> DataFile | str:
+    """What a file is by its name, or the reason it is not a data file."""
+    name = path.name
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return DataFile(path, FileKind.RECORDING)
+    if not name.endswith(".csv"):
+        return f"not a data file ({_NAME_HELP})"
+    m = _NAME_RE.match(name)
+    what = _WHAT_RE.match(m.group("what")) if m else None
+    if m is None or what is None:
+        return f"CSV name not understood ({_NAME_HELP})"
+    symbol = f"{m.group('base')}/{m.group('quote')}:{m.group('settle')}"
+    exchange = m.group("exchange")
+    if what.group("interval"):
+        return DataFile(path, FileKind.FUNDING, exchange, symbol, what.group("interval"))
+    tf = what.group("tf")
+    try:
+        timeframe_ms(tf)
+    except ValueError as err:
+        return str(err)
+    kind = FileKind.MARK if what.group("mark") else FileKind.CANDLES
+    return DataFile(path, kind, exchange, symbol, tf)
+
+
+def scan(path: Path) -> MarketData:
+    """Find, classify and validate every data file at ``path`` (a file or a directory, not recursive).
+
+    Raises FileNotFoundError when ``path`` does not exist. Rejected files land in ``problems``.
+    """
+    data = MarketData()
+    if path.is_dir():
+        paths = sorted(p for p in path.iterdir())
+    elif path.exists():
+        paths = [path]
+    else:
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    for p in paths:
+        if p.is_dir():
+            data.notes.append(f"ignored {p}: a directory (data files are read from {path} only)")
+            continue
+        found = classify(p)
+        if isinstance(found, str):
+            if path.is_dir():
+                data.notes.append(f"ignored {p}: {found}")
+            else:
+                data.problems.append(DataProblem(p, None, found))
+            continue
+        if found.kind is FileKind.RECORDING:
+            data.recordings.append(found)
+            continue
+        try:
+            if found.kind is FileKind.FUNDING:
+                data.funding.append(_load_funding(found, data.notes))
+            else:
+                series = _load_candles(found, data.notes)
+                (data.marks if found.kind is FileKind.MARK else data.candles).append(series)
+        except DataError as err:
+            data.problems.extend(err.problems)
+    for m in data.marks:
+        data.notes.append(
+            f"{m.file.path.name}: mark-price candles price funding snapshots only "
+            "(no volume; outcomes resolve on traded prices)"
+        )
+    return data
+
+
+# CSV validation -------------------------------------------------------------------------------------------
+class _Problems:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[DataProblem] = []
+
+    def add(self, line: int | None, message: str) -> None:
+        self.items.append(DataProblem(self.path, line, message))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        shown = self.items[:MAX_LISTED]
+        if len(self.items) > MAX_LISTED:
+            shown.append(DataProblem(self.path, None, f"… and {len(self.items) - MAX_LISTED} more bad lines"))
+        shown.append(DataProblem(self.path, None, "file rejected"))
+        raise DataError(shown)
+
+
+def _rows(
+    file: DataFile, required: tuple[str, ...], optional: tuple[str, ...], problems: _Problems
+) -> Iterator[tuple[int, dict[str, str]]]:
+    with open(file.path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            problems.add(None, "empty file")
+            return
+        except (csv.Error, UnicodeDecodeError) as err:
+            problems.add(1, f"unreadable: {err}")
+            return
+        missing = [c for c in required if c not in header]
+        extra = [c for c in header if c not in required + optional]
+        if missing or extra or len(set(header)) != len(header):
+            what = (
+                ", ".join(
+                    ([f"missing {', '.join(missing)}"] if missing else [])
+                    + ([f"unknown column(s) {', '.join(extra)}"] if extra else [])
+                )
+                or "repeated column"
+            )
+            problems.add(
+                1,
+                f"bad header {','.join(header)!r}: {what} (expected {','.join(required)}"
+                + (f"[,{','.join(optional)}]" if optional else "")
+                + ")",
+            )
+            return
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != len(header):
+                    problems.add(line, f"expected {len(header)} fields, found {len(row)}")
+                    continue
+                yield line, dict(zip(header, (c.strip() for c in row), strict=True))
+        except (csv.Error, UnicodeDecodeError) as err:
+            problems.add(reader.line_num, f"unreadable: {err}")
+
+
+def _timestamp(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"timestamp {text!r} is not an integer (UTC milliseconds)")
+    ms = int(text)
+    if ms < _MIN_MS // 100:
+        raise ValueError(f"timestamp {ms} looks like seconds; expected UTC milliseconds")
+    if not _MIN_MS <= ms < _MAX_MS:
+        raise ValueError(f"timestamp {ms} is not a plausible UTC millisecond time")
+    return ms
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} is {text}")
+    return value
+
+
+def _check_order(
+    ms: int, line: int, last: tuple[int, int] | None, step_ms: int | None, problems: _Problems
+) -> bool:
+    """Rows must be strictly increasing (and, for candles, at least one timeframe apart)."""
+    if last is None:
+        return True
+    last_ms, last_line = last
+    if ms == last_ms:
+        problems.add(line, f"duplicate timestamp {ms} ({utc(ms)} UTC), also on line {last_line}")
+    elif ms < last_ms:
+        problems.add(
+            line,
+            f"timestamp {ms} ({utc(ms)} UTC) is earlier than line {last_line}'s "
+            f"{last_ms}: rows must be in time order",
+        )
+    elif step_ms is not None and ms - last_ms < step_ms:
+        problems.add(
+            line,
+            f"timestamp {ms} is only {(ms - last_ms) // 1000}s after line {last_line}'s; "
+            f"candles are {step_ms // 1000}s apart",
+        )
+    else:
+        return True
+    return False
+
+
+def _load_candles(file: DataFile, notes: list[str]) -> CandleSeries:
+    problems = _Problems(file.path)
+    mark = file.kind is FileKind.MARK
+    prices = ("open", "high", "low", "close")
+    required = ("timestamp", *prices) if mark else ("timestamp", *prices, "volume")
+    optional = () if mark else ("quote_volume",)
+    tf_ms = timeframe_ms(file.timeframe)
+    candles: list[Candle] = []
+    lines: list[int] = []
+    last: tuple[int, int] | None = None
+    for line, row in _rows(file, required, optional, problems):
+        try:
+            ms = _timestamp(row["timestamp"])
+            o, h, lo, c = (_number(k, row[k]) for k in prices)
+            volume = 0.0 if mark else _number("volume", row["volume"])
+            qv_text = row.get("quote_volume", "")
+            quote_volume = _number("quote_volume", qv_text) if qv_text else None
+        except ValueError as err:
+            problems.add(line, str(err))
+            continue
+        bad = [f"{k} {v} is not positive" for k, v in zip(prices, (o, h, lo, c), strict=True) if v <= 0]
+        if h < max(o, c, lo):
+            bad.append(f"high {h} is below open/close/low")
+        if lo > min(o, c):
+            bad.append(f"low {lo} is above open/close")
+        if volume < 0 or (quote_volume is not None and quote_volume < 0):
+            bad.append("negative volume")
+        if bad:
+            problems.add(line, "; ".join(bad))
+        if _check_order(ms, line, last, tf_ms, problems) or (last is not None and ms > last[0]):
+            last = (ms, line)
+        if bad:
+            continue
+        candles.append(
+            Candle(file.exchange, file.symbol, ms, file.timeframe, o, h, lo, c, volume, quote_volume)
+        )
+        lines.append(line)
+    if not candles and not problems.items:
+        problems.add(None, "no rows")
+    problems.raise_if_any()
+    spans: list[tuple[int, int]] = []
+    for i, candle in enumerate(candles):
+        end = candle.time_ms + tf_ms
+        if spans and candle.time_ms == spans[-1][1]:
+            spans[-1] = (spans[-1][0], end)
+            continue
+        if spans:
+            missing = (candle.time_ms - spans[-1][1]) // tf_ms
+            notes.append(
+                f"{file.path}:{lines[i]}: gap of {missing} candle(s) from {utc(spans[-1][1])} to "
+                f"{utc(candle.time_ms)} UTC (after line {lines[i - 1]}); skipped, not interpolated"
+            )
+        spans.append((candle.time_ms, end))
+    return CandleSeries(file, candles, spans)
+
+
+def _load_funding(file: DataFile, notes: list[str]) -> FundingSeries:
+    problems = _Problems(file.path)
+    interval_ms = timeframe_ms(file.timeframe)
+    rows: list[tuple[int, float]] = []
+    lines: list[int] = []
+    last: tuple[int, int] | None = None
+    for line, row in _rows(file, ("timestamp", "funding_rate"), (), problems):
+        try:
+            ms = _timestamp(row["timestamp"])
+            rate = _number("funding_rate", row["funding_rate"])
+        except ValueError as err:
+            problems.add(line, str(err))
+            continue
+        if abs(rate) >= 1.0:
+            problems.add(
+                line, f"funding_rate {rate} is ≥ 100% per interval (expected a fraction: 0.0001 = 0.01%)"
+            )
+            continue
+        # Exchanges move settlements to shorter intervals in stress, so only order is enforced here.
+        if _check_order(ms, line, last, None, problems):
+            last = (ms, line)
+            rows.append((ms, rate))
+            lines.append(line)
+    if not rows and not problems.items:
+        problems.add(None, "no rows")
+    problems.raise_if_any()
+    for i in range(1, len(rows)):
+        missing = (rows[i][0] - rows[i - 1][0]) // interval_ms - 1
+        if missing > 0:
+            notes.append(
+                f"{file.path}:{lines[i]}: gap of {missing} settlement(s) between "
+                f"{utc(rows[i - 1][0])} and {utc(rows[i][0])} UTC; skipped, not interpolated"
+            )
+    return FundingSeries(file, rows, interval_ms / 3_600_000)
+
+
+# The merged stream ------------------------------------------------------------------------------------------
+_Keyed = tuple[tuple[int, int, int], "Replayed"]  # ((known at ms, rank, sequence), event)
+_LAST = 2**62  # rank of a settlement: after every candle that closes at the same moment
+
+
+class _Shadows:
+    """Where finer candles exist the tracker follows them, not a coarser candle over the same span (whose
+    high and low may predate a signal, or the moment target 1 moved its stop). A candle is shadowed when a
+    finer one of its symbol closed inside its span; finer candles come first (by time, then rank)."""
+
+    def __init__(self) -> None:
+        self._closes: dict[tuple[str, str], dict[int, int]] = {}  # symbol → timeframe → latest close
+
+    def track(self, c: Candle) -> bool:
+        tf = timeframe_ms(c.timeframe)
+        seen = self._closes.setdefault((c.exchange, c.symbol), {})
+        shadowed = any(t < tf and close > c.time_ms for t, close in seen.items())
+        seen[tf] = max(seen.get(tf, 0), c.close_time_ms)
+        return not shadowed
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One event as replayed: ``at_ms`` is when it became known; ``track`` says the tracker should see it."""
+
+    at_ms: int
+    event: MarketEvent
+    track: bool
+
+
+class _Prices:
+    """Closed candle closes per (exchange, symbol), to price a funding settlement."""
+
+    def __init__(self, data: MarketData) -> None:
+        self._series: dict[tuple[str, str], list[tuple[bool, int, list[int], list[float]]]] = {}
+        for is_mark, group in ((False, data.candles), (True, data.marks)):
+            for s in group:
+                tf = timeframe_ms(s.file.timeframe)
+                closes = [c.time_ms + tf for c in s.candles]
+                self._series.setdefault((s.file.exchange, s.file.symbol), []).append(
+                    (is_mark, tf, closes, [c.close for c in s.candles])
+                )
+
+    def at(self, exchange: str, symbol: str, ms: int) -> float | None:
+        """The close of the latest candle closed at or before ``ms`` and not older than its own length;
+        traded prices before mark prices, then the finer timeframe."""
+        best: tuple[int, bool, int, float] | None = None
+        for is_mark, tf, closes, prices in self._series.get((exchange, symbol), []):
+            i = bisect.bisect_right(closes, ms) - 1
+            if i < 0 or ms - closes[i] >= tf:
+                continue
+            rank = (-closes[i], is_mark, tf, prices[i])
+            if best is None or rank < best:
+                best = rank
+        return None if best is None else best[3]
+
+
+def _candle_stream(series: CandleSeries, rows_done: Callable[[int], None]) -> Iterator[_Keyed]:
+    rank = timeframe_ms(series.file.timeframe)  # at one instant the finer candle first (see _Shadows)
+    for n, c in enumerate(series.candles):
+        yield (c.close_time_ms, rank, n), Replayed(c.close_time_ms, c, True)
+        rows_done(1)
+
+
+def _funding_stream(
+    series: FundingSeries, prices: _Prices, rows_done: Callable[[int], None]
+) -> Iterator[_Keyed]:
+    f = series.file
+    for n, (ms, rate) in enumerate(series.rows):
+        snap = FundingSnapshot(
+            f.exchange, f.symbol, ms, rate, series.interval_hours, ms, prices.at(f.exchange, f.symbol, ms)
+        )
+        yield (ms, _LAST, n), Replayed(ms, snap, False)
+        rows_done(1)
+
+
+def _recording_stream(
+    file: DataFile, report: Callable[[DataProblem], None], position: Callable[[int], None]
+) -> Iterator[_Keyed]:
+    """File order is what the live daemon saw; the key is the running latest event time so that the
+    stream stays sorted for the merge without reordering a single event."""
+    latest = 0
+    n = 0
+    try:
+        for event in read_recording(
+            file.path,
+            on_problem=lambda msg: report(DataProblem(file.path, None, msg, fatal=False)),
+            position=position,
+        ):
+            at = event.close_time_ms if isinstance(event, Candle) else event.time_ms
+            latest = max(latest, at)
+            yield (latest, 0, n), Replayed(latest, event, isinstance(event, Candle | Ticker))
+            n += 1
+    except RecordingError as err:
+        report(
+            DataProblem(file.path, err.line or None, f"{err.reason}; the rest of this recording is skipped")
+        )
+
+
+def _first_key(file: DataFile) -> int:
+    """The time of a recording's first event (cheap: one chunk); 0 when unreadable, so that it opens first
+    and its problem is reported at once."""
+    try:
+        first = next(read_recording(file.path, on_problem=lambda _: None), None)
+    except (RecordingError, OSError):
+        return 0
+    if first is None:
+        return 0
+    return first.close_time_ms if isinstance(first, Candle) else first.time_ms
+
+
+class _Done:
+    """Input bytes consumed, for the progress bar: CSV rows count as their share of the file's size."""
+
+    def __init__(self, total: int, progress: Callable[[float], None] | None) -> None:
+        self._total = max(1, total)
+        self._progress = progress
+        self._done = 0.0
+        self._calls = 0
+
+    def add(self, amount: float) -> None:
+        self._done += amount
+        self._calls += 1
+        if self._progress is not None and self._calls % 256 == 0:
+            self._progress(min(1.0, self._done / self._total))
+
+    def rows(self, path: Path, rows: int) -> Callable[[int], None]:
+        per_row = path.stat().st_size / max(1, rows)
+        return lambda n: self.add(n * per_row)
+
+    def position(self) -> Callable[[int], None]:
+        last = [0]
+
+        def at(pos: int) -> None:
+            self.add(pos - last[0])
+            last[0] = pos
+
+        return at
+
+
+_Source = tuple[int, Callable[[], Iterator[_Keyed]]]  # (first event time, opens the stream)
+
+
+def replay_events(
+    data: MarketData,
+    *,
+    on_problem: Callable[[DataProblem], None],
+    progress: Callable[[float], None] | None = None,
+) -> Iterator[Replayed]:
+    """Every event of ``data`` in the order it would have been known.
+
+    Problems found while streaming a recording (a cut tail, damage) go to ``on_problem``; ``progress`` is
+    told the fraction of input bytes done.
+    """
+    done = _Done(data.input_bytes(), progress)
+    prices = _Prices(data)
+    sources: list[_Source] = []
+    for c in data.candles:
+        stream = partial(_candle_stream, c, done.rows(c.file.path, len(c.candles)))
+        sources.append((c.candles[0].close_time_ms, stream))
+    for f in data.funding:
+        stream = partial(_funding_stream, f, prices, done.rows(f.file.path, len(f.rows)))
+        sources.append((f.rows[0][0], stream))
+    for rec in data.recordings:
+        sources.append((_first_key(rec), partial(_recording_stream, rec, on_problem, done.position())))
+    shadows = _Shadows()
+    for item in _merge(sources):
+        if item.track and isinstance(item.event, Candle) and not shadows.track(item.event):
+            item = Replayed(item.at_ms, item.event, False)
+        yield item
+    if progress is not None:
+        progress(1.0)
+
+
+def _merge(sources: list[_Source]) -> Iterator[Replayed]:
+    """A k-way merge that opens a source only when the merged time reaches its first event: a year of
+    hourly recordings is 8,760 files, and only the few that overlap in time are open at once.
+
+    Keys are (time, rank, source index, sequence): unique, so the order is total and the same every run.
+    """
+    order = sorted(range(len(sources)), key=lambda i: (sources[i][0], i))
+    heap: list[tuple[tuple[int, int, int, int], Replayed, Iterator[_Keyed]]] = []
+    pending = 0
+
+    def push(index: int, stream: Iterator[_Keyed]) -> None:
+        nxt = next(stream, None)
+        if nxt is not None:
+            (at, rank, n), item = nxt
+            heapq.heappush(heap, ((at, rank, index, n), item, stream))
+
+    while heap or pending < len(order):
+        # every key of a source is ≥ its first event's time, so nothing unopened can come before the top
+        while pending < len(order) and (not heap or sources[order[pending]][0] <= heap[0][0][0]):
+            index = order[pending]
+            push(index, sources[index][1]())
+            pending += 1
+        if not heap:
+            continue
+        key, item, stream = heapq.heappop(heap)
+        yield item
+        push(key[2], stream)

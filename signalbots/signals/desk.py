@@ -1,0 +1,373 @@
+"""The desk: turns strategy candidates into signals — dedupe, cooldowns, risk gates — and sends them.
+
+Everything that must survive a restart lives in SQLite: accepted signals (``signals``, UNIQUE dedupe key),
+cooldowns (``cooldowns``), and the realised R that drives the daily loss limit (derived from ``signals``).
+Only the 1h price history for the correlation gate is in memory: after a restart the gate lets candidates
+pass until enough history is back, which errs on the side of sending.
+
+"Today" and cooldowns run on the candidates' event time, never the wall clock, so a backtest replays
+exactly what the live desk would have done.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+from signalbots.clock import Clock
+from signalbots.events import base_asset
+from signalbots.metrics import Metrics
+from signalbots.notifier import Kind, Message, Notifier
+from signalbots.settings import Settings
+from signalbots.signals import render
+from signalbots.signals.model import Candidate, Direction, Signal, Status
+from signalbots.store import Store
+
+log = structlog.get_logger(__name__)
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+MIN_RETURNS = 24  # hourly returns two symbols must share before the correlation gate judges them
+
+
+def day_start(time_ms: int) -> int:
+    """Start of the UTC day containing ``time_ms``."""
+    return time_ms - time_ms % DAY_MS
+
+
+# signals table ↔ objects -----------------------------------------------------------------------------
+def candidate_json(c: Candidate) -> str:
+    return json.dumps(
+        {
+            "strategy": c.strategy,
+            "kind": c.kind,
+            "exchange": c.exchange,
+            "symbol": c.symbol,
+            "direction": c.direction.value,
+            "entry": c.entry,
+            "stop": c.stop,
+            "targets": list(c.targets),
+            "time_ms": c.time_ms,
+            "expiry_ms": c.expiry_ms,
+            "dedupe_key": c.dedupe_key,
+            "facts": c.facts,
+            "notes": list(c.notes),
+            "strength": c.strength,
+        }
+    )
+
+
+def candidate_from_json(text: str) -> Candidate:
+    d: dict[str, Any] = json.loads(text)
+    return Candidate(
+        strategy=d["strategy"],
+        kind=d["kind"],
+        exchange=d["exchange"],
+        symbol=d["symbol"],
+        direction=Direction(d["direction"]),
+        entry=float(d["entry"]),
+        stop=None if d["stop"] is None else float(d["stop"]),
+        targets=tuple(float(t) for t in d["targets"]),
+        time_ms=int(d["time_ms"]),
+        expiry_ms=int(d["expiry_ms"]),
+        dedupe_key=d["dedupe_key"],
+        facts={k: float(v) for k, v in d.get("facts", {}).items()},
+        notes=tuple(d.get("notes", ())),
+        strength=float(d.get("strength", 0.0)),
+    )
+
+
+def signal_from_row(row: sqlite3.Row) -> Signal:
+    return Signal(
+        id=int(row["id"]),
+        candidate=candidate_from_json(row["candidate"]),
+        status=Status(row["status"]),
+        resolved_ms=row["resolved_ms"],
+        exit_price=row["exit_price"],
+        r_multiple=row["r_multiple"],
+        size_base=row["size_base"],
+    )
+
+
+def _valid(c: Candidate) -> bool:
+    numbers = [c.entry, *c.targets, *c.facts.values()] + ([] if c.stop is None else [c.stop])
+    if not all(math.isfinite(x) for x in numbers) or c.expiry_ms <= c.time_ms:
+        return False
+    if c.direction is Direction.NONE:
+        return True
+    if c.stop is None or not c.targets or c.entry <= 0:
+        return False
+    sign = 1.0 if c.direction is Direction.LONG else -1.0
+    return sign * (c.entry - c.stop) > 0 and all(sign * (t - c.entry) > 0 for t in c.targets)
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+class Desk:
+    """``consider(candidates)`` → the signals accepted, persisted and submitted to the notifier.
+
+    ``settings`` is a public attribute: a reload assigns the new Settings and the next candidate uses them.
+    """
+
+    def __init__(
+        self, *, store: Store, settings: Settings, clock: Clock, metrics: Metrics, notifier: Notifier
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.notifier = notifier
+        self._closes: dict[str, dict[int, float]] = {}  # symbol → {hour index: last price in that hour}
+        self._newest: dict[str, int] = {}  # symbol → newest hour index seen
+        self._notified_pauses: set[tuple[str, int]] = set()
+
+    # prices for the correlation gate ----------------------------------------------------------------
+    def observe_price(self, exchange: str, symbol: str, time_ms: int, price: float) -> None:
+        """Feed prices (tickers, candle closes); the last one in each UTC hour is that hour's close.
+
+        Keyed by unified symbol: the same contract on two exchanges moves together, either feed will do.
+        """
+        if not (math.isfinite(price) and price > 0):
+            return
+        hour = time_ms // HOUR_MS
+        closes = self._closes.setdefault(symbol, {})
+        newest = self._newest.get(symbol, hour)
+        keep = self._window_hours() + 1
+        if hour <= newest - keep:
+            return  # older than the window: nothing would use it
+        closes[hour] = price
+        if hour > newest or symbol not in self._newest:
+            self._newest[symbol] = hour
+            for old in [h for h in closes if h <= hour - keep]:
+                del closes[old]
+
+    def _window_hours(self) -> int:
+        return max(2, int(self.settings.risk.correlation_window // 3600))
+
+    def _returns(self, symbol: str, end_hour: int) -> dict[int, float]:
+        closes = self._closes.get(symbol, {})
+        start = end_hour - self._window_hours()
+        return {
+            h: math.log(closes[h] / closes[h - 1])
+            for h in closes
+            if start < h <= end_hour and h - 1 in closes
+        }
+
+    def correlation(self, a: str, b: str, time_ms: int) -> float | None:
+        """ρ of two symbols' 1h log returns over the window ending at ``time_ms``; None: too little data."""
+        end = time_ms // HOUR_MS
+        ra, rb = self._returns(a, end), self._returns(b, end)
+        common = sorted(ra.keys() & rb.keys())
+        if len(common) < MIN_RETURNS:
+            return None
+        return _pearson([ra[h] for h in common], [rb[h] for h in common])
+
+    # the decision -------------------------------------------------------------------------------------
+    def consider(self, candidates: list[Candidate]) -> list[Signal]:
+        """Strongest first, so that a cap reached within one batch keeps the strongest candidates."""
+        accepted: list[Signal] = []
+        for c in sorted(candidates, key=lambda c: c.strength, reverse=True):
+            gate = self._gate(c)
+            if gate is not None:
+                self._suppress(c, gate)
+                continue
+            sig = self._accept(c)
+            if sig is None:
+                self._suppress(c, "dedupe")  # the UNIQUE key lost a race with another writer
+                continue
+            accepted.append(sig)
+        return accepted
+
+    def _suppress(self, c: Candidate, gate: str) -> None:
+        self.metrics.suppressed.labels(c.strategy, gate).inc()
+        log.debug(
+            "candidate_suppressed",
+            gate=gate,
+            strategy=c.strategy,
+            exchange=c.exchange,
+            symbol=c.symbol,
+            kind=c.kind,
+            key=c.dedupe_key,
+        )
+
+    def _gate(self, c: Candidate) -> str | None:
+        """The name of the first gate that stops ``c``, or None when it passes them all."""
+        if not _valid(c):
+            return "invalid"
+        db = self.store.db
+        if db.execute("SELECT 1 FROM signals WHERE dedupe_key = ?", (c.dedupe_key,)).fetchone():
+            return "dedupe"
+        if self.paused(c.strategy, c.time_ms):
+            return "loss_limit"
+        cooldown = self._cooldown(c)
+        if cooldown is not None:
+            row = db.execute("SELECT until_ms FROM cooldowns WHERE key = ?", (cooldown[0],)).fetchone()
+            if row is not None and c.time_ms < row["until_ms"]:
+                return "cooldown"
+        risk = self.settings.risk
+        start = day_start(c.time_ms)
+        if (
+            self._count(
+                "created_ms >= ? AND created_ms < ? AND strategy = ?", (start, start + DAY_MS, c.strategy)
+            )
+            >= risk.strategy_daily_cap
+        ):
+            return "strategy_daily_cap"
+        if self._count("created_ms >= ? AND created_ms < ?", (start, start + DAY_MS)) >= risk.daily_cap:
+            return "daily_cap"
+        if c.direction is Direction.NONE:
+            return None
+        # A signal past its expiry that no price has closed yet is not a position any more.
+        live = "status = 'open' AND direction != 'none' AND expiry_ms > ?"
+        if self._count(f"{live} AND strategy = ?", (c.time_ms, c.strategy)) >= risk.max_open_per_strategy:
+            return "max_open_strategy"
+        if self._count(live, (c.time_ms,)) >= risk.max_open:
+            return "max_open"
+        if self._correlated(c):
+            return "correlation"
+        return None
+
+    def _count(self, where: str, args: tuple[Any, ...]) -> int:
+        return int(self.store.db.execute(f"SELECT COUNT(*) FROM signals WHERE {where}", args).fetchone()[0])
+
+    def _cooldown(self, c: Candidate) -> tuple[str, float] | None:
+        """(key, seconds) of the cooldown this candidate is subject to, or None."""
+        s = self.settings.strategies
+        if c.strategy == "volume":
+            return f"volume:{c.exchange}:{c.symbol}", s.volume.cooldown
+        if c.strategy == "liquidation":
+            return f"liquidation:{c.exchange}:{c.symbol}:{c.direction.value}", s.liquidation.cooldown
+        if c.strategy == "funding" and c.kind == "spread":
+            return f"funding:spread:{c.exchange}:{c.symbol}", s.funding.spread_cooldown
+        if c.strategy == "funding":
+            # Backstop to the strategy's hysteresis, which a restart without its saved state would lose.
+            key = f"funding:{c.kind}:{c.exchange}:{c.symbol}:{c.direction.value}"
+            return key, self.settings.risk.extreme_cooldown
+        return None
+
+    def _correlated(self, c: Candidate) -> bool:
+        threshold = self.settings.risk.correlation
+        rows = self.store.db.execute(
+            "SELECT DISTINCT symbol FROM signals WHERE status = 'open' AND direction = ? AND expiry_ms > ?",
+            (c.direction.value, c.time_ms),
+        ).fetchall()
+        for row in rows:
+            other: str = row["symbol"]
+            if base_asset(other) == base_asset(c.symbol):
+                return True  # the same asset (another exchange or quote) is correlated by definition
+            rho = self.correlation(c.symbol, other, c.time_ms)
+            if rho is not None and rho >= threshold:
+                return True
+        return False
+
+    def position_size(self, c: Candidate) -> float | None:
+        """Base units risking ``risk.per_signal`` of ``risk.account_usd`` between entry and stop."""
+        risk = self.settings.risk
+        if risk.account_usd <= 0 or c.direction is Direction.NONE or not c.risk:
+            return None
+        return risk.account_usd * risk.per_signal / c.risk
+
+    def _accept(self, c: Candidate) -> Signal | None:
+        size = self.position_size(c)
+        cooldown = self._cooldown(c)
+        try:
+            with self.store.transaction() as db:
+                cur = db.execute(
+                    "INSERT INTO signals (dedupe_key, strategy, exchange, symbol, direction, candidate, "
+                    "created_ms, expiry_ms, size_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        c.dedupe_key,
+                        c.strategy,
+                        c.exchange,
+                        c.symbol,
+                        c.direction.value,
+                        candidate_json(c),
+                        c.time_ms,
+                        c.expiry_ms,
+                        size,
+                    ),
+                )
+                if cooldown is not None and cooldown[1] > 0:
+                    db.execute("DELETE FROM cooldowns WHERE until_ms <= ?", (c.time_ms,))
+                    db.execute(
+                        "INSERT INTO cooldowns (key, until_ms) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                        "SET until_ms = excluded.until_ms",
+                        (cooldown[0], c.time_ms + round(cooldown[1] * 1000)),
+                    )
+        except sqlite3.IntegrityError:
+            return None
+        assert cur.lastrowid is not None
+        sig = Signal(id=cur.lastrowid, candidate=c, size_base=size)
+        self.metrics.signals.labels(c.strategy).inc()
+        log.info(
+            "signal_accepted",
+            strategy=c.strategy,
+            exchange=c.exchange,
+            symbol=c.symbol,
+            kind=c.kind,
+            direction=c.direction.value,
+            key=c.dedupe_key,
+        )
+        self.notifier.submit(
+            Message(
+                kind=Kind.SIGNAL,
+                text=render.signal(sig),
+                dedupe_key=f"signal:{c.dedupe_key}",
+                strategy=c.strategy,
+            )
+        )
+        return sig
+
+    # daily loss limit ----------------------------------------------------------------------------------
+    def daily_r(self, strategy: str, time_ms: int) -> float:
+        """Sum of R of the strategy's signals resolved on the UTC day of ``time_ms``."""
+        start = day_start(time_ms)
+        row = self.store.db.execute(
+            "SELECT COALESCE(SUM(r_multiple), 0.0) FROM signals "
+            "WHERE strategy = ? AND r_multiple IS NOT NULL AND resolved_ms >= ? AND resolved_ms < ?",
+            (strategy, start, start + DAY_MS),
+        ).fetchone()
+        return float(row[0])
+
+    def paused(self, strategy: str, time_ms: int) -> bool:
+        """True when the strategy's losses that UTC day reached the limit; submits the notice once."""
+        limit = self.settings.risk.daily_loss_limit_r
+        loss = self.daily_r(strategy, time_ms)
+        if loss > -limit:
+            return False
+        start = day_start(time_ms)
+        if (strategy, start) not in self._notified_pauses:
+            self._notified_pauses.add((strategy, start))
+            fresh = self.notifier.submit(
+                Message(
+                    kind=Kind.NOTICE,
+                    text=render.loss_pause(strategy, loss, limit, start),
+                    dedupe_key=f"paused:{strategy}:{render.day(start)}",
+                    strategy=strategy,
+                )
+            )
+            if fresh:
+                log.warning(
+                    "strategy_paused", strategy=strategy, day=render.day(start), loss_r=loss, limit_r=limit
+                )
+        return True
+
+    def note_outcomes(self, resolved: Iterable[Signal]) -> None:
+        """Call with what the tracker resolved: says "paused" the moment a loss crosses the limit."""
+        for sig in resolved:
+            if sig.resolved_ms is not None:
+                self.paused(sig.candidate.strategy, sig.resolved_ms)

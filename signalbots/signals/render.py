@@ -1,0 +1,378 @@
+"""Telegram texts for signals, outcomes, statistics and the daily summary (HTML; pure functions of data).
+
+Every dynamic value goes through ``html.escape``; numbers are formatted for people ($68.2M, 2.56%, 3h 20m).
+A message stays well under Telegram's 4096 characters: lists are cut with "… and N more".
+
+Trigger facts (``Candidate.facts``, name → number) are shown by name. The layout of each kind lists the facts
+it knows first, in its order; any other fact follows, formatted by its name:
+``*_usd`` money · ``*_pct`` a signed percentage already in percent · ``*_z`` one decimal ·
+``rate*`` / ``apr*`` / ``*_rate`` / ``*_apr`` / ``*_8h`` a fraction shown in percent · ``*_ms`` an epoch
+time (UTC) or, below ~3 years, a duration · ``*_s`` seconds · ``hours_*`` hours as a duration · ``*_h``
+hours · ``*_x`` / ``*multiple`` a multiple · ``count`` / ``prints`` / ``*_count`` an integer · ``atr`` /
+``*price`` a price.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from html import escape as _html_escape
+
+from signalbots.events import base_asset
+from signalbots.signals.model import Candidate, Direction, Signal, Status
+from signalbots.signals.stats import ALL, Stats
+
+escape = partial(_html_escape, quote=False)  # quotes need no escaping outside attributes; we write none
+
+MAX_CHARS = 4096
+_MAX_LINES = 30  # list entries per message; keeps /signals and /stats far below MAX_CHARS
+_MINUS = "\u2212"
+
+_EXCHANGES = {"binanceusdm": "Binance", "bybit": "Bybit", "okx": "OKX", "mexc": "MEXC"}
+_TITLES = {
+    "spike": "📊 Volume spike",
+    "cascade": "💥 Liquidation cascade",
+    "extreme": "💸 Funding extreme",
+    "spread": "↔️ Funding spread",
+}
+# Facts each kind shows first, in this order: (fact name, template for its formatted value).
+_LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "spike": (
+        ("volume_multiple", "volume {} median"),
+        ("quote_volume_usd", "{} in the candle"),
+        ("baseline_median_usd", "median {}"),
+        ("robust_z", "robust z {}"),
+        ("body_pct", "body {}"),
+        ("quote_volume_24h_usd", "24h volume {}"),
+    ),
+    "cascade": (
+        ("window_notional_usd", "{} liquidated"),
+        ("prints", "in {} prints"),
+        ("window_s", "within {}"),
+        ("largest_print_usd", "largest {}"),
+        ("threshold_usd", "tier {}"),
+        ("quote_volume_24h_usd", "24h volume {}"),
+        ("atr", "ATR {}"),
+    ),
+    "extreme": (
+        ("rate_8h", "funding {} per 8h"),
+        ("apr", "APR {}"),
+        ("rate", "{} per interval"),
+        ("interval_h", "every {}"),
+        ("hours_to_settlement", "settles in {}"),
+        ("threshold_8h", "threshold {}"),
+        ("mark_price", "mark {}"),
+    ),
+    "spread": (
+        ("apr_spread", "APR gap {}"),
+        ("apr_long_leg", "long leg APR {}"),
+        ("apr_short_leg", "short leg APR {}"),
+        ("rate_8h_long_leg", "long leg {} per 8h"),
+        ("rate_8h_short_leg", "short leg {} per 8h"),
+        ("volume_long_leg_usd", "long leg 24h {}"),
+        ("volume_short_leg_usd", "short leg 24h {}"),
+    ),
+}
+_HIDDEN = frozenset({"baseline_mad_usd"})  # inputs of another number shown; noise to a trader
+_STATUS = {
+    Status.TARGET2: ("✅", "Target 2"),
+    Status.TARGET1: ("✅", "Target 1"),
+    Status.STOPPED: ("❌", "Stopped"),
+    Status.EXPIRED: ("⌛", "Expired"),
+    Status.OPEN: ("⏳", "Open"),
+}
+
+
+# numbers ---------------------------------------------------------------------------------------------
+def money(value: float) -> str:
+    """68_200_000 → ``$68.2M``; 250_000 → ``$250k``; 950 → ``$950``."""
+    sign = _MINUS if value < 0 else ""
+    v = abs(value)
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= size:
+            n = v / size
+            return f"{sign}${n:.{2 if n < 10 else 1 if n < 100 else 0}f}{unit}"
+    return f"{sign}${v:.0f}"
+
+
+def signed(value: float, decimals: int = 2, suffix: str = "") -> str:
+    text = f"{abs(value):.{decimals}f}"
+    if float(text) == 0:
+        return f"{text}{suffix}"
+    return f"{'+' if value > 0 else _MINUS}{text}{suffix}"
+
+
+def r_multiple(value: float) -> str:
+    return signed(value, 1, "R")
+
+
+def decimals_for(price: float) -> int:
+    """Five significant digits, at least two decimals below 1000 (1.0950, 43,250.5, 0.000012340)."""
+    if price == 0 or not math.isfinite(price):
+        return 2
+    digits = 4 - math.floor(math.log10(abs(price)))
+    return max(1 if abs(price) >= 1000 else 2, digits)
+
+
+def price(value: float, decimals: int | None = None) -> str:
+    d = decimals_for(value) if decimals is None else decimals
+    return f"{value:,.{d}f}"
+
+
+def quantity(value: float) -> str:
+    return f"{value:,.{max(0, 3 - math.floor(math.log10(abs(value))))}f}" if value else "0"
+
+
+def duration(ms: float) -> str:
+    """3h 20m, 2d 4h, 45m, 30s."""
+    s = max(0, round(ms / 1000))
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    if d:
+        return f"{d}d {h}h" if h else f"{d}d"
+    if h:
+        return f"{h}h {m}m" if m else f"{h}h"
+    if m:
+        return f"{m}m"
+    return f"{sec}s"
+
+
+def utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def exchange_name(exchange: str) -> str:
+    """``binanceusdm`` → ``Binance``; ``binanceusdm+bybit`` (a spread's two legs) → ``Binance + Bybit``."""
+    return " + ".join(_EXCHANGES.get(part, part) for part in exchange.split("+"))
+
+
+def fact(name: str, value: float) -> str:
+    """One trigger number, formatted by its name (see the module docstring)."""
+    if not math.isfinite(value):
+        return "n/a"
+    if name.endswith("_usd"):
+        return money(value)
+    if name.endswith("_pct"):
+        return signed(value, 2, "%")
+    if name.startswith("threshold") and name.endswith("_8h"):
+        return f"{value * 100:.4f}%"  # a threshold applies to both signs
+    if name.startswith("apr") or name.endswith("_apr"):
+        return signed(value * 100, 1, "%")
+    if name.startswith("rate") or name.endswith(("_rate", "_8h")):
+        return signed(value * 100, 4, "%")
+    if name.endswith("_ms"):
+        return utc(int(value)) if value > 1e11 else duration(value)
+    if name.endswith("_s"):
+        return duration(value * 1000)
+    if name.startswith("hours_"):
+        return duration(value * 3_600_000)
+    if name.endswith("_h"):
+        return f"{value:g}h"
+    if name.endswith("_z"):
+        return f"{value:.1f}"
+    if name.endswith(("_x", "multiple")):
+        return f"{value:.1f}×"
+    if name in ("count", "prints") or name.endswith("_count"):
+        return f"{value:,.0f}"
+    if name == "atr" or name.endswith("price"):
+        return price(value)
+    return f"{value:,.4g}"
+
+
+# signals ---------------------------------------------------------------------------------------------
+def _direction(direction: Direction, kind: str = "") -> str:
+    if direction is Direction.NONE:
+        return "⚪ CARRY" if kind == "spread" else "⚪ ALERT"
+    return "🟢 LONG" if direction is Direction.LONG else "🔴 SHORT"
+
+
+def _level(label: str, level: float, entry: float, decimals: int) -> str:
+    pct = (level - entry) / entry * 100 if entry else 0.0
+    return f"{label} <code>{escape(price(level, decimals))}</code> ({signed(pct, 2, '%')})"
+
+
+def _facts_lines(kind: str, facts: Mapping[str, float]) -> list[str]:
+    layout = _LAYOUTS.get(kind, ())
+    shown = {name for name, _ in layout} | _HIDDEN
+    if facts.get("interval_h") == 8:
+        facts = {k: v for k, v in facts.items() if k != "rate"}  # the same number as the rate per 8h
+    known = [escape(template.format(fact(name, facts[name]))) for name, template in layout if name in facts]
+    other = [
+        f"{escape(name.replace('_', ' '))} {escape(fact(name, v))}"
+        for name, v in facts.items()
+        if name not in shown
+    ]
+    return [" · ".join(part) for part in (known, other) if part]
+
+
+def _symbol(c: Candidate) -> str:
+    if c.kind != "spread":
+        return c.symbol
+    # A spread's "symbol" names both legs with exchange ids; show the names people know.
+    return " ".join(_EXCHANGES.get(word, word) for word in c.symbol.split(" "))
+
+
+def signal(sig: Signal) -> str:
+    """The signal message: what, where, levels with % distance, why (the numbers), size, when, notes."""
+    c = sig.candidate
+    title = _TITLES.get(c.kind, f"{c.strategy} {c.kind}")
+    where = escape(exchange_name(c.exchange))
+    lines = [f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {where}", escape(title)]
+    d = decimals_for(c.entry)
+    if c.direction is not Direction.NONE and c.stop is not None:
+        lines.append(f"Entry <code>{escape(price(c.entry, d))}</code> · {_level('Stop', c.stop, c.entry, d)}")
+        lines.append(" · ".join(_level(f"T{i}", t, c.entry, d) for i, t in enumerate(c.targets, 1)))
+    elif c.entry > 0:
+        lines.append(f"Price <code>{escape(price(c.entry, d))}</code>")
+    lines += [f"📈 {line}" for line in _facts_lines(c.kind, c.facts)]
+    if sig.size_base is not None and c.risk:
+        lines.append(
+            f"💰 Size {escape(quantity(sig.size_base))} {escape(base_asset(c.symbol))} ≈ "
+            f"{escape(money(sig.size_base * c.entry))} · risk {escape(money(sig.size_base * c.risk))}"
+        )
+    lines.append(f"⏰ {utc(c.time_ms)} · ⌛ valid {duration(c.expiry_ms - c.time_ms)}")
+    lines += [f"<i>{escape(note)}</i>" for note in c.notes]
+    return "\n".join(lines)
+
+
+def _headline(sig: Signal) -> str:
+    c = sig.candidate
+    return f"<b>{escape(_symbol(c))}</b> {_direction(c.direction, c.kind)} · {escape(c.strategy)}"
+
+
+def target1(sig: Signal, time_ms: int) -> str:
+    """Progress reply: target 1 reached, the stop now sits at entry (breakeven)."""
+    c = sig.candidate
+    d = decimals_for(c.entry)
+    target = c.targets[0] if c.targets else c.entry
+    return (
+        f"🎯 Target 1 reached · {_headline(sig)}\n"
+        f"<code>{escape(price(target, d))}</code> after {duration(time_ms - c.time_ms)} · "
+        f"stop moved to breakeven <code>{escape(price(c.entry, d))}</code>"
+    )
+
+
+def outcome(sig: Signal) -> str:
+    """Final reply to a signal: ✅/❌/⌛, R multiple, exit and duration."""
+    c = sig.candidate
+    emoji, label = _STATUS[sig.status]
+    r = sig.r_multiple if sig.r_multiple is not None else 0.0
+    if sig.status is not Status.EXPIRED:
+        emoji = "✅" if r >= 0 else "❌"
+    if sig.status is Status.TARGET1 and sig.exit_price == c.entry:
+        label = "Target 1, then breakeven"
+    lines = [f"{emoji} {label} · <b>{r_multiple(r)}</b> · {_headline(sig)}"]
+    took = duration((sig.resolved_ms or c.time_ms) - c.time_ms)
+    if sig.exit_price is None:
+        lines.append(f"no price seen after the signal · {took}")
+    else:
+        d = decimals_for(c.entry)
+        lines.append(
+            f"Exit <code>{escape(price(sig.exit_price, d))}</code> · entry "
+            f"<code>{escape(price(c.entry, d))}</code> · after {took}"
+        )
+    return "\n".join(lines)
+
+
+def loss_pause(strategy: str, loss_r: float, limit_r: float, day_ms: int) -> str:
+    return (
+        f"⏸ <b>{escape(strategy)}</b> paused for the rest of {day(day_ms)} UTC\n"
+        f"Daily loss {r_multiple(loss_r)} reached the limit of {r_multiple(-limit_r)}; "
+        f"signals resume at 00:00 UTC."
+    )
+
+
+# lists and statistics --------------------------------------------------------------------------------
+def _fit(lines: Sequence[str]) -> str:
+    """Whole lines (each one balanced HTML) up to MAX_CHARS: a list never makes a message Telegram refuses."""
+    out = list(lines)
+    while len(text := "\n".join(out)) > MAX_CHARS:
+        out[-2:] = ["… (cut)"]
+    return text
+
+
+def _cut(lines: Sequence[str]) -> list[str]:
+    shown = list(lines[:_MAX_LINES])
+    if len(lines) > _MAX_LINES:
+        shown.append(f"… and {len(lines) - _MAX_LINES} more")
+    return shown
+
+
+def open_signals(
+    signals: Sequence[Signal], now_ms: int, last_prices: Mapping[tuple[str, str], float] | None = None
+) -> str:
+    """``/signals``: open signals, newest first, with the move so far in R when a price is known."""
+    if not signals:
+        return "📋 No open signals."
+    rows: list[str] = []
+    for sig in sorted(signals, key=lambda s: s.candidate.time_ms, reverse=True):
+        c = sig.candidate
+        d = decimals_for(c.entry)
+        parts = [
+            f"{_direction(c.direction).split()[0]} <b>{escape(_symbol(c))}</b>",
+            escape(c.strategy),
+            escape(exchange_name(c.exchange)),
+            f"entry {escape(price(c.entry, d))}",
+        ]
+        last = (last_prices or {}).get((c.exchange, c.symbol))
+        if last is not None and c.risk:
+            move = (last - c.entry) if c.direction is Direction.LONG else (c.entry - last)
+            parts.append(f"now {r_multiple(move / c.risk)}")
+        parts.append(f"{duration(now_ms - c.time_ms)} ago")
+        parts.append(f"ends in {duration(c.expiry_ms - now_ms)}")
+        rows.append(" · ".join(parts))
+    return _fit([f"📋 <b>Open signals</b> ({len(signals)})", *_cut(rows)])
+
+
+def stats_line(name: str, s: Stats) -> str:
+    if s.count == 0:
+        return f"<b>{escape(name)}</b> no resolved signals"
+    return (
+        f"<b>{escape(name)}</b> {s.count} · hit {s.hit_rate:.0%} · avg {r_multiple(s.avg_r)} · "
+        f"total {r_multiple(s.total_r)} · best {r_multiple(s.best_r)} · worst {r_multiple(s.worst_r)} · "
+        f"max DD {s.max_drawdown_r:.1f}R"
+    )
+
+
+def stats(per_strategy: Mapping[str, Stats], days: int | None) -> str:
+    """``/stats [days]``: one line per strategy, the total first."""
+    span = f"last {days} day{'s' if days != 1 else ''}" if days else "all time"
+    lines = [f"📊 <b>Signal stats</b> · {span}"]
+    overall = per_strategy.get(ALL, Stats.empty())
+    if overall.count == 0:
+        lines.append("No resolved signals yet.")
+        return "\n".join(lines)
+    lines.append(stats_line(ALL, overall))
+    lines += _cut([stats_line(n, s) for n, s in per_strategy.items() if n != ALL])
+    lines.append(f"<i>expectancy {r_multiple(overall.expectancy)} per signal · R = risk to the stop</i>")
+    return _fit(lines)
+
+
+def daily_summary(
+    day_start_ms: int, sent: Mapping[str, int], per_strategy: Mapping[str, Stats], open_count: int
+) -> str:
+    """The 00:00 UTC summary of one UTC day: signals sent, outcomes resolved that day, open now."""
+    total_sent = sum(sent.values())
+    by = " · ".join(f"{escape(n)} {k}" for n, k in sorted(sent.items()))
+    lines = [
+        f"🗓 <b>Daily summary</b> · {day(day_start_ms)} UTC",
+        f"📨 Signals sent: {total_sent}" + (f" ({by})" if by else ""),
+    ]
+    overall = per_strategy.get(ALL, Stats.empty())
+    if overall.count:
+        lines.append(
+            f"🏁 Resolved {overall.count} · hit {overall.hit_rate:.0%} · "
+            f"total {r_multiple(overall.total_r)} · avg {r_multiple(overall.avg_r)}"
+        )
+        lines += _cut([f"• {stats_line(n, s)}" for n, s in per_strategy.items() if n != ALL])
+    else:
+        lines.append("🏁 Nothing resolved")
+    lines.append(f"⏳ Open now: {open_count}")
+    return _fit(lines)

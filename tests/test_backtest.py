@@ -1,0 +1,407 @@
+"""``signalbots backtest``: the real strategies, desk and tracker over recorded data, and an honest report."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signalbots.backtest import EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE, parse_time, run_backtest
+from signalbots.clock import ManualClock
+from signalbots.events import Liquidation, MarketEvent, Side, Ticker
+from signalbots.marketdata import replay_events, scan
+from signalbots.recording import RecordingWriter
+from signalbots.settings import RiskSettings, Settings, StrategiesSettings, VolumeSettings
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SIGNALBOTS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+MARKET = DATA / "market"
+needs_shared_data = pytest.mark.skipif(
+    not (MARKET / "binanceusdm_XRP-USDT-USDT_5m.csv").is_file(),
+    reason=f"shared market data not found at {MARKET} (set SIGNALBOTS_TEST_DATA to the shared data dir)",
+)
+XRP_5M = "binanceusdm_XRP-USDT-USDT_5m.csv"
+
+
+def backtest(
+    data: Path,
+    *,
+    settings: Settings | None = None,
+    strategies: list[str] | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    as_json: bool = True,
+    err: io.StringIO | None = None,
+) -> tuple[int, str, str]:
+    out, err = io.StringIO(), err if err is not None else io.StringIO()
+    code = run_backtest(
+        data=data,
+        strategies=strategies,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        settings=settings or Settings(),
+        out=out,
+        err=err,
+        as_json=as_json,
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+def report(data: Path, **kwargs: Any) -> dict[str, Any]:
+    code, out, err = backtest(data, **kwargs)
+    assert code == EX_OK, err
+    doc: dict[str, Any] = json.loads(out)  # one JSON document, nothing else on stdout
+    return doc
+
+
+# 1. the shared XRP data ---------------------------------------------------------------------------------
+@needs_shared_data
+def test_shared_data_gives_volume_and_funding_signals_with_outcomes() -> None:
+    doc = report(MARKET)
+    signals = doc["signals"]
+    by_strategy = {s["strategy"] for s in signals}
+    assert {"volume", "funding"} <= by_strategy
+    # the funding extreme of -0.2193% per 8h on 2021-12-04 08:00 UTC: crowded shorts → long
+    extreme = [s for s in signals if s["strategy"] == "funding" and s["kind"] == "extreme"]
+    assert [(s["time"], s["direction"]) for s in extreme] == [("2021-12-04T08:00:00Z", "long")]
+    # the largest spike: the candle opened 2021-11-16 10:05 UTC, -3.9% → short, known at its close
+    first = signals[0]
+    assert (first["strategy"], first["time"], first["direction"]) == (
+        "volume",
+        "2021-11-16T10:10:00Z",
+        "short",
+    )
+    for s in signals:
+        assert s["outcome"] in {"target1", "target2", "stopped", "expired"}, s
+        risk = abs(s["entry"] - s["stop"])
+        sign = 1 if s["direction"] == "long" else -1
+        assert s["r"] == pytest.approx(sign * (s["exit_price"] - s["entry"]) / risk)
+        assert s["time_ms"] <= s["resolved_ms"] <= s["expiry_ms"]
+        if s["outcome"] == "stopped":
+            assert s["r"] == pytest.approx(-1.0)
+        if s["outcome"] == "target2":
+            assert s["r"] == pytest.approx(2.0)
+
+
+def _recompute(rs: list[float]) -> dict[str, float]:
+    n = len(rs)
+    equity = peak = dd = 0.0
+    for r in rs:
+        equity += r
+        if equity > peak:
+            peak = equity
+        if peak - equity > dd:
+            dd = peak - equity
+    wins = [r for r in rs if r > 0]
+    return {
+        "count": n,
+        "wins": len(wins),
+        "hit_rate": len(wins) / n if n else 0.0,
+        "avg_r": sum(rs) / n if n else 0.0,
+        "total_r": sum(rs),
+        "max_drawdown_r": dd,
+        "best_r": max(rs, default=0.0),
+        "worst_r": min(rs, default=0.0),
+    }
+
+
+@needs_shared_data
+def test_statistics_agree_with_the_listed_signals() -> None:
+    doc = report(MARKET)
+    signals, stats = doc["signals"], doc["stats"]
+    assert set(stats) == {"liquidation", "funding", "volume", "all"}
+    for name, st in stats.items():
+        mine = [s for s in signals if name == "all" or s["strategy"] == name]
+        resolved = sorted(
+            (s for s in mine if s["r"] is not None and s["outcome"] not in ("open", "alert")),
+            key=lambda s: (s["resolved_ms"], s["id"]),
+        )
+        expected = _recompute([s["r"] for s in resolved])
+        assert st["signals"] == len(mine)
+        for key, value in expected.items():
+            assert st[key] == pytest.approx(value, abs=1e-9), (name, key)
+        assert st["expectancy"] == pytest.approx(st["avg_r"], abs=1e-9)
+    assert (
+        stats["all"]["count"]
+        == stats["funding"]["count"] + stats["volume"]["count"] + stats["liquidation"]["count"]
+    )
+
+
+@needs_shared_data
+def test_the_text_report_lists_every_signal_and_the_statistics() -> None:
+    doc = report(MARKET)
+    code, text, _ = backtest(MARKET, as_json=False)
+    assert code == EX_OK
+    for s in doc["signals"]:
+        row = next(line for line in text.splitlines() if line.startswith(s["time"][:16].replace("T", " ")))
+        assert s["strategy"] in row and s["outcome"] in row and f"{s['r']:+.2f}" in row
+    for header in ("time (UTC)", "entry", "stop", "targets", "outcome", "hit rate", "expectancy", "max DD R"):
+        assert header in text
+    volume_line = next(line for line in text.splitlines() if line.startswith("volume "))
+    assert f"{doc['stats']['volume']['avg_r']:+.2f}" in volume_line
+
+
+@needs_shared_data
+def test_from_and_to_bound_when_signals_are_made_not_how_they_end() -> None:
+    full = report(MARKET)["signals"]
+    start, end = parse_time("2021-11-17"), parse_time("2021-11-19T00:00")
+    window = report(MARKET, start_ms=start, end_ms=end)["signals"]
+    expected = [s for s in full if start <= s["time_ms"] < end]
+    assert expected  # the window is not empty, so the comparison means something
+    # earlier data warms the baselines up, so the same spikes fire; they resolve on data after --to
+    strip = ("id",)
+    assert [{k: v for k, v in s.items() if k not in strip} for s in window] == [
+        {k: v for k, v in s.items() if k not in strip} for s in expected
+    ]
+
+
+@needs_shared_data
+def test_strategy_option_replays_only_that_strategy() -> None:
+    doc = report(MARKET, strategies=["volume"])
+    assert {s["strategy"] for s in doc["signals"]} == {"volume"}
+    assert set(doc["stats"]) == {"volume", "all"}
+
+
+@needs_shared_data
+def test_desk_settings_apply_in_the_replay() -> None:
+    def run(cap: int) -> list[str]:
+        settings = Settings(
+            strategies=StrategiesSettings(volume=VolumeSettings(multiple=3.0, robust_z=4.0, cooldown=0.0)),
+            risk=RiskSettings(strategy_daily_cap=cap, daily_loss_limit_r=100.0),
+        )
+        return [s["time"] for s in report(MARKET, settings=settings, strategies=["volume"])["signals"]]
+
+    uncapped, capped = run(20), run(1)
+    assert len({t[:10] for t in uncapped}) < len(uncapped)  # without a cooldown, some days have several
+    first_of_day = {t[:10]: t for t in reversed(uncapped)}
+    assert capped == sorted(first_of_day.values())  # the daily cap of 1 keeps the first of each day
+
+
+# 2. data problems -------------------------------------------------------------------------------------
+def _candles(path: Path, n: int = 60) -> list[str]:
+    lines = ["timestamp,open,high,low,close,volume"]
+    for i in range(n):
+        p = 1.0 + (i % 7) / 100
+        lines.append(f"{1_637_193_600_000 + i * 300_000},{p},{p + 0.01},{p - 0.01},{p},{1000 + i}")
+    path.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def test_a_broken_csv_is_rejected_naming_the_file_and_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / XRP_5M
+    lines = _candles(path)
+    lines[10], lines[11] = lines[11], lines[10]  # shuffled: line 12 is earlier than line 11
+    lines[20] = lines[19]  # duplicate timestamp on line 21
+    fields = lines[30].split(",")
+    fields[4] = "nan"
+    lines[30] = ",".join(fields)  # NaN close on line 31
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = backtest(tmp_path)
+    assert code == EX_DATAERR and out == ""
+    for line in (12, 21, 31):
+        assert f"{path}:{line}:" in err
+    assert "duplicate timestamp" in err and "close is nan" in err and "time order" in err
+    assert "rejected" in err and "nothing replayed" in err
+
+
+def test_unknown_files_in_a_directory_are_ignored_and_named(tmp_path: Path) -> None:
+    _candles(tmp_path / XRP_5M)
+    (tmp_path / "README.md").write_text("notes")
+    (tmp_path / "XRP-5m.csv").write_text("timestamp,open,high,low,close,volume\n")
+    code, out, err = backtest(tmp_path)
+    assert code == EX_OK
+    assert json.loads(out)["signals"] == []
+    assert f"ignored {tmp_path / 'README.md'}: not a data file" in err
+    assert f"ignored {tmp_path / 'XRP-5m.csv'}: CSV name not understood" in err
+
+
+def test_a_gap_is_reported_and_replay_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / XRP_5M
+    lines = _candles(path)
+    path.write_text("\n".join(lines[:30] + lines[40:]) + "\n")
+    code, out, err = backtest(tmp_path)
+    assert code == EX_OK
+    assert f"{path}:31: gap of 10 candle(s)" in err and "not interpolated" in err
+    assert json.loads(out)["replay"]["events"] == 50
+
+
+def test_missing_or_empty_input_and_bad_arguments(tmp_path: Path) -> None:
+    assert backtest(tmp_path / "nope")[0] == EX_NOINPUT
+    code, _, err = backtest(tmp_path)
+    assert code == EX_NOINPUT and "no usable data" in err
+    (tmp_path / "x.txt").write_text("")
+    code, _, err = backtest(tmp_path / "x.txt")
+    assert code == EX_DATAERR and "x.txt" in err
+    _candles(tmp_path / XRP_5M)
+    assert backtest(tmp_path, strategies=["momentum"])[0] == EX_USAGE
+    assert backtest(tmp_path, start_ms=10, end_ms=5)[0] == EX_USAGE
+
+
+# 3. recordings --------------------------------------------------------------------------------------
+@needs_shared_data
+def test_a_recording_of_the_shared_data_replays_to_the_same_signals(tmp_path: Path) -> None:
+    """What the replay fed the strategies, written by the recorder, gives the same report."""
+    clock = ManualClock(start=1_637_000_000.0)
+    rec = tmp_path / "rec"
+    with RecordingWriter(directory=rec, clock=clock) as writer:
+        for r in replay_events(scan(MARKET), on_problem=lambda _: None):
+            clock.advance(max(0.0, r.at_ms / 1000 - clock.time()))  # one file per hour, as live
+            writer.write(r.event)
+    assert len(writer.files) > 100
+    from_csv, from_recording = report(MARKET), report(rec)
+    assert from_recording["signals"] == from_csv["signals"]
+    assert from_recording["stats"] == from_csv["stats"]
+
+
+def _cascade(start_ms: int) -> list[MarketEvent]:
+    """A liquidation cascade on a small coin, then the price recovering through both targets."""
+    ex, sym = "bybit", "DOGE/USDT:USDT"
+    events: list[MarketEvent] = [Ticker(ex, sym, start_ms, 0.100, 2e8)]
+    for i in range(4):
+        events.append(
+            Liquidation(
+                ex, sym, start_ms + 1_000 + i * 10_000, Side.LONG, 0.099 - i * 0.001, 1_000_000.0, 99_000.0
+            )
+        )
+    for i in range(1, 40):
+        price = 0.0995 + i * 0.0002
+        events.append(Ticker(ex, sym, start_ms + 60_000 + i * 60_000, price, 2e8))
+    return events
+
+
+async def test_a_recording_made_by_the_writer_replays_through_the_backtest(tmp_path: Path) -> None:
+    clock = ManualClock(start=1_700_000_000.0)
+    events = _cascade(1_700_000_000_000)
+    async with RecordingWriter(directory=tmp_path, clock=clock) as writer:
+        for e in events:
+            clock.advance(max(0.0, e.time_ms / 1000 - clock.time()))
+            writer.write(e)
+    doc = report(tmp_path)
+    (sig,) = doc["signals"]
+    assert (sig["strategy"], sig["kind"], sig["symbol"], sig["direction"]) == (
+        "liquidation",
+        "cascade",
+        "DOGE/USDT:USDT",
+        "long",
+    )
+    assert sig["entry"] == 0.1 and sig["outcome"] == "target2"
+    # ticks step over target 2: the exit is the first tick beyond it (the tracker's gap rule)
+    assert sig["exit_price"] >= sig["targets"][1] and sig["r"] >= 2.0
+    assert doc["stats"]["liquidation"]["count"] == 1
+
+
+def test_a_killed_recording_replays_what_it_holds_and_says_it_was_cut(tmp_path: Path) -> None:
+    clock = ManualClock(start=1_700_000_000.0)
+    with RecordingWriter(directory=tmp_path / "w", clock=clock) as writer:
+        for e in _cascade(1_700_000_000_000):
+            writer.write(e)
+    whole = writer.files[0].read_bytes()
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "events.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])
+    code, out, err = backtest(tmp_path / "cut")
+    assert code == EX_OK
+    assert "note:" in err and "trailer" in err
+    assert json.loads(out)["replay"]["events"] > 0
+
+
+def test_a_damaged_recording_is_an_error_after_the_report(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "type": "ticker",
+                "exchange": "okx",
+                "symbol": "BTC/USDT:USDT",
+                "time_ms": 1_700_000_000_000 + i,
+                "last": 43000.0,
+            }
+        )
+        for i in range(5)
+    ]
+    lines[2] = '{"type": "ticker", "exchange"'
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = backtest(tmp_path)
+    assert code == EX_DATAERR
+    assert f"error: {path}:3:" in err
+    assert json.loads(out)["replay"]["events"] == 2
+
+
+# the command line ---------------------------------------------------------------------------------------
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    _candles(tmp_path / XRP_5M, n=600)
+    tty = _Tty()
+    backtest(tmp_path, err=tty)
+    assert "replaying [" in tty.getvalue() and "100%" in tty.getvalue()
+    _, _, plain = backtest(tmp_path)
+    assert "replaying" not in plain
+
+
+def test_times_are_utc_dates_or_milliseconds() -> None:
+    assert parse_time("2021-11-16") == 1_637_020_800_000
+    assert parse_time("2021-11-16T10:05") == parse_time("2021-11-16 10:05:00Z") == 1_637_057_100_000
+    assert parse_time("2021-11-16T12:05+02:00") == 1_637_057_100_000
+    assert parse_time("1637057100000") == 1_637_057_100_000
+
+
+@needs_shared_data
+def test_the_console_command_prints_one_json_document(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOTS_")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "signalbots",
+            "backtest",
+            "--data",
+            str(MARKET),
+            "--json",
+            "--config",
+            str(tmp_path / "missing.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert (
+        proc.returncode == 78 and "missing.toml" in proc.stderr
+    )  # --config after the subcommand is honoured
+    proc = subprocess.run(
+        [sys.executable, "-m", "signalbots", "backtest", "--data", str(MARKET), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert set(doc) >= {"signals", "stats"} and doc["signals"]
+    assert "mark-price candles" in proc.stderr
+
+
+def test_candles_feed_the_strategy_of_their_timeframe_only(tmp_path: Path) -> None:
+    """A 1h file with a huge candle does not trip the 5m volume strategy."""
+    lines = ["timestamp,open,high,low,close,volume"]
+    for i in range(80):
+        vol = 1e9 if i == 70 else 1e6 * (1 + (i % 5) / 10)
+        lines.append(f"{1_637_193_600_000 + i * 3_600_000},1.0,1.03,0.99,{1.02 if i == 70 else 1.0},{vol}")
+    (tmp_path / "okx_XRP-USDT-USDT_1h.csv").write_text("\n".join(lines) + "\n")
+    assert report(tmp_path)["signals"] == []
+    hourly = Settings(strategies=StrategiesSettings(volume=VolumeSettings(timeframe="1h")))
+    (sig,) = report(tmp_path, settings=hourly)["signals"]
+    assert sig["time_ms"] == 1_637_193_600_000 + 71 * 3_600_000 and sig["direction"] == "long"
