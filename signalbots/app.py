@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -31,7 +32,7 @@ from signalbots.systemd import SystemdNotifier as SdNotify
 _log = structlog.get_logger("signalbots.app")
 
 # Keys that cannot change without a restart of the process (resources opened once).
-_RESTART_KEYS = ("daemon.state_dir", "http.listen")
+_RESTART_KEYS = ("daemon.state_dir", "http.listen", "telegram.bot_token", "telegram.api_url")
 
 
 @dataclass(frozen=True)
@@ -204,26 +205,27 @@ class Daemon:
 
     def _reload(self, old: Settings, units: _Units, *, health: Health, notifier: Notifier,
                 notify: SdNotify) -> Settings:
+        try:
+            new = self._load()
+        except ConfigError as err:
+            # Nothing is reloaded: systemd keeps seeing the service as ready on the old settings.
+            _log.error("reload_rejected", problems=err.problems, effect="keeping the previous settings")
+            notifier.submit(Message(
+                kind=Kind.ERROR, dedupe_key=f"reload-rejected:{self._clock.time():.3f}",
+                text="⚠️ reload rejected, still running on the previous settings:\n"
+                     + "\n".join(f"• {html.escape(p)}" for p in err.problems)))
+            return old
         notify.reloading()
         try:
-            try:
-                new = self._load()
-            except ConfigError as err:
-                _log.error("reload_rejected", problems=err.problems, effect="keeping the previous settings")
-                notifier.submit(Message(
-                    kind=Kind.ERROR, dedupe_key=f"reload-rejected:{self._clock.time():.3f}",
-                    text="⚠️ reload rejected, still running on the previous settings:\n"
-                         + "\n".join(f"• {_escape(p)}" for p in err.problems)))
-                return old
             keys = changed_keys(old, new)
             needs_restart = [k for k in keys if k.startswith(_RESTART_KEYS)]
             if needs_restart:
                 _log.warning("reload_needs_restart", keys=needs_restart,
                              effect="kept until the next restart (systemctl restart signalbots)")
-            if any(k.startswith("log.") or k == "telegram.bot_token" for k in keys):
+            if any(k.startswith("log.") for k in keys):
                 from signalbots.logs import configure_logging
 
-                token = new.telegram.bot_token
+                token = old.telegram.bot_token
                 configure_logging(fmt=new.log.format, level=new.log.level,
                                   secrets=[token.get_secret_value()] if token else [])
             restarted = units.apply(self.plan(new, health=health, notifier=notifier, notify=notify))
@@ -238,12 +240,6 @@ class Daemon:
         tasks = health.tasks()
         bad = [t.name for t in tasks if t.status.value not in ("running", "starting", "paused")]
         return f"{len(tasks)} tasks, " + (f"problems: {', '.join(bad)}" if bad else "all running")
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def _watchdog(notify: SdNotify, clock: Clock, interval: float) -> Callable[[TaskHealth], Awaitable[None]]:

@@ -23,10 +23,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="TOML settings file (default: $SIGNALBOTS_CONFIG, config/signalbots.toml, "
                         "/etc/signalbots/signalbots.toml)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="run the daemon")
-    cc = sub.add_parser("check-config", help="validate settings and print the effective values")
+    # `--config` is accepted after the subcommand too (`signalbots status --config FILE`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub.add_parser("run", help="run the daemon", parents=[common])
+    cc = sub.add_parser("check-config", help="validate settings and print the effective values", parents=[common])
     cc.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
-    st = sub.add_parser("status", help="ask a running daemon for its health")
+    st = sub.add_parser("status", help="ask a running daemon for its health", parents=[common])
     st.add_argument("--json", action="store_true", help="print the raw /healthz JSON")
     bt = sub.add_parser("backtest", help="replay recorded market data through the strategies")
     try:
@@ -35,12 +38,13 @@ def _parser() -> argparse.ArgumentParser:
         _bt_args = None
     if _bt_args is not None:
         _bt_args(bt)
-    dm = sub.add_parser("demo", help="the whole product against a simulated market, offline")
+    dm = sub.add_parser("demo", help="the whole product against a simulated market, offline", parents=[common])
     dm.add_argument("--minutes", type=float, default=None, help="simulated market minutes to run")
     dm.add_argument("--seed", type=int, default=7)
     dm.add_argument("--telegram-real", action="store_true",
                     help="send the demo to the real chat in SIGNALBOTS_TELEGRAM__* instead of the simulator")
-    rc = sub.add_parser("record", help="record live normalised market events to gzip JSON lines")
+    rc = sub.add_parser("record", help="record live normalised market events to gzip JSON lines",
+                        parents=[common])
     rc.add_argument("--out", required=True, metavar="DIR")
     rc.add_argument("--duration", default=None, help="e.g. 1h; default: until stopped")
     rc.add_argument("--exchange", action="append", default=None, metavar="ID")
@@ -133,3 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_CONFIG
     except KeyboardInterrupt:
         return EX_OK
+    except Exception as err:  # the last line of defence: logged (redacted), never a raw traceback
+        import structlog
+
+        structlog.get_logger("signalbots").critical("fatal", error=f"{type(err).__name__}: {err}", exc_info=err)
+        return EX_FAILURE

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from signalbots.clock import Clock
+from signalbots.logs import redact
 
 
 class TaskStatus(StrEnum):
@@ -62,7 +63,7 @@ class TaskHealth:
 
     def error(self, reason: str) -> None:
         self.errors += 1
-        self.last_error = reason
+        self.last_error = redact(reason)[:200]
         if self._health is not None:
             self._health.record_error(self.name, reason)
 
@@ -95,7 +96,8 @@ class Health:
         self._tasks.pop(name, None)
 
     def record_error(self, task: str, reason: str) -> None:
-        self.recent_errors.append(ErrorRecord(self.clock.time(), task, reason[:200]))
+        # Error texts reach /healthz, the heartbeat and Telegram: library errors can carry /bot<token>/.
+        self.recent_errors.append(ErrorRecord(self.clock.time(), task, redact(reason)[:200]))
 
     def add_section(
         self, name: str, snapshot: Callable[[], Any], *, problems: Callable[[], list[str]] | None = None

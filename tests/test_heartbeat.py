@@ -60,3 +60,12 @@ def test_notices() -> None:
     assert "uncleanly" not in startup_notice(strategies=[], exchanges=[], unclean=False, dry_run=False, now=0)
     assert "SIGTERM" in shutdown_notice(reason="SIGTERM", uptime=3700, now=0)
     assert format_uptime(90_000) == "1d 1h 0m"
+
+
+def test_a_token_in_an_error_never_reaches_the_heartbeat_or_healthz() -> None:
+    token = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+    health = Health(clock=ManualClock())
+    health.task("outbox").error(f"TelegramNetworkError: https://api.telegram.org/bot{token}/sendMessage timed out")
+    assert token not in compose_heartbeat(health)
+    assert token not in repr(health.snapshot())
+    assert "sendMessage timed out" in compose_heartbeat(health)
