@@ -37,6 +37,9 @@ class Metrics:
             "signalbots_bad_payloads", "Malformed exchange payloads", ["exchange", "endpoint"], registry=r
         )
         self.feed_stale = Counter("signalbots_feed_stale", "Feed staleness episodes", ["feed"], registry=r)
+        self.bus_dropped = Counter(
+            "signalbots_bus_dropped", "Market events dropped for a slow subscriber", ["subscriber"], registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -155,12 +155,16 @@ class ExchangeSettings(_Section):
     ws_url: str = ""
     budget_fraction: Fraction = 0.5
     stale_after: Duration = 120.0
+    liquidation_stale_after: Duration = 900.0  # liquidations pause in calm markets: a longer silence limit
     funding_poll: Duration = 60.0
     markets_refresh: Duration = 3600.0
     liquidation_symbols: int = Field(default=30, ge=0)  # Bybit: per-symbol topics for the N most liquid
     funding_symbols: list[str] = []  # MEXC: per-symbol funding for this list
     request_timeout: Duration = 10.0  # one REST request (ccxt `timeout`); a hung request fails after this
     ohlcv_limit: int = Field(default=100, ge=1)  # candles ccxt keeps per symbol and timeframe (OHLCVLimit)
+    ticker_poll: Duration = 60.0  # bulk 24h tickers (liquidity tiers, the tracker's last price)
+    candle_batch: int = Field(default=100, ge=1, le=200)  # symbols per kline websocket subscription
+    candle_backfill: int = Field(default=60, ge=0, le=99)  # closed candles per symbol at start (< 100: weight 1)
 
 
 def _default_exchanges() -> dict[str, ExchangeSettings]:

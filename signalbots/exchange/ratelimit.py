@@ -1,0 +1,273 @@
+"""One weight-aware token bucket per exchange, shared by every strategy.
+
+Units are ccxt's rate-limiter cost units for that exchange (what ccxt passes to ``throttle(cost)``): for
+Binance USDⓈ-M that is the exchange's request weight; for the others it is ccxt's multiple of its
+``rateLimit`` interval, so the published per-request budgets below are converted with ccxt's own per-request
+cost. The bucket starts full, refills continuously, and is only ever lowered by what the exchange reports
+(``sync_used``) or stopped altogether by a 429/418 (``pause_until``).
+
+Waiters are served strictly first-come first-served, so a strategy issuing a burst cannot starve the others;
+a waiter that is cancelled leaves the queue without taking tokens and hands its turn to the next one.
+
+How the gateway uses this module::
+
+    budgets = Budgets.for_exchange("binanceusdm", budget_fraction=0.5, clock=clock)
+    # in the ccxt subclass: calculate_rate_limiter_cost(api, method, path, params, config) -> cost
+    #   cost = request_cost("binanceusdm", path, params, ccxt_cost)
+    # before the request leaves (throttle / fetch2):
+    await budgets.acquire(path, cost)     # weight bucket, plus the funding bucket for fundingRate/fundingInfo
+    # on every response: budgets.weight.sync_used(int(headers["X-MBX-USED-WEIGHT-1M"]), window_capacity=2400)
+    # on 429/418: budgets.weight.pause_until(clock.monotonic() + retry_after)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from signalbots.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeBudget:
+    """A published request budget in ccxt cost units: ``units`` per ``window`` seconds."""
+
+    units: float
+    window: float
+
+    @property
+    def per_second(self) -> float:
+        return self.units / self.window
+
+
+# Published budgets (checked 2025), converted to ccxt cost units:
+# - binanceusdm: "REQUEST_WEIGHT 2400 per minute" per IP (GET /fapi/v1/exchangeInfo rateLimits); ccxt's fapi
+#   costs are the weights themselves.
+# - bybit: "600 requests within a 5-second window per IP" (bybit-exchange.github.io/docs/v5/rate-limit);
+#   ccxt charges 5 units per public v5 market request (rateLimit 20 ms), so 600 req = 3000 units.
+# - okx: limits are per endpoint, the common public one is "20 requests per 2 seconds" (market/tickers,
+#   public/instruments), which ccxt charges 1 unit (funding-rate: 10 / 2 s, charged 2). One shared bucket of
+#   20 units / 2 s is therefore never looser than any single endpoint's limit.
+# - mexc: futures REST "20 times per 2 seconds" per endpoint (mexcdevelop.github.io/apidocs/contract_v1_en);
+#   ccxt charges 2 units per contract request (rateLimit 50 ms), so 20 req = 40 units per 2 s.
+BUDGETS: dict[str, ExchangeBudget] = {
+    "binanceusdm": ExchangeBudget(units=2400.0, window=60.0),
+    "bybit": ExchangeBudget(units=3000.0, window=5.0),
+    "okx": ExchangeBudget(units=20.0, window=2.0),
+    "mexc": ExchangeBudget(units=40.0, window=2.0),
+}
+
+# Binance USDⓈ-M: GET /fapi/v1/fundingRate and /fapi/v1/fundingInfo "share 500/5min/IP rate limit", on top
+# of (not instead of) the request weight. Counted in requests.
+BINANCE_FUNDING_BUDGET = ExchangeBudget(units=500.0, window=300.0)
+_BINANCE_FUNDING_PATHS = frozenset({"fundingRate", "fundingInfo"})
+
+# Where ccxt undercounts Binance USDⓈ-M weights (ccxt charges 1 for premiumIndex without a symbol).
+_BINANCE_NO_SYMBOL_WEIGHT = {
+    "premiumIndex": 10.0,
+    "ticker/24hr": 40.0,
+    "ticker/price": 2.0,
+    "ticker/bookTicker": 5.0,
+}
+
+
+def _path_name(path: str) -> str:
+    """``"fapi/v1/premiumIndex"`` or ``"premiumIndex"`` → ``"premiumIndex"``-style suffix match key."""
+    for key in (*_BINANCE_NO_SYMBOL_WEIGHT, *_BINANCE_FUNDING_PATHS):
+        if path == key or path.endswith("/" + key):
+            return key
+    return path
+
+
+def request_cost(exchange_id: str, path: str, params: Mapping[str, Any] | None, ccxt_cost: float) -> float:
+    """ccxt's cost for a request, corrected where ccxt undercounts (never lowered)."""
+    if exchange_id == "binanceusdm" and not (params or {}).get("symbol"):
+        extra = _BINANCE_NO_SYMBOL_WEIGHT.get(_path_name(path))
+        if extra is not None:
+            return max(ccxt_cost, extra)
+    return ccxt_cost
+
+
+def uses_funding_budget(exchange_id: str, path: str) -> bool:
+    """True for the Binance endpoints that also spend the separate 500 / 5 min funding budget."""
+    return exchange_id == "binanceusdm" and _path_name(path) in _BINANCE_FUNDING_PATHS
+
+
+class WeightLimiter:
+    """An async token bucket: FIFO, cancellation-safe, pausable, synced down by the exchange's headers."""
+
+    def __init__(self, *, name: str, capacity: float, refill_per_second: float, clock: Clock) -> None:
+        if capacity <= 0 or refill_per_second <= 0:
+            raise ValueError("capacity and refill_per_second must be positive")
+        self.name = name
+        self.capacity = float(capacity)
+        self.refill_per_second = float(refill_per_second)
+        self._clock = clock
+        self._tokens = self.capacity
+        self._stamp = clock.monotonic()
+        self._paused_until: float | None = None
+        # Each waiter is a future resolved when it becomes the head of the queue.
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.granted = 0.0  # total cost granted since start (for reports)
+        self.waited = 0.0  # total seconds spent waiting by all callers
+
+    @classmethod
+    def for_exchange(cls, exchange_id: str, *, budget_fraction: float, clock: Clock) -> WeightLimiter:
+        """The exchange's published budget × ``budget_fraction`` (in ccxt cost units)."""
+        budget = BUDGETS.get(exchange_id)
+        if budget is None:
+            raise ValueError(f"no published budget known for {exchange_id!r} (known: {', '.join(BUDGETS)})")
+        return cls._from_budget(f"{exchange_id}", budget, budget_fraction, clock)
+
+    @classmethod
+    def funding_budget(
+        cls, exchange_id: str, *, budget_fraction: float, clock: Clock
+    ) -> WeightLimiter | None:
+        """Binance's separate fundingRate/fundingInfo bucket (1 per request); None for other exchanges."""
+        if exchange_id != "binanceusdm":
+            return None
+        return cls._from_budget(f"{exchange_id} funding", BINANCE_FUNDING_BUDGET, budget_fraction, clock)
+
+    @classmethod
+    def _from_budget(cls, name: str, budget: ExchangeBudget, fraction: float, clock: Clock) -> WeightLimiter:
+        if not 0 < fraction <= 1:
+            raise ValueError("budget_fraction must be in (0, 1]")
+        return cls(
+            name=name,
+            capacity=budget.units * fraction,
+            refill_per_second=budget.per_second * fraction,
+            clock=clock,
+        )
+
+    # -- state --------------------------------------------------------------------------------------------
+
+    @property
+    def tokens(self) -> float:
+        self._refill(self._clock.monotonic())
+        return self._tokens
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for w in self._waiters if not w.cancelled())
+
+    @property
+    def paused_until(self) -> float | None:
+        """The monotonic deadline of a 429/418 pause still in force, else None."""
+        if self._paused_until is not None and self._clock.monotonic() >= self._paused_until:
+            self._paused_until = None
+        return self._paused_until
+
+    def _refill(self, now: float) -> None:
+        if now > self._stamp:
+            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.refill_per_second)
+            self._stamp = now
+
+    # -- the exchange talks back -----------------------------------------------------------------------------
+
+    def sync_used(self, used: float, *, window_capacity: float) -> None:
+        """The exchange says ``used`` of ``window_capacity`` is spent: never believe we have more left."""
+        if window_capacity <= 0 or used != used:  # NaN guard: a bad header must not lower us to nothing
+            return
+        left = max(0.0, window_capacity - used) / window_capacity * self.capacity
+        self._refill(self._clock.monotonic())
+        self._tokens = min(self._tokens, left)
+
+    def pause_until(self, monotonic_deadline: float) -> None:
+        """Nothing passes before ``monotonic_deadline`` (a pause is extended, never shortened)."""
+        current = self.paused_until
+        if current is None or monotonic_deadline > current:
+            self._paused_until = monotonic_deadline
+
+    # -- acquiring ------------------------------------------------------------------------------------------
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """Wait until ``cost`` may be spent, then spend it.
+
+        A cost above ``capacity`` waits for a full bucket and leaves it in debt, so it delays whoever follows
+        rather than never passing.
+        """
+        if cost <= 0:
+            return
+        if not self._waiters and self.paused_until is None:
+            self._refill(self._clock.monotonic())
+            if self._tokens >= cost:
+                self._tokens -= cost
+                self.granted += cost
+                return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self._waiters:
+            turn.set_result(None)
+        self._waiters.append(turn)
+        started = self._clock.monotonic()
+        try:
+            await turn
+            await self._take(cost)
+        finally:
+            self.waited += self._clock.monotonic() - started
+            self._leave(turn)
+
+    async def _take(self, cost: float) -> None:
+        need = min(cost, self.capacity)
+        while True:
+            now = self._clock.monotonic()
+            paused = self.paused_until
+            if paused is not None:
+                await self._clock.sleep(paused - now)
+                continue
+            self._refill(now)
+            if self._tokens >= need - 1e-9:
+                self._tokens -= cost
+                self.granted += cost
+                return
+            await self._clock.sleep((need - self._tokens) / self.refill_per_second)
+
+    def _leave(self, turn: asyncio.Future[None]) -> None:
+        was_head = bool(self._waiters) and self._waiters[0] is turn
+        if turn in self._waiters:
+            self._waiters.remove(turn)
+        if not turn.done():
+            turn.cancel()
+        if was_head:
+            self._wake_head()
+
+    def _wake_head(self) -> None:
+        while self._waiters:
+            head = self._waiters[0]
+            if head.done() and head.cancelled():
+                self._waiters.popleft()
+                continue
+            if not head.done():
+                head.set_result(None)
+            return
+
+
+@dataclass(slots=True)
+class Budgets:
+    """An exchange's limiters: the request-weight bucket and, for Binance, the funding-endpoint bucket."""
+
+    exchange_id: str
+    weight: WeightLimiter
+    funding: WeightLimiter | None = None
+
+    @classmethod
+    def for_exchange(cls, exchange_id: str, *, budget_fraction: float, clock: Clock) -> Budgets:
+        return cls(
+            exchange_id=exchange_id,
+            weight=WeightLimiter.for_exchange(exchange_id, budget_fraction=budget_fraction, clock=clock),
+            funding=WeightLimiter.funding_budget(exchange_id, budget_fraction=budget_fraction, clock=clock),
+        )
+
+    async def acquire(self, path: str, cost: float) -> None:
+        """Spend ``cost`` of weight (corrected by ``request_cost``) and one funding request if due."""
+        if self.funding is not None and uses_funding_budget(self.exchange_id, path):
+            await self.funding.acquire(1.0)
+        await self.weight.acquire(cost)
+
+    def pause_until(self, monotonic_deadline: float) -> None:
+        """A 429/418 stops every request to the exchange, whichever bucket it would spend."""
+        self.weight.pause_until(monotonic_deadline)
+        if self.funding is not None:
+            self.funding.pause_until(monotonic_deadline)
