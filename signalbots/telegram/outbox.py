@@ -1,0 +1,564 @@
+"""The durable Telegram outbox: committed before it is sent, delivered once, in order, at Telegram's pace.
+
+``submit`` routes a ``Message`` to its chat and commits it to the ``outbox`` table (the dedupe key is
+unique, so a re-fired signal is stored once) before anything is sent. ``run`` is the worker: one delivery
+loop per chat with pending rows, each sending that chat's rows in commit order, so a chat waiting out a
+``retry_after`` or a backoff never holds up the others.
+
+Pacing stays below Telegram's limits: ``per_chat_interval`` between messages to a private chat,
+``group_per_minute`` for groups (negative ids), ``global_per_second`` overall. A 429 is waited out to the
+second (``retry_after``) for that chat. 5xx answers, network errors and undecodable answers (a proxy's 502
+HTML page is an aiogram ``ClientDecodeError``) back off exponentially with jitter. Permanent failures (chat
+not found, bot blocked, any other 400) and rows that exhausted ``max_attempts`` become dead letters: one
+error log, a health error, a count in the ``outbox`` health section. "can't parse entities" is resent once
+as plain text; "message is too long" is split smaller.
+
+States: ``pending`` → ``sending`` → ``sent`` (with Telegram's ``message_id``, which later replies use), or
+``dead``; ``held`` while alerts are muted (released as one digest message per chat when the mute ends).
+
+Crash window: a row is committed as ``sending`` before its request and as ``sent`` after Telegram's answer.
+If the process dies after Telegram accepted the message but before that second commit, the row is still
+``sending`` and is sent again on the next start, so at most that one message (per chat) can repeat. A
+timed-out request has the same ambiguity: Telegram may have accepted it, and the retry can repeat it.
+Nothing else repeats: a ``sent`` row is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import structlog
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import ReplyParameters
+
+from signalbots.clock import Clock
+from signalbots.controls import Controls
+from signalbots.errors import FatalError
+from signalbots.health import Health, TaskHealth, TaskStatus
+from signalbots.metrics import Metrics
+from signalbots.notifier import ALERT_KINDS, Kind, Message
+from signalbots.settings import TelegramSettings
+from signalbots.store import Store
+from signalbots.telegram.bot import describe_error
+from signalbots.telegram.pacing import Pacer
+from signalbots.telegram.text import is_parse_error, is_too_long, length, spans, to_plain
+
+_MIN_PART = 256  # "message is too long" below this is not a length problem we can fix by splitting
+_DEAD_RECENT = 86400.0  # dead letters this recent make the daemon unhealthy
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    pending: int  # pending or sending
+    oldest_age: float | None  # seconds since the oldest pending message was committed
+    dead: int
+    held: int  # alerts held while muted
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    dedupe_key: str
+    kind: str
+    chat_id: int
+    text: str
+    silent: bool
+    reply_to_key: str | None
+    attempts: int
+    not_before: float
+    sent_upto: int
+    part_limit: int
+    plain: bool
+
+
+def _hhmm(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M")
+
+
+class Outbox:
+    """``Notifier`` backed by SQLite and delivered by ``run``; an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bot: Bot,
+        settings: TelegramSettings,
+        clock: Clock,
+        health: Health,
+        metrics: Metrics,
+        controls: Controls,
+        max_attempts: int = 50,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 300.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._bot = bot
+        self._settings = settings
+        self._clock = clock
+        self._health = health
+        self._metrics = metrics
+        self._controls = controls
+        self._max_attempts = max_attempts
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._rng = rng or random.Random()
+        self._log = structlog.get_logger(__name__)
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()  # set and replaced whenever a row changes state
+        self._pacer = Pacer(settings=settings, clock=clock)
+        self._failures: dict[int, int] = {}  # consecutive transient failures per chat
+        self._migrated: dict[int, int] = {}
+        self._unreachable_since: float | None = None
+        self._unroutable: set[str] = set()
+        self._worker = asyncio.Lock()  # one delivery loop per outbox: run() and flush() never overlap
+        self._in_flight = 0
+        self._task_health: TaskHealth | None = None
+
+    async def __aenter__(self) -> Outbox:
+        db = self._store.db
+        resent = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'").rowcount
+        if resent:
+            self._log.warning(
+                "outbox_resending",
+                count=resent,
+                note="interrupted while sending; Telegram may already have shown these",
+            )
+        self._health.add_section("outbox", self.snapshot, problems=self.problems)
+        self._controls.add_listener(self._poke)
+        self._refresh_gauges()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._controls.remove_listener(self._poke)
+
+    def reconfigure(self, settings: TelegramSettings) -> None:
+        """New routing, silence and pacing settings (reload); rows already committed keep their chat."""
+        self._settings = settings
+        self._pacer.settings = settings
+        self._poke()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests to Telegram awaiting an answer right now."""
+        return self._in_flight
+
+    # submitting ------------------------------------------------------------------------------------
+    def submit(self, message: Message) -> bool:
+        chat = self._route(message)
+        if chat is None:
+            if message.kind not in self._unroutable:
+                self._unroutable.add(message.kind)
+                self._log.error(
+                    "outbox_no_chat",
+                    kind=str(message.kind),
+                    hint="set telegram.alert_chat_id (and admin_chat_id)",
+                )
+            return False
+        silent = message.silent if message.silent is not None else self._silent_by_default(message.kind)
+        held = message.kind in ALERT_KINDS and self._controls.is_muted()
+        cur = self._store.db.execute(
+            "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
+            (
+                message.dedupe_key,
+                str(message.kind),
+                chat,
+                message.text,
+                int(silent),
+                message.reply_to_key,
+                "held" if held else "pending",
+                self._clock.time(),
+            ),
+        )
+        if cur.rowcount != 1:
+            return False
+        self._poke()
+        self._refresh_gauges()
+        return True
+
+    def _silent_by_default(self, kind: Kind) -> bool:
+        return next((quiet for name, quiet in self._settings.silent.items() if name == kind), False)
+
+    def _route(self, message: Message) -> int | None:
+        s = self._settings
+        if message.chat_id is not None:
+            chat: int | None = message.chat_id
+        elif message.kind in ALERT_KINDS:
+            chat = s.strategy_chat_ids.get(message.strategy or "", s.alert_chat_id)
+        else:
+            chat = s.admin_chat
+        return None if chat is None else self._migrated.get(chat, chat)
+
+    # health ----------------------------------------------------------------------------------------
+    def stats(self) -> OutboxStats:
+        counts = {"pending": 0, "sending": 0, "dead": 0, "held": 0}
+        oldest: float | None = None
+        for r in self._store.db.execute(
+            "SELECT state, COUNT(*) AS n, MIN(created) AS oldest FROM outbox "
+            "WHERE state IN ('pending', 'sending', 'dead', 'held') GROUP BY state"
+        ):
+            counts[r["state"]] = r["n"]
+            if r["state"] in ("pending", "sending") and (oldest is None or r["oldest"] < oldest):
+                oldest = r["oldest"]
+        age = None if oldest is None else max(0.0, self._clock.time() - oldest)
+        return OutboxStats(counts["pending"] + counts["sending"], age, counts["dead"], counts["held"])
+
+    def snapshot(self) -> dict[str, Any]:
+        st = self.stats()
+        age = None if st.oldest_age is None else round(st.oldest_age, 1)
+        return {"pending": st.pending, "oldest_age": age, "dead": st.dead, "held": st.held}
+
+    def problems(self) -> list[str]:
+        r = self._store.db.execute(
+            "SELECT COUNT(*) AS n, MAX(id) AS last FROM outbox WHERE state = 'dead' AND failed >= ?",
+            (self._clock.time() - _DEAD_RECENT,),
+        ).fetchone()
+        if not r["n"]:
+            return []
+        last = self._store.db.execute(
+            "SELECT chat_id, error FROM outbox WHERE id = ?", (r["last"],)
+        ).fetchone()
+        return [f"outbox: {r['n']} dead letter(s) in 24h (last: chat {last['chat_id']}: {last['error']})"]
+
+    def _refresh_gauges(self) -> None:
+        st = self.stats()
+        self._metrics.outbox_depth.set(st.pending)
+        self._metrics.outbox_oldest_age.set(st.oldest_age or 0.0)
+
+    # the worker ------------------------------------------------------------------------------------
+    async def run(self, health: TaskHealth) -> None:
+        """Deliver until cancelled (supervised); one delivery loop per chat with pending rows."""
+        async with self._worker:
+            await self._serve(health)
+
+    async def _serve(self, health: TaskHealth) -> None:
+        self._task_health = health
+        chats: dict[int, asyncio.Task[None]] = {}
+        try:
+            while True:
+                self._wake.clear()
+                for chat, task in list(chats.items()):
+                    if task.done():
+                        del chats[chat]
+                        if not task.cancelled() and (err := task.exception()) is not None:
+                            raise err
+                self._release_held()
+                for chat in self._active_chats():
+                    if chat not in chats:
+                        task = asyncio.create_task(self._deliver_chat(chat, health), name=f"outbox-{chat}")
+                        task.add_done_callback(lambda _t: self._poke())
+                        chats[chat] = task
+                health.cycle()
+                until = self._controls.muted_until()  # wake when the mute ends, to send the digest
+                unmute = None if until is None else until - self._clock.time()
+                await self._wait(self._wake.wait(), seconds=unmute)
+        finally:
+            for task in chats.values():
+                task.cancel()
+            for task in chats.values():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def flush(self, timeout: float) -> bool:  # noqa: ASYNC109 — measured on the injected clock
+        """Deliver what is pending, for at most ``timeout`` seconds; True when nothing is left pending."""
+        runner = None
+        if not self._worker.locked():
+            th = self._task_health or TaskHealth(name="outbox", kind="worker")
+            runner = asyncio.create_task(self.run(th), name="outbox-flush")
+        deadline = self._clock.monotonic() + timeout
+        try:
+            while self.stats().pending:
+                remaining = deadline - self._clock.monotonic()
+                if remaining <= 0 or (runner is not None and runner.done()):
+                    break
+                waits: list[Awaitable[Any]] = [self._progress.wait()]
+                if runner is not None:
+                    waits.append(runner)
+                await self._wait(*waits, seconds=remaining)
+            return self.stats().pending == 0
+        finally:
+            if runner is not None:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+
+    async def _wait(self, *waits: Awaitable[Any], seconds: float | None = None) -> None:
+        """Until the first of ``waits`` completes or ``seconds`` pass on the clock."""
+        tasks = [asyncio.ensure_future(w) for w in waits]
+        if seconds is not None:
+            tasks.append(asyncio.ensure_future(self._clock.sleep(max(0.0, seconds))))
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w, t in zip([*waits, None], tasks, strict=False):
+                if t is not w and not t.done():  # cancel only what was started here
+                    t.cancel()
+
+    def _poke(self) -> None:
+        self._wake.set()
+
+    def _progressed(self) -> None:
+        progress, self._progress = self._progress, asyncio.Event()
+        progress.set()
+
+    def _active_chats(self) -> list[int]:
+        return [
+            r["chat_id"]
+            for r in self._store.db.execute(
+                "SELECT DISTINCT chat_id FROM outbox WHERE state IN ('pending', 'sending')"
+            )
+        ]
+
+    def _head(self, chat: int) -> _Row | None:
+        r = self._store.db.execute(
+            "SELECT id, dedupe_key, kind, chat_id, text, silent, reply_to_key, attempts, not_before, "
+            "sent_upto, part_limit, plain FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
+            "ORDER BY id LIMIT 1",
+            (chat,),
+        ).fetchone()
+        if r is None:
+            return None
+        return _Row(
+            r["id"],
+            r["dedupe_key"],
+            r["kind"],
+            r["chat_id"],
+            r["text"],
+            bool(r["silent"]),
+            r["reply_to_key"],
+            r["attempts"],
+            r["not_before"],
+            r["sent_upto"],
+            r["part_limit"],
+            bool(r["plain"]),
+        )
+
+    def _update(self, row_id: int, **columns: Any) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        self._store.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", (*columns.values(), row_id))
+        self._progressed()
+
+    async def _deliver_chat(self, chat: int, th: TaskHealth) -> None:
+        while (row := self._head(chat)) is not None:
+            if row.kind in ALERT_KINDS and row.sent_upto == 0 and self._controls.is_muted():
+                self._update(row.id, state="held")
+                continue
+            wait = max(
+                row.not_before - self._clock.time(),
+                self._pacer.chat_delay(chat),
+            )
+            if wait > 0:
+                await self._clock.sleep(wait)
+                continue
+            await self._pacer.acquire(chat)
+            await self._attempt(row, th)
+
+    def _reply_parameters(self, row: _Row) -> ReplyParameters | None:
+        if row.reply_to_key is None or row.sent_upto:
+            return None
+        r = self._store.db.execute(
+            "SELECT chat_id, message_id FROM outbox WHERE dedupe_key = ?", (row.reply_to_key,)
+        ).fetchone()
+        if r is None or r["message_id"] is None or r["chat_id"] != row.chat_id:
+            return None
+        return ReplyParameters(message_id=r["message_id"], allow_sending_without_reply=True)
+
+    async def _attempt(self, row: _Row, th: TaskHealth) -> None:
+        rest = row.text[row.sent_upto :]
+        parts = spans(rest, row.part_limit)
+        if not parts:
+            self._update(row.id, state="sent", sent=self._clock.time(), sent_upto=len(row.text))
+            return
+        chunk = rest[parts[0][0] : parts[0][1]]
+        upto = row.sent_upto + parts[1][0] if len(parts) > 1 else len(row.text)
+        reply = self._reply_parameters(row)
+        self._update(row.id, state="sending")
+        self._in_flight += 1
+        try:
+            sent = await self._bot.send_message(
+                chat_id=row.chat_id,
+                text=to_plain(chunk) if row.plain else chunk,
+                parse_mode=None if row.plain else ParseMode.HTML,
+                disable_notification=True if row.silent else None,
+                reply_parameters=reply,
+            )
+        except TelegramRetryAfter as err:
+            self._on_retry_after(row, err, th)
+        except TelegramUnauthorizedError as err:
+            self._update(row.id, state="pending")
+            raise FatalError("Telegram rejected the bot token (401): fix telegram.bot_token") from err
+        except TelegramMigrateToChat as err:
+            self._on_migrated(row, err.migrate_to_chat_id)
+        except TelegramBadRequest as err:
+            self._on_bad_request(row, err, chunk, th)
+        except (TelegramForbiddenError, TelegramNotFound) as err:
+            self._dead(row, describe_error(err), th)
+        except (TelegramAPIError, ClientDecodeError) as err:  # 5xx, network, timeouts, undecodable answers
+            self._on_transient(row, err, th)
+        else:
+            self._on_sent(row, sent.message_id, upto, th)
+        finally:
+            self._in_flight -= 1
+            self._refresh_gauges()
+
+    # outcomes --------------------------------------------------------------------------------------
+    def _on_sent(self, row: _Row, message_id: int, upto: int, th: TaskHealth) -> None:
+        done = upto >= len(row.text)
+        self._store.db.execute(
+            "UPDATE outbox SET state = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), sent = ?, "
+            "error = NULL WHERE id = ?",
+            ("sent" if done else "pending", upto, message_id, self._clock.time(), row.id),
+        )
+        self._progressed()
+        self._failures.pop(row.chat_id, None)
+        self._metrics.telegram_sends.labels(result="ok").inc()
+        th.event()
+        if self._unreachable_since is not None:
+            down = self._clock.monotonic() - self._unreachable_since
+            self._unreachable_since = None
+            self._log.info("telegram_reachable", down_for=round(down, 1))
+            th.set(TaskStatus.RUNNING, "")
+
+    def _on_retry_after(self, row: _Row, err: TelegramRetryAfter, th: TaskHealth) -> None:
+        self._metrics.telegram_sends.labels(result="retry_after").inc()
+        if row.attempts + 1 >= self._max_attempts:
+            self._dead(row, f"gave up after {row.attempts + 1} attempts: {describe_error(err)}", th)
+            return
+        self._metrics.telegram_retry_after.inc(err.retry_after)
+        self._log.warning("telegram_flood_wait", chat_id=row.chat_id, retry_after=err.retry_after)
+        self._update(
+            row.id,
+            state="pending",
+            attempts=row.attempts + 1,
+            not_before=self._clock.time() + err.retry_after,
+            error=describe_error(err),
+        )
+
+    def _on_transient(self, row: _Row, err: BaseException, th: TaskHealth) -> None:
+        reason = describe_error(err)
+        self._metrics.telegram_sends.labels(result="error").inc()
+        if row.attempts + 1 >= self._max_attempts:
+            self._dead(row, f"gave up after {row.attempts + 1} attempts: {reason}", th)
+            return
+        n = self._failures[row.chat_id] = self._failures.get(row.chat_id, 0) + 1
+        delay = min(self._backoff_max, self._backoff_initial * 2 ** (n - 1)) * (0.5 + self._rng.random() / 2)
+        self._update(
+            row.id,
+            state="pending",
+            attempts=row.attempts + 1,
+            not_before=self._clock.time() + delay,
+            error=reason,
+        )
+        if self._unreachable_since is None:
+            self._unreachable_since = self._clock.monotonic()
+            self._log.warning("telegram_unreachable", error=reason, chat_id=row.chat_id)
+            th.error(f"telegram: {reason}")
+            th.set(TaskStatus.DEGRADED, f"telegram: {reason}")
+
+    def _on_bad_request(self, row: _Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
+        description = err.message
+        if is_parse_error(description) and not row.plain:
+            self._metrics.telegram_sends.labels(result="parse_error").inc()
+            self._log.warning(
+                "telegram_plain_fallback",
+                chat_id=row.chat_id,
+                dedupe_key=row.dedupe_key,
+                error=describe_error(err),
+            )
+            self._update(row.id, state="pending", plain=1)
+            return
+        if is_too_long(description) and length(chunk) > _MIN_PART:
+            self._metrics.telegram_sends.labels(result="too_long").inc()
+            limit = max(_MIN_PART, min(row.part_limit, length(chunk)) // 2)
+            self._update(row.id, state="pending", part_limit=limit)
+            return
+        if "replied" in description.lower() and row.reply_to_key is not None:
+            self._update(row.id, state="pending", reply_to_key=None)
+            return
+        self._dead(row, describe_error(err), th)
+
+    def _on_migrated(self, row: _Row, new_chat: int) -> None:
+        self._migrated[row.chat_id] = new_chat
+        self._store.db.execute(
+            "UPDATE outbox SET chat_id = ?, state = CASE state WHEN 'sending' THEN 'pending' ELSE state END "
+            "WHERE chat_id = ? AND state IN ('pending', 'sending', 'held')",
+            (new_chat, row.chat_id),
+        )
+        self._progressed()
+        self._poke()
+        self._log.warning(
+            "telegram_chat_migrated",
+            chat_id=row.chat_id,
+            new_chat_id=new_chat,
+            hint="update the chat id in the settings",
+        )
+
+    def _dead(self, row: _Row, reason: str, th: TaskHealth) -> None:
+        self._update(row.id, state="dead", error=reason, failed=self._clock.time(), attempts=row.attempts + 1)
+        self._metrics.telegram_sends.labels(result="dead").inc()
+        self._log.error(
+            "outbox_dead_letter", chat_id=row.chat_id, kind=row.kind, dedupe_key=row.dedupe_key, error=reason
+        )
+        th.error(f"outbox dead letter (chat {row.chat_id}, {row.kind}): {reason}")
+
+    # mute ------------------------------------------------------------------------------------------
+    def _release_held(self) -> None:
+        """After a mute: the held alerts of each chat, as one digest message, in one transaction."""
+        if self._controls.is_muted():
+            return
+        rows = self._store.db.execute(
+            "SELECT id, chat_id, text, created FROM outbox WHERE state = 'held' ORDER BY id"
+        ).fetchall()
+        if not rows:
+            return
+        by_chat: dict[int, list[Any]] = {}
+        for r in rows:
+            by_chat.setdefault(r["chat_id"], []).append(r)
+        now = self._clock.time()
+        silent = self._silent_by_default(Kind.DIGEST)
+        with self._store.transaction() as db:
+            for chat, held in by_chat.items():
+                header = (
+                    f"🔕 <b>While muted</b> — {len(held)} alert(s), "
+                    f"{_hhmm(held[0]['created'])}–{_hhmm(held[-1]['created'])} UTC"
+                )
+                entries = [f"<i>⏰ {_hhmm(r['created'])} UTC</i>\n{r['text']}" for r in held]
+                db.execute(
+                    "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created) "
+                    "VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) DO NOTHING",
+                    (
+                        f"digest:{chat}:{held[0]['id']}-{held[-1]['id']}",
+                        str(Kind.DIGEST),
+                        chat,
+                        "\n\n".join([header, *entries]),
+                        int(silent),
+                        now,
+                    ),
+                )
+                db.executemany(
+                    "UPDATE outbox SET state = 'sent', sent = ? WHERE id = ?", [(now, r["id"]) for r in held]
+                )
+        self._progressed()
+        self._log.info("outbox_digest", chats=len(by_chat), held=len(rows))
