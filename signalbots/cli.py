@@ -19,32 +19,40 @@ EX_CONFIG = 78
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="signalbots", description="Crypto perpetual-futures signal daemon.")
     p.add_argument("--version", action="version", version=f"signalbots {__version__}")
-    p.add_argument("--config", metavar="PATH",
-                   help="TOML settings file (default: $SIGNALBOTS_CONFIG, config/signalbots.toml, "
-                        "/etc/signalbots/signalbots.toml)")
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML settings file (default: $SIGNALBOTS_CONFIG, config/signalbots.toml, "
+        "/etc/signalbots/signalbots.toml)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `--config` is accepted after the subcommand too (`signalbots status --config FILE`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub.add_parser("run", help="run the daemon", parents=[common])
-    cc = sub.add_parser("check-config", help="validate settings and print the effective values", parents=[common])
+    cc = sub.add_parser(
+        "check-config", help="validate settings and print the effective values", parents=[common]
+    )
     cc.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
     st = sub.add_parser("status", help="ask a running daemon for its health", parents=[common])
     st.add_argument("--json", action="store_true", help="print the raw /healthz JSON")
     bt = sub.add_parser("backtest", help="replay recorded market data through the strategies")
-    try:
-        from signalbots.backtest import add_arguments as _bt_args
-    except ImportError:  # pragma: no cover - the backtest module is optional until it lands
-        _bt_args = None
-    if _bt_args is not None:
-        _bt_args(bt)
-    dm = sub.add_parser("demo", help="the whole product against a simulated market, offline", parents=[common])
+    from signalbots.backtest import add_arguments as backtest_arguments
+
+    backtest_arguments(bt)
+    dm = sub.add_parser(
+        "demo", help="the whole product against a simulated market, offline", parents=[common]
+    )
     dm.add_argument("--minutes", type=float, default=None, help="simulated market minutes to run")
     dm.add_argument("--seed", type=int, default=7)
-    dm.add_argument("--telegram-real", action="store_true",
-                    help="send the demo to the real chat in SIGNALBOTS_TELEGRAM__* instead of the simulator")
-    rc = sub.add_parser("record", help="record live normalised market events to gzip JSON lines",
-                        parents=[common])
+    dm.add_argument(
+        "--telegram-real",
+        action="store_true",
+        help="send the demo to the real chat in SIGNALBOTS_TELEGRAM__* instead of the simulator",
+    )
+    rc = sub.add_parser(
+        "record", help="record live normalised market events to gzip JSON lines", parents=[common]
+    )
     rc.add_argument("--out", required=True, metavar="DIR")
     rc.add_argument("--duration", default=None, help="e.g. 1h; default: until stopped")
     rc.add_argument("--exchange", action="append", default=None, metavar="ID")
@@ -103,7 +111,9 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from signalbots.demo import run_demo
 
-    return run_demo(minutes=args.minutes, seed=args.seed, telegram_real=args.telegram_real, config=args.config)
+    return run_demo(
+        minutes=args.minutes, seed=args.seed, telegram_real=args.telegram_real, config=args.config
+    )
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -140,5 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # the last line of defence: logged (redacted), never a raw traceback
         import structlog
 
-        structlog.get_logger("signalbots").critical("fatal", error=f"{type(err).__name__}: {err}", exc_info=err)
+        structlog.get_logger("signalbots").critical(
+            "fatal", error=f"{type(err).__name__}: {err}", exc_info=err
+        )
         return EX_FAILURE

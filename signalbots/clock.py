@@ -85,3 +85,28 @@ class ManualClock:
             remaining -= dt
         for _ in range(5):
             await asyncio.sleep(0)
+
+
+class ScaledClock:
+    """Real time running ``speed`` times faster, from ``start`` (the demo's simulated market).
+
+    Everything that waits on it (polls, heartbeats, backoffs) waits ``speed`` times less real time, so an
+    hour of market runs in minutes while every component keeps its production settings.
+    """
+
+    def __init__(self, *, speed: float, start: float | None = None) -> None:
+        self.speed = speed
+        self._real0 = _time.monotonic()
+        self._start = _time.time() if start is None else start
+
+    def _elapsed(self) -> float:
+        return (_time.monotonic() - self._real0) * self.speed
+
+    def time(self) -> float:
+        return self._start + self._elapsed()
+
+    def monotonic(self) -> float:
+        return self._elapsed()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)

@@ -86,7 +86,9 @@ class Health:
     def task(self, name: str, *, kind: str = "worker") -> TaskHealth:
         th = self._tasks.get(name)
         if th is None:
-            th = self._tasks[name] = TaskHealth(name=name, kind=kind, started=self.clock.monotonic(), _health=self)
+            th = self._tasks[name] = TaskHealth(
+                name=name, kind=kind, started=self.clock.monotonic(), _health=self
+            )
         return th
 
     def tasks(self, kind: str | None = None) -> list[TaskHealth]:

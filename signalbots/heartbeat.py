@@ -66,23 +66,35 @@ def compose_heartbeat(health: Health, *, title: str = "health check") -> str:
         lines.append("ℹ️ no strategy enabled")
     feeds = health.tasks("feed")
     if feeds:
-        stale = [t for t in feeds if t.status is not TaskStatus.RUNNING and t.status is not TaskStatus.STARTING]
+        stale = [
+            t for t in feeds if t.status is not TaskStatus.RUNNING and t.status is not TaskStatus.STARTING
+        ]
         text = f"📡 feeds: {len(feeds) - len(stale)} ok"
         if stale:
             text += " · " + ", ".join(
-                html.escape(f"{t.name} {t.status.value}" + (f" ({t.detail})" if t.detail else "")) for t in stale
+                html.escape(f"{t.name} {t.status.value}" + (f" ({t.detail})" if t.detail else ""))
+                for t in stale
             )
         lines.append(text)
     workers = [t for t in health.tasks("worker") if t.status not in (TaskStatus.RUNNING, TaskStatus.STARTING)]
     for t in workers:
-        lines.append(f"{_ICON.get(t.status, '❔')} {html.escape(t.name)} {t.status.value.upper()}"
-                     + (f" · {html.escape(t.detail)}" if t.detail else ""))
+        lines.append(
+            f"{_ICON.get(t.status, '❔')} {html.escape(t.name)} {t.status.value.upper()}"
+            + (f" · {html.escape(t.detail)}" if t.detail else "")
+        )
     circuits: list[dict[str, Any]] = snap.get("breakers", [])
     open_circuits = [c for c in circuits if c.get("state") != "closed"]
     if open_circuits:
-        lines.append("🔌 circuits: " + ", ".join(
-            html.escape(" ".join(str(c[k]) for k in ("exchange", "endpoint", "symbol") if c.get(k))
-                        + f" {c.get('state')}") for c in open_circuits))
+        lines.append(
+            "🔌 circuits: "
+            + ", ".join(
+                html.escape(
+                    " ".join(str(c[k]) for k in ("exchange", "endpoint", "symbol") if c.get(k))
+                    + f" {c.get('state')}"
+                )
+                for c in open_circuits
+            )
+        )
     outbox = snap.get("outbox")
     if isinstance(outbox, dict):
         text = f"📨 outbox: {outbox.get('pending', 0)} pending"
@@ -96,7 +108,9 @@ def compose_heartbeat(health: Health, *, title: str = "health check") -> str:
     return "\n".join(lines)
 
 
-def startup_notice(*, strategies: list[str], exchanges: list[str], unclean: bool, dry_run: bool, now: float) -> str:
+def startup_notice(
+    *, strategies: list[str], exchanges: list[str], unclean: bool, dry_run: bool, now: float
+) -> str:
     lines = [
         f"🚀 signalbots {html.escape(__version__)} started",
         f"📈 strategies: {html.escape(', '.join(strategies) or 'none')}",
@@ -111,8 +125,7 @@ def startup_notice(*, strategies: list[str], exchanges: list[str], unclean: bool
 
 
 def shutdown_notice(*, reason: str, uptime: float, now: float) -> str:
-    return (f"🛑 signalbots stopping: {html.escape(reason)}\n"
-            f"⏱ Uptime {format_uptime(uptime)} · ⏰ {_utc(now)}")
+    return f"🛑 signalbots stopping: {html.escape(reason)}\n⏱ Uptime {format_uptime(uptime)} · ⏰ {_utc(now)}"
 
 
 class Heartbeat:
@@ -139,3 +152,20 @@ class Heartbeat:
             await self._clock.sleep(self.interval)
             self.beat()
             health.cycle()
+
+
+def compose_health(health: Health) -> str:
+    """``/health``: what needs attention — problems, open circuits, stale feeds, the outbox."""
+    snap = health.snapshot()
+    lines = ["🩺 signalbots — health", "✅ all tasks running" if snap["status"] == "ok" else "⚠️ problems:"]
+    lines.extend(f"• {html.escape(p)}" for p in snap["problems"])
+    for b in snap.get("breakers", []) or []:
+        where = " ".join(str(b[k]) for k in ("exchange", "endpoint", "symbol") if b.get(k))
+        lines.append(f"🔌 {html.escape(where)}: {html.escape(str(b.get('state')))}")
+    for t in health.tasks("feed"):
+        age = "never" if t.last_event is None else f"{health.clock.monotonic() - t.last_event:.0f}s ago"
+        lines.append(f"📡 {html.escape(t.name)}: {t.status.value}, last event {age}")
+    outbox = snap.get("outbox")
+    if isinstance(outbox, dict):
+        lines.append(f"📨 outbox: {outbox.get('pending', 0)} pending, {outbox.get('dead', 0)} undeliverable")
+    return "\n".join(lines)

@@ -34,7 +34,9 @@ class HttpServer:
             await site.start()
         except OSError as err:
             await self._runner.cleanup()
-            raise OSError(f"cannot listen on {self._host}:{self._port} ([http] listen): {err.strerror}") from err
+            raise OSError(
+                f"cannot listen on {self._host}:{self._port} ([http] listen): {err.strerror}"
+            ) from err
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
@@ -49,20 +51,24 @@ class HttpServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         snap = self._health.snapshot()
-        return web.json_response(snap, status=200 if snap["status"] == "ok" else 503,
-                                 dumps=lambda o: json.dumps(o, default=str))
+        return web.json_response(
+            snap, status=200 if snap["status"] == "ok" else 503, dumps=lambda o: json.dumps(o, default=str)
+        )
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
-        return web.Response(body=self._metrics.render(), content_type="text/plain",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            body=self._metrics.render(),
+            content_type="text/plain",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
 
 
-async def fetch_health(listen: str, *, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
+async def fetch_health(listen: str, *, within: float = 5.0) -> tuple[int, dict[str, Any]]:
     """``signalbots status``: (HTTP status, JSON) from a running daemon's /healthz."""
     host, _, port = listen.rpartition(":")
     url = f"http://{host}:{port}/healthz"
     try:
-        async with ClientSession(timeout=ClientTimeout(total=timeout)) as session, session.get(url) as resp:
+        async with ClientSession(timeout=ClientTimeout(total=within)) as session, session.get(url) as resp:
             return resp.status, await resp.json()
     except (ClientError, TimeoutError, ValueError) as err:
         raise ConnectionError(f"no daemon answering at {url}: {err or type(err).__name__}") from err
@@ -75,13 +81,17 @@ def describe_health(status: int, data: dict[str, Any]) -> str:
         age = t.get("last_event_age")
         extra = f", last event {age:.0f}s ago" if isinstance(age, int | float) else ""
         detail = f" — {t['detail']}" if t.get("detail") else ""
-        lines.append(f"  {t['status']:<10} {name}: events {t['events']}, signals {t['signals']}, "
-                     f"errors {t['errors']}{extra}{detail}")
+        lines.append(
+            f"  {t['status']:<10} {name}: events {t['events']}, signals {t['signals']}, "
+            f"errors {t['errors']}{extra}{detail}"
+        )
     for p in data.get("problems", []):
         lines.append(f"  problem: {p}")
     outbox = data.get("outbox")
     if isinstance(outbox, dict):
         lines.append(f"  outbox: {outbox.get('pending', 0)} pending, {outbox.get('dead', 0)} dead")
     for b in data.get("breakers", []) or []:
-        lines.append(f"  breaker {b.get('state')}: {b.get('exchange')} {b.get('endpoint')} {b.get('symbol') or ''}")
+        lines.append(
+            f"  breaker {b.get('state')}: {b.get('exchange')} {b.get('endpoint')} {b.get('symbol') or ''}"
+        )
     return "\n".join(lines)

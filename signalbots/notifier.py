@@ -63,6 +63,11 @@ class DryRunNotifier:
             return False
         self._seen.add(message.dedupe_key)
         self.messages.append(message)
-        self._log.info("telegram_dry_run", kind=str(message.kind), chat=message.chat_id,
-                       strategy=message.strategy, text=message.text)
+        self._log.info(
+            "telegram_dry_run",
+            kind=str(message.kind),
+            chat=message.chat_id,
+            strategy=message.strategy,
+            text=message.text,
+        )
         return True

@@ -164,7 +164,9 @@ class ExchangeSettings(_Section):
     ohlcv_limit: int = Field(default=100, ge=1)  # candles ccxt keeps per symbol and timeframe (OHLCVLimit)
     ticker_poll: Duration = 60.0  # bulk 24h tickers (liquidity tiers, the tracker's last price)
     candle_batch: int = Field(default=100, ge=1, le=200)  # symbols per kline websocket subscription
-    candle_backfill: int = Field(default=60, ge=0, le=99)  # closed candles per symbol at start (< 100: weight 1)
+    candle_backfill: int = Field(
+        default=60, ge=0, le=99
+    )  # closed candles per symbol at start (< 100: weight 1)
 
 
 def _default_exchanges() -> dict[str, ExchangeSettings]:
@@ -238,7 +240,9 @@ class RiskSettings(_Section):
     correlation_window: Duration = 172800.0  # 48h of 1h returns
     account_usd: float = Field(default=0.0, ge=0)  # 0: no position size in messages
     per_signal: Fraction = 0.01
-    extreme_cooldown: Duration = 28800.0  # funding extremes per (exchange, symbol, direction); survives restarts
+    extreme_cooldown: Duration = (
+        28800.0  # funding extremes per (exchange, symbol, direction); survives restarts
+    )
 
 
 class Settings(BaseSettings):
@@ -276,8 +280,11 @@ class Settings(BaseSettings):
 
     def enabled_strategies(self) -> list[str]:
         s = self.strategies
-        return [n for n, sec in (("liquidation", s.liquidation), ("funding", s.funding), ("volume", s.volume))
-                if sec.enabled]
+        return [
+            n
+            for n, sec in (("liquidation", s.liquidation), ("funding", s.funding), ("volume", s.volume))
+            if sec.enabled
+        ]
 
 
 class _CredentialsSource(PydanticBaseSettingsSource):
@@ -304,8 +311,12 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     if named:
         path = Path(named)
         if not path.is_file():
-            raise ConfigError([f"config file {str(path)!r} does not exist (named by "
-                               f"{'--config' if explicit is not None else 'SIGNALBOTS_CONFIG'})"])
+            raise ConfigError(
+                [
+                    f"config file {str(path)!r} does not exist (named by "
+                    f"{'--config' if explicit is not None else 'SIGNALBOTS_CONFIG'})"
+                ]
+            )
         return path
     return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
 
@@ -351,7 +362,10 @@ def load_settings(config: str | os.PathLike[str] | None = None, *, env_file: str
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             sources: list[PydanticBaseSettingsSource] = [
-                init_settings, env_settings, dotenv_settings, _CredentialsSource(settings_cls)
+                init_settings,
+                env_settings,
+                dotenv_settings,
+                _CredentialsSource(settings_cls),
             ]
             if path is not None:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))

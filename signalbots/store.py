@@ -78,7 +78,7 @@ _MIGRATIONS: tuple[str, ...] = (
     # 5: outbox delivery progress (split messages, plain-text fallback) and when a row was dead-lettered
     """
     ALTER TABLE outbox ADD COLUMN sent_upto INTEGER NOT NULL DEFAULT 0;     -- characters of text delivered
-    ALTER TABLE outbox ADD COLUMN part_limit INTEGER NOT NULL DEFAULT 4096; -- lowered on "message is too long"
+    ALTER TABLE outbox ADD COLUMN part_limit INTEGER NOT NULL DEFAULT 4096; -- lowered on "message too long"
     ALTER TABLE outbox ADD COLUMN plain INTEGER NOT NULL DEFAULT 0;         -- 1 after "can't parse entities"
     ALTER TABLE outbox ADD COLUMN failed REAL;                              -- when it was dead-lettered
     """,

@@ -35,8 +35,12 @@ def config(tmp_path: Path, heartbeat: str = "1h", extra: str = "") -> Path:
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     cfg = config(tmp_path)
-    d = DaemonProcess(args=["--config", str(cfg), "run"], cwd=tmp_path, notify_socket=tmp_path / "notify.sock",
-                      env={"WATCHDOG_USEC": "200000"})
+    d = DaemonProcess(
+        args=["--config", str(cfg), "run"],
+        cwd=tmp_path,
+        notify_socket=tmp_path / "notify.sock",
+        env={"WATCHDOG_USEC": "200000"},
+    )
     yield d
     d.close()
 
@@ -61,7 +65,8 @@ def test_ready_watchdog_reload_and_stop(daemon: DaemonProcess, tmp_path: Path) -
 
     # an invalid file: no reload, every problem logged, old settings kept
     (tmp_path / "signalbots.toml").write_text(
-        (tmp_path / "signalbots.toml").read_text() + '\n[strategies.volume]\nmultiple = "lots"\nbogus = 1\n')
+        (tmp_path / "signalbots.toml").read_text() + '\n[strategies.volume]\nmultiple = "lots"\nbogus = 1\n'
+    )
     daemon.signal(signal.SIGHUP)
     rejected = daemon.wait_log("reload_rejected")
     assert any("strategies.volume.multiple" in p for p in rejected["problems"])

@@ -28,8 +28,9 @@ def test_heartbeat_has_one_line_per_strategy_in_the_familiar_look() -> None:
     assert lines[0] == "💚 signalbots — health check"
     assert lines[1] == "⏱ Uptime 2h 15m · ⏰ 2025-12-09 06:37 UTC"
     assert lines[2] == "✅ liquidation RUNNING · 🔄 events 41,220 · signals 2 · ⚠️ errors 0"
-    assert lines[3] == ("🟡 volume      DEGRADED · 🔄 cycles 27 · signals 0 · ⚠️ errors 1 · "
-                        "circuit open: mexc fetch_ohlcv")
+    assert lines[3] == (
+        "🟡 volume      DEGRADED · 🔄 cycles 27 · signals 0 · ⚠️ errors 1 · circuit open: mexc fetch_ohlcv"
+    )
     assert "📨 outbox: 0 pending" in lines
     assert lines[-2] == "Recent errors:"
     assert lines[-1] == "• [04:22:00] strategy:volume: mexc: rate limited (retry after 30 s)"
@@ -65,7 +66,9 @@ def test_notices() -> None:
 def test_a_token_in_an_error_never_reaches_the_heartbeat_or_healthz() -> None:
     token = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
     health = Health(clock=ManualClock())
-    health.task("outbox").error(f"TelegramNetworkError: https://api.telegram.org/bot{token}/sendMessage timed out")
+    health.task("outbox").error(
+        f"TelegramNetworkError: https://api.telegram.org/bot{token}/sendMessage timed out"
+    )
     assert token not in compose_heartbeat(health)
     assert token not in repr(health.snapshot())
     assert "sendMessage timed out" in compose_heartbeat(health)

@@ -46,7 +46,7 @@ async def test_healthz_is_200_when_all_run_and_503_with_the_reason_otherwise() -
 
 async def test_status_reports_an_unreachable_daemon() -> None:
     try:
-        await fetch_health("127.0.0.1:1", timeout=2)
+        await fetch_health("127.0.0.1:1", within=2)
     except ConnectionError as err:
         assert "no daemon answering at http://127.0.0.1:1/healthz" in str(err)
     else:

@@ -83,14 +83,17 @@ def test_missing_named_config_is_an_error(tmp_path: Path, monkeypatch: pytest.Mo
 def test_check_config_names_every_problem_and_exits_78(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = write(tmp_path, """
+    cfg = write(
+        tmp_path,
+        """
 [daemon]
 heartbeat_intervall = "1h"        # typo'd key
 [strategies.volume]
 multiple = "lots"                 # wrong type
 [strategies.liquidation]
 cooldown = "30 minutes"           # bad duration
-""")
+""",
+    )
     assert main(["--config", str(cfg), "check-config"]) == EX_CONFIG
     err = capsys.readouterr().err
     assert "daemon.heartbeat_intervall" in err and "unknown key" in err
@@ -98,10 +101,11 @@ cooldown = "30 minutes"           # bad duration
     assert "strategies.liquidation.cooldown" in err and "not a duration" in err
 
 
-def test_check_config_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_masks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SIGNALBOTS_TELEGRAM__BOT_TOKEN", TOKEN)
-    cfg = write(tmp_path, '[telegram]\nalert_chat_id = 42\n')
+    cfg = write(tmp_path, "[telegram]\nalert_chat_id = 42\n")
     assert main(["--config", str(cfg), "check-config"]) == 0
     out = capsys.readouterr()
     assert TOKEN not in out.out + out.err
@@ -109,8 +113,9 @@ def test_check_config_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "alert_chat_id = 42" in out.out
 
 
-def test_a_secret_in_a_bad_value_is_not_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_secret_in_a_bad_value_is_not_echoed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID", TOKEN)  # pasted into the wrong variable
     assert main(["check-config"]) == EX_CONFIG
     out = capsys.readouterr()
@@ -133,8 +138,9 @@ def test_unknown_exchange_is_rejected_and_others_keep_defaults(tmp_path: Path) -
         load_settings(write(tmp_path, "[exchanges.kraken]\nenabled = true\n", "k.toml"), env_file=None)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("90s", 90), ("5m", 300), ("1h", 3600),
-                                               ("1d", 86400), (30, 30)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("90s", 90), ("5m", 300), ("1h", 3600), ("1d", 86400), (30, 30)]
+)
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -151,6 +157,6 @@ def test_format_duration_round_trips() -> None:
 
 
 def test_changed_keys_lists_the_diff(tmp_path: Path) -> None:
-    a = load_settings(write(tmp_path, '[strategies.volume]\nmultiple = 6\n', "a.toml"), env_file=None)
-    b = load_settings(write(tmp_path, '[strategies.volume]\nmultiple = 7\n', "b.toml"), env_file=None)
+    a = load_settings(write(tmp_path, "[strategies.volume]\nmultiple = 6\n", "a.toml"), env_file=None)
+    b = load_settings(write(tmp_path, "[strategies.volume]\nmultiple = 7\n", "b.toml"), env_file=None)
     assert changed_keys(a, b) == ["strategies.volume.multiple"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -110,7 +111,7 @@ async def test_backoff_is_capped_at_five_minutes() -> None:
     await settle()
     await clock.run_for(1500, step=1)
     task.cancel()
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps[:10] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]
 
 

@@ -57,13 +57,26 @@ class ExchangeService:
     async def run(self, health: TaskHealth) -> None:
         ex = self.exchange_id
         health.set(TaskStatus.STARTING, "loading markets")
-        async with Gateway(exchange_id=ex, settings=self._settings, limiter=self._limiter,
-                           breakers=self._breakers, clock=self._clock, metrics=self._metrics,
-                           store=self._store) as gateway:
+        async with Gateway(
+            exchange_id=ex,
+            settings=self._settings,
+            limiter=self._limiter,
+            breakers=self._breakers,
+            clock=self._clock,
+            metrics=self._metrics,
+            store=self._store,
+        ) as gateway:
             health.set(TaskStatus.RUNNING, f"{len(gateway.markets)} markets")
-            feeds = feeds_for(gateway=gateway, bus=self._bus, liquidity=self._liquidity, settings=self._settings,
-                              clock=self._clock, metrics=self._metrics, timeframe=self._timeframe,
-                              floor_usd=self._floor_usd)
+            feeds = feeds_for(
+                gateway=gateway,
+                bus=self._bus,
+                liquidity=self._liquidity,
+                settings=self._settings,
+                clock=self._clock,
+                metrics=self._metrics,
+                timeframe=self._timeframe,
+                floor_usd=self._floor_usd,
+            )
             names = [f"markets:{ex}"] + [f"feed:{ex}:{feed.kind}" for feed in feeds]
             try:
                 async with asyncio.TaskGroup() as tg:

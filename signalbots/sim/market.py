@@ -66,6 +66,7 @@ class Listing:
     status: str = "trading"  # trading | delisted
     onboard_ms: int = 1_569_398_400_000
     phase: float = 0.0
+    volatility: float = 1.0  # scales the price wave and noise (the demo calms its scripted symbols)
 
     @property
     def symbol(self) -> str:
@@ -181,7 +182,7 @@ class Market:
         t = t_ms / _HOUR_MS
         wave = 0.02 * math.sin(2 * math.pi * t / 29 + listing.phase) + 0.01 * math.sin(2 * math.pi * t / 3.7)
         noise = 0.002 * (_unit(self.seed, listing.exchange, listing.base, t_ms // 60_000) - 0.5)
-        return listing.price * math.exp(wave + noise)
+        return listing.price * math.exp((wave + noise) * listing.volatility)
 
     def last_price(self, listing: Listing) -> float:
         return self.price_at(listing, self.now_ms())
@@ -278,6 +279,9 @@ class Market:
         listing.funding_rate = rate
         if interval_hours is not None:
             listing.funding_interval_hours = interval_hours
+
+    def set_volatility(self, exchange: str, symbol: str, volatility: float) -> None:
+        self.listing(exchange, symbol).volatility = volatility
 
     def set_volume_24h(self, exchange: str, symbol: str, quote_volume: float) -> None:
         self.listing(exchange, symbol).quote_volume_24h = quote_volume

@@ -1,0 +1,141 @@
+"""The live signal path: bus → strategy → desk, and bus → tracker.
+
+Strategies stay pure; these tasks do the bookkeeping around them (health and metrics counters, the pause
+switch, persisting the small strategy state that must survive a restart, feeding prices to the tracker and
+the desk's correlation history). Time is event time, as in the backtest, so both paths behave alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from signalbots.clock import Clock
+from signalbots.controls import Controls
+from signalbots.events import Candle, MarketEvent, Ticker
+from signalbots.exchange.bus import EventBus
+from signalbots.health import TaskHealth, TaskStatus
+from signalbots.metrics import Metrics
+from signalbots.notifier import Notifier
+from signalbots.signals.desk import DAY_MS, Desk
+from signalbots.signals.tracker import Tracker
+from signalbots.store import Store
+from signalbots.strategies.base import Stateful, Strategy
+
+_EXPIRE_EVERY_MS = 60_000
+
+
+class StrategyRunner:
+    """Runs one strategy over the live event stream; its candidates go to the desk."""
+
+    def __init__(
+        self,
+        *,
+        strategy: Strategy,
+        desk: Desk,
+        bus: EventBus,
+        controls: Controls,
+        store: Store,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> None:
+        self.strategy = strategy
+        self._desk = desk
+        self._bus = bus
+        self._controls = controls
+        self._store = store
+        self._metrics = metrics
+        self._clock = clock
+        self._state_key = f"strategy_state:{strategy.name}"
+
+    async def run(self, health: TaskHealth) -> None:
+        name = self.strategy.name
+        log = structlog.get_logger(__name__).bind(strategy=name)
+        saved: dict[str, Any] | None = None
+        if isinstance(self.strategy, Stateful):
+            saved = self._store.get(self._state_key) or {}
+            self.strategy.restore(saved)
+        events = self._metrics.events.labels(strategy=name)
+        sub = self._bus.subscribe(f"strategy:{name}")
+        log.info("strategy_started")
+        try:
+            while True:
+                event = await sub.get()
+                health.event()
+                events.inc()
+                candidates = self.strategy.on_event(event)
+                if isinstance(self.strategy, Stateful):
+                    state = self.strategy.state()
+                    if state != saved:
+                        self._store.put(self._state_key, state, now=self._clock.time())
+                        saved = state
+                paused = self._controls.is_paused(name)
+                if health.status in (TaskStatus.RUNNING, TaskStatus.PAUSED):
+                    health.set(TaskStatus.PAUSED if paused else TaskStatus.RUNNING)
+                if not candidates:
+                    continue
+                health.candidates += len(candidates)
+                self._metrics.candidates.labels(strategy=name).inc(len(candidates))
+                if paused:
+                    health.suppressed += len(candidates)
+                    self._metrics.suppressed.labels(strategy=name, gate="paused").inc(len(candidates))
+                    log.debug("candidates_paused", count=len(candidates))
+                    continue
+                signals = self._desk.consider(candidates)
+                health.signals += len(signals)
+                health.suppressed += len(candidates) - len(signals)
+        finally:
+            sub.close()
+
+
+class TrackerRunner:
+    """Feeds prices to the tracker (outcomes) and the desk (correlation history); expires old signals;
+    posts the daily summary once the event stream crosses 00:00 UTC."""
+
+    def __init__(
+        self, *, tracker: Tracker, desk: Desk, bus: EventBus, notifier: Notifier, daily_summary: bool
+    ) -> None:
+        self._tracker = tracker
+        self._desk = desk
+        self._bus = bus
+        self._notifier = notifier
+        self._daily_summary = daily_summary
+        self._now_ms = 0
+        self._next_expire_ms = 0
+
+    def on_event(self, event: MarketEvent) -> None:
+        if isinstance(event, Candle):
+            resolved = self._tracker.on_price(
+                event.exchange, event.symbol, event.time_ms, event.high, event.low, last=event.close
+            )
+            self._desk.observe_price(event.exchange, event.symbol, event.close_time_ms - 1, event.close)
+            now = event.close_time_ms
+        elif isinstance(event, Ticker):
+            resolved = self._tracker.on_price(
+                event.exchange, event.symbol, event.time_ms, event.last, event.last, last=event.last
+            )
+            self._desk.observe_price(event.exchange, event.symbol, event.time_ms, event.last)
+            now = event.time_ms
+        else:
+            return
+        if resolved:
+            self._desk.note_outcomes(resolved)
+        previous, self._now_ms = self._now_ms, max(self._now_ms, now)
+        if self._now_ms >= self._next_expire_ms:
+            self._desk.note_outcomes(self._tracker.expire(self._now_ms))
+            self._next_expire_ms = self._now_ms + _EXPIRE_EVERY_MS
+        if self._daily_summary and previous and previous // DAY_MS < self._now_ms // DAY_MS:
+            summary = self._tracker.daily_summary(previous)
+            if summary is not None:
+                self._notifier.submit(summary)
+
+    async def run(self, health: TaskHealth) -> None:
+        sub = self._bus.subscribe("tracker")
+        try:
+            while True:
+                event = await sub.get()
+                health.event()
+                self.on_event(event)
+        finally:
+            sub.close()

@@ -1,0 +1,61 @@
+"""`signalbots demo`: the README's run command shows every strategy, an outcome and a heartbeat, offline."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from signalbots.demo import demo, summary
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> None:
+    # The acceptance run: defaults, as a newcomer types it; "within three minutes" is the hard limit.
+    proc = subprocess.run(
+        [sys.executable, "-m", "signalbots", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    for shown in (
+        "📊 Volume spike",
+        "💸 Funding extreme",
+        "↔️ Funding spread",
+        "💥 Liquidation cascade",
+        "💚 signalbots — health check",
+        "🚀 signalbots",
+        "🛑 signalbots stopping: demo finished",
+    ):
+        assert shown in out, f"{shown!r} missing from the demo output"
+    assert "· ↩ reply to #" in out  # an outcome reply to the signal it resolves
+    assert "demo incomplete" not in out
+    assert "Traceback" not in out + proc.stderr
+
+
+def _story(text: str) -> list[str]:
+    """The messages' headlines in order (prices and counters follow real scheduling; the story must not)."""
+    lines = text.splitlines()
+    return [
+        lines[i + 1]
+        for i, line in enumerate(lines)
+        if line.startswith("── #") and "admin chat" not in line and i + 1 < len(lines)
+    ]
+
+
+async def test_the_same_seed_tells_the_same_story() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    chat1 = await demo(minutes=30, seed=11, telegram_real=False, out=first, speed=90)
+    chat2 = await demo(minutes=30, seed=11, telegram_real=False, out=second, speed=90)
+    story = _story(first.getvalue())
+    assert story == _story(second.getvalue())
+    assert any(h.startswith("🟢 LONG XRP/USDT:USDT") for h in story)
+    assert any(h.startswith("✅ Target 2") for h in story)
+    assert chat1.strategies == chat2.strategies
+    text, complete = summary(chat1)
+    assert complete, text
