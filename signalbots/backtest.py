@@ -245,7 +245,9 @@ class _Replay:
 
     def _price(self, ev: MarketEvent) -> list[Signal]:
         if isinstance(ev, Candle):
-            return self.tracker.on_price(ev.exchange, ev.symbol, ev.time_ms, ev.high, ev.low, last=ev.close)
+            return self.tracker.on_price(
+                ev.exchange, ev.symbol, ev.time_ms, ev.high, ev.low, last=ev.close, end_ms=ev.close_time_ms
+            )
         if isinstance(ev, Ticker):
             return self.tracker.on_price(ev.exchange, ev.symbol, ev.time_ms, ev.last, ev.last, last=ev.last)
         return []

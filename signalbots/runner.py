@@ -107,7 +107,13 @@ class TrackerRunner:
     def on_event(self, event: MarketEvent) -> None:
         if isinstance(event, Candle):
             resolved = self._tracker.on_price(
-                event.exchange, event.symbol, event.time_ms, event.high, event.low, last=event.close
+                event.exchange,
+                event.symbol,
+                event.time_ms,
+                event.high,
+                event.low,
+                last=event.close,
+                end_ms=event.close_time_ms,
             )
             self._desk.observe_price(event.exchange, event.symbol, event.close_time_ms - 1, event.close)
             now = event.close_time_ms

@@ -372,9 +372,13 @@ def load_settings(config: str | os.PathLike[str] | None = None, *, env_file: str
             return tuple(sources)
 
     try:
-        return _Loaded()
+        settings = _Loaded()
     except ValidationError as err:
         raise ConfigError(_problems(err)) from None
+    if settings.telegram.bot_token is not None and settings.telegram.alert_chat_id is None:
+        # With a token but no chat, every alert would be refused at delivery time: say so at startup.
+        raise ConfigError([f"{_loc_name(('telegram', 'alert_chat_id'))}: required when a bot token is set"])
+    return settings
 
 
 def env_file_warning(env_file: str | os.PathLike[str] = ".env") -> str | None:

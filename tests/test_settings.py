@@ -53,7 +53,9 @@ def test_toml_then_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_dotenv_supplies_secrets_and_warns_when_world_readable(tmp_path: Path) -> None:
-    env = write(tmp_path, f"SIGNALBOTS_TELEGRAM__BOT_TOKEN={TOKEN}\n", ".env")
+    env = write(
+        tmp_path, f"SIGNALBOTS_TELEGRAM__BOT_TOKEN={TOKEN}\nSIGNALBOTS_TELEGRAM__ALERT_CHAT_ID=7\n", ".env"
+    )
     env.chmod(0o644)
     s = load_settings(env_file=str(env))
     assert s.telegram.bot_token is not None and s.telegram.bot_token.get_secret_value() == TOKEN
@@ -68,6 +70,7 @@ def test_systemd_credential_supplies_the_token(tmp_path: Path, monkeypatch: pyte
     creds.mkdir()
     (creds / "telegram_bot_token").write_text(TOKEN + "\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID", "7")
     s = load_settings(env_file=None)
     assert s.telegram.bot_token is not None and s.telegram.bot_token.get_secret_value() == TOKEN
 
@@ -160,3 +163,13 @@ def test_changed_keys_lists_the_diff(tmp_path: Path) -> None:
     a = load_settings(write(tmp_path, "[strategies.volume]\nmultiple = 6\n", "a.toml"), env_file=None)
     b = load_settings(write(tmp_path, "[strategies.volume]\nmultiple = 7\n", "b.toml"), env_file=None)
     assert changed_keys(a, b) == ["strategies.volume.multiple"]
+
+
+def test_a_token_without_an_alert_chat_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__BOT_TOKEN", TOKEN)
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=None)
+    assert err.value.problems == [
+        "telegram.alert_chat_id (env SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID): required when a bot token is set"
+    ]
+    assert TOKEN not in str(err.value)

@@ -285,6 +285,8 @@ class Desk:
         size = self.position_size(c)
         cooldown = self._cooldown(c)
         try:
+            # The signal, its cooldown and its message (the outbox shares this database) commit together:
+            # a crash leaves either all three or none, so a fired signal is never silently unsent.
             with self.store.transaction() as db:
                 cur = db.execute(
                     "INSERT INTO signals (dedupe_key, strategy, exchange, symbol, direction, candidate, "
@@ -308,10 +310,18 @@ class Desk:
                         "SET until_ms = excluded.until_ms",
                         (cooldown[0], c.time_ms + round(cooldown[1] * 1000)),
                     )
+                assert cur.lastrowid is not None
+                sig = Signal(id=cur.lastrowid, candidate=c, size_base=size)
+                self.notifier.submit(
+                    Message(
+                        kind=Kind.SIGNAL,
+                        text=render.signal(sig),
+                        dedupe_key=f"signal:{c.dedupe_key}",
+                        strategy=c.strategy,
+                    )
+                )
         except sqlite3.IntegrityError:
             return None
-        assert cur.lastrowid is not None
-        sig = Signal(id=cur.lastrowid, candidate=c, size_base=size)
         self.metrics.signals.labels(c.strategy).inc()
         log.info(
             "signal_accepted",
@@ -321,14 +331,6 @@ class Desk:
             kind=c.kind,
             direction=c.direction.value,
             key=c.dedupe_key,
-        )
-        self.notifier.submit(
-            Message(
-                kind=Kind.SIGNAL,
-                text=render.signal(sig),
-                dedupe_key=f"signal:{c.dedupe_key}",
-                strategy=c.strategy,
-            )
         )
         return sig
 

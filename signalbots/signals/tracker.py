@@ -72,12 +72,24 @@ class Tracker:
 
     # prices -------------------------------------------------------------------------------------------
     def on_price(
-        self, exchange: str, symbol: str, time_ms: int, high: float, low: float, last: float | None = None
+        self,
+        exchange: str,
+        symbol: str,
+        time_ms: int,
+        high: float,
+        low: float,
+        last: float | None = None,
+        *,
+        end_ms: int | None = None,
     ) -> list[Signal]:
-        """A candle (high/low, ``last`` = close, ``time_ms`` = open time) or a ticker (high = low = last).
+        """A candle (high/low, ``last`` = close, ``time_ms`` = open time, ``end_ms`` = close time) or a
+        ticker (high = low = last, no ``end_ms``).
 
-        Returns the signals this update resolved.
+        Only updates that start at or after a signal's time count for it (no look-back into the candle
+        that created it); a resolution is stamped with ``end_ms`` when given — the first moment it is
+        known — so durations do not read "after 0s". Returns the signals this update resolved.
         """
+        stamp = end_ms if end_ms is not None else time_ms
         self._sync()
         key = (exchange, symbol)
         now_price = last if last is not None else (high + low) / 2
@@ -93,7 +105,7 @@ class Tracker:
                     self._expire(o, previous[1] if previous is not None and before else now_price)
                 )
             elif c.direction is not Direction.NONE:
-                done = self._touch(o, time_ms, high, low)
+                done = self._touch(o, stamp, high, low)
                 if done is not None:
                     resolved.append(done)
         self._last[key] = (time_ms, now_price)

@@ -152,3 +152,13 @@ def test_statistics_and_daily_summary(bench: Bench) -> None:
 
     listing = tracker.signals_text(T0 + 4 * HOUR)
     assert "BTC/USDT:USDT" in listing and "Open signals</b> (1)" in listing
+
+
+def test_a_candle_resolves_at_its_close_not_its_open(bench: Bench) -> None:
+    _open(bench)
+    tracker = bench.tracker()
+    # the 5m candle opening at the signal's time runs to target 2: known only when it closes
+    [sig] = tracker.on_price(EX, XRP, T0, high=104.5, low=99.5, last=104.2, end_ms=T0 + 300_000)
+    assert sig.status is Status.TARGET2 and sig.resolved_ms == T0 + 300_000
+    [out] = bench.notifier.of(Kind.OUTCOME)
+    assert "after 5m" in out.text
