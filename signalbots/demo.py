@@ -156,6 +156,7 @@ class _Chat:
         self.kinds: Counter[str] = Counter()
         self.strategies: Counter[str] = Counter()
         self.messages: list[SentMessage] = []
+        self.finished = False  # False: stopped early (Ctrl-C)
 
     def show(self, msg: SentMessage) -> None:
         self.messages.append(msg)
@@ -230,7 +231,7 @@ async def demo(
             running = asyncio.create_task(daemon.run(), name="daemon")
             driver = asyncio.create_task(_drive(market, clock, steps, out), name="market")
             try:
-                await _race(running, clock.sleep(minutes * _MIN))
+                chat.finished = await _race(running, clock.sleep(minutes * _MIN))
                 daemon.request_stop("demo finished")
                 await running
             finally:
@@ -240,13 +241,14 @@ async def demo(
     return chat
 
 
-async def _race(task: asyncio.Task[int], timer: Awaitable[None]) -> None:
-    """Wait for ``timer`` unless the daemon stops first (Ctrl-C, a failure)."""
+async def _race(task: asyncio.Task[int], timer: Awaitable[None]) -> bool:
+    """Wait for ``timer`` unless the daemon stops first (Ctrl-C, a failure); True when the timer won."""
     waiter = asyncio.ensure_future(timer)
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiter.cancel()
+    return not task.done()
 
 
 def summary(chat: _Chat) -> tuple[str, bool]:
@@ -260,6 +262,8 @@ def summary(chat: _Chat) -> tuple[str, bool]:
         f"{chat.kinds['outcome']} outcome replies, {chat.kinds['heartbeat']} heartbeats, "
         f"{chat.kinds['notice']} notices"
     )
+    if not chat.finished:
+        return text + "\ndemo stopped early", True
     if missing:
         text += "\ndemo incomplete: no " + ", no ".join(missing)
     return text, not missing

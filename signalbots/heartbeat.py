@@ -44,9 +44,12 @@ def _strategy_line(t: TaskHealth, width: int) -> str:
     parts = [
         f"{_ICON.get(t.status, '❔')} {html.escape(name.ljust(width))} {t.status.value.upper()}",
         f"🔄 {counter}",
-        f"signals {t.signals:,}",
-        f"⚠️ errors {t.errors:,}",
     ]
+    if (
+        t.candidates
+    ):  # what the desk stopped (cooldowns, caps, gates) is the first question after a quiet hour
+        parts.append(f"candidates {t.candidates:,} ({t.suppressed:,} suppressed)")
+    parts += [f"signals {t.signals:,}", f"⚠️ errors {t.errors:,}"]
     if t.detail:
         parts.append(html.escape(t.detail))
     return " · ".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,29 @@ async def test_the_same_seed_tells_the_same_story() -> None:
     assert chat1.strategies == chat2.strategies
     text, complete = summary(chat1)
     assert complete, text
+
+
+def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "signalbots", "demo"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # wait until the daemon is up: its startup notice reaches the chat
+            seen.append(line)
+            if "🚀 signalbots" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    output = "".join(seen) + rest
+    assert proc.returncode == 0, output
+    assert "🛑 signalbots stopping: SIGINT" in output
+    assert "demo stopped early" in output
+    assert "Traceback" not in output

@@ -72,3 +72,13 @@ def test_a_token_in_an_error_never_reaches_the_heartbeat_or_healthz() -> None:
     assert token not in compose_heartbeat(health)
     assert token not in repr(health.snapshot())
     assert "sendMessage timed out" in compose_heartbeat(health)
+
+
+def test_candidates_and_suppressed_show_when_a_strategy_proposed_something() -> None:
+    health = Health(clock=ManualClock())
+    vol = health.task("strategy:volume", kind="strategy")
+    vol.set(TaskStatus.RUNNING)
+    vol.event(500)
+    vol.candidates, vol.suppressed, vol.signals = 5, 3, 2
+    line = compose_heartbeat(health).splitlines()[2]
+    assert line == "✅ volume RUNNING · 🔄 events 500 · candidates 5 (3 suppressed) · signals 2 · ⚠️ errors 0"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import aiohttp
+from pathlib import Path
 
+import aiohttp
+import pytest
+
+from signalbots.cli import main
 from signalbots.clock import ManualClock
 from signalbots.health import Health, TaskStatus
 from signalbots.http import HttpServer, describe_health, fetch_health
@@ -51,3 +55,12 @@ async def test_status_reports_an_unreachable_daemon() -> None:
         assert "no daemon answering at http://127.0.0.1:1/healthz" in str(err)
     else:
         raise AssertionError("expected ConnectionError")
+
+
+def test_status_command_exits_non_zero_when_no_daemon_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[http]\nlisten = "127.0.0.1:1"\n')
+    assert main(["status", "--config", str(cfg)]) == 1
+    assert "no daemon answering at http://127.0.0.1:1/healthz" in capsys.readouterr().err
