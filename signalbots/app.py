@@ -16,7 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -41,6 +41,10 @@ from signalbots.strategies.liquidation import LiquidationStrategy
 from signalbots.strategies.volume import VolumeStrategy
 from signalbots.supervisor import Supervisor
 from signalbots.systemd import SystemdNotifier
+
+if TYPE_CHECKING:  # aiogram is imported only when there is a token (see _Runtime.open)
+    from signalbots.telegram.commands import Commands
+    from signalbots.telegram.outbox import Outbox
 
 _log = structlog.get_logger("signalbots.app")
 
@@ -89,8 +93,8 @@ class _Runtime:
         self.breakers = BreakerRegistry(settings=settings.breaker, clock=clock, metrics=self.metrics)
         self.health.add_section("breakers", self.breakers.snapshot, problems=self._open_endpoints)
         self.notifier: Notifier = DryRunNotifier()
-        self.outbox: Any = None
-        self.commands: Any = None
+        self.outbox: Outbox | None = None
+        self.commands: Commands | None = None
         self.supervisor = Supervisor(
             health=self.health, clock=clock, metrics=self.metrics, on_fatal=self._fatal
         )
@@ -112,7 +116,7 @@ class _Runtime:
             from signalbots.telegram.outbox import Outbox
 
             bot = await stack.enter_async_context(open_bot(settings.telegram))
-            rt.outbox = await stack.enter_async_context(
+            outbox = rt.outbox = await stack.enter_async_context(
                 Outbox(
                     store=store,
                     bot=bot,
@@ -123,7 +127,7 @@ class _Runtime:
                     controls=rt.controls,
                 )
             )
-            rt.notifier = rt.outbox
+            rt.notifier = outbox
             rt.commands = Commands(
                 bot=bot,
                 settings=settings.telegram,
