@@ -317,6 +317,7 @@ class Daemon:
                 store=rt.store,
                 metrics=rt.metrics,
                 clock=self._clock,
+                max_age=settings.risk.max_signal_age,
             )
             units.append(
                 Unit(

@@ -19,11 +19,13 @@ from signalbots.health import TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
 from signalbots.notifier import Notifier
 from signalbots.signals.desk import DAY_MS, Desk
+from signalbots.signals.model import Candidate
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.base import Stateful, Strategy
 
 _EXPIRE_EVERY_MS = 60_000
+_log = structlog.get_logger(__name__)
 
 
 class StrategyRunner:
@@ -39,8 +41,10 @@ class StrategyRunner:
         store: Store,
         metrics: Metrics,
         clock: Clock,
+        max_age: float,
     ) -> None:
         self.strategy = strategy
+        self._max_age_ms = max_age * 1000
         self._desk = desk
         self._bus = bus
         self._controls = controls
@@ -51,7 +55,7 @@ class StrategyRunner:
 
     async def run(self, health: TaskHealth) -> None:
         name = self.strategy.name
-        log = structlog.get_logger(__name__).bind(strategy=name)
+        log = _log.bind(strategy=name)
         saved: dict[str, Any] | None = None
         if isinstance(self.strategy, Stateful):
             saved = self._store.get(self._state_key) or {}
@@ -78,15 +82,32 @@ class StrategyRunner:
                 health.candidates += len(candidates)
                 self._metrics.candidates.labels(strategy=name).inc(len(candidates))
                 if paused:
-                    health.suppressed += len(candidates)
-                    self._metrics.suppressed.labels(strategy=name, gate="paused").inc(len(candidates))
-                    log.debug("candidates_paused", count=len(candidates))
+                    self._drop(health, candidates, "paused")
                     continue
-                signals = self._desk.consider(candidates)
+                # A spike that happened while the daemon was down (the backfill replays it) is news no more.
+                now_ms = self._clock.time() * 1000
+                stale = [c for c in candidates if now_ms - c.time_ms > self._max_age_ms]
+                if stale:
+                    self._drop(health, stale, "stale")
+                    candidates = [c for c in candidates if c not in stale]
+                signals = self._desk.consider(candidates) if candidates else []
                 health.signals += len(signals)
                 health.suppressed += len(candidates) - len(signals)
         finally:
             sub.close()
+
+    def _drop(self, health: TaskHealth, candidates: list[Candidate], gate: str) -> None:
+        health.suppressed += len(candidates)
+        self._metrics.suppressed.labels(strategy=self.strategy.name, gate=gate).inc(len(candidates))
+        for c in candidates:
+            _log.debug(
+                "candidate_suppressed",
+                gate=gate,
+                strategy=c.strategy,
+                exchange=c.exchange,
+                symbol=c.symbol,
+                key=c.dedupe_key,
+            )
 
 
 class TrackerRunner:

@@ -240,6 +240,8 @@ class RiskSettings(_Section):
     correlation_window: Duration = 172800.0  # 48h of 1h returns
     account_usd: float = Field(default=0.0, ge=0)  # 0: no position size in messages
     per_signal: Fraction = 0.01
+    # Live candidates older than this (e.g. replayed by the startup backfill) are not sent.
+    max_signal_age: Duration = 900.0
     extreme_cooldown: Duration = (
         28800.0  # funding extremes per (exchange, symbol, direction); survives restarts
     )

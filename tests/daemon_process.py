@@ -6,6 +6,7 @@ Waiting is always on an event (a log line, a datagram, the exit) with a generous
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -22,11 +23,20 @@ WAIT = 30.0  # generous: a loaded CI machine is slow, but an event that never co
 
 
 class DaemonProcess:
-    def __init__(self, *, args: list[str], cwd: Path, env: Mapping[str, str] | None = None,
-                 notify_socket: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        args: list[str],
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        notify_socket: Path | None = None,
+    ) -> None:
         self.notify: socket.socket | None = None
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNALBOTS_", "NOTIFY_SOCKET",
-                                                                              "WATCHDOG_", "JOURNAL_STREAM"))}
+        full_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SIGNALBOTS_", "NOTIFY_SOCKET", "WATCHDOG_", "JOURNAL_STREAM"))
+        }
         full_env |= {"SIGNALBOTS_LOG__FORMAT": "json", "PYTHONUNBUFFERED": "1"}
         if notify_socket is not None:
             self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -34,8 +44,12 @@ class DaemonProcess:
             full_env["NOTIFY_SOCKET"] = str(notify_socket)
         full_env |= dict(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "signalbots", *args], cwd=cwd, env=full_env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "signalbots", *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.lines: list[str] = []
         self.logs: list[dict[str, Any]] = []
@@ -54,22 +68,32 @@ class DaemonProcess:
             self._queue.put(entry)
         self._queue.put(None)
 
-    def wait_log(self, predicate: Callable[[dict[str, Any]], bool] | str, timeout: float = WAIT) -> dict[str, Any]:
+    def wait_log(
+        self, predicate: Callable[[dict[str, Any]], bool] | str, timeout: float = WAIT
+    ) -> dict[str, Any]:
         match = (lambda e: e.get("event") == predicate) if isinstance(predicate, str) else predicate
-        for entry in self.logs:
-            if match(entry):
-                self.logs.remove(entry)
-                return entry
+        for seen in self.logs:
+            if match(seen):
+                self.logs.remove(seen)
+                return seen
         while True:
             try:
                 entry = self._queue.get(timeout=timeout)
             except queue.Empty:
-                raise AssertionError(f"no log line matching {predicate!r}; output:\n{self.output()}") from None
+                raise AssertionError(
+                    f"no log line matching {predicate!r}; output:\n{self.output()}"
+                ) from None
             if entry is None:
                 raise AssertionError(f"daemon exited before logging {predicate!r}; output:\n{self.output()}")
             if match(entry):
                 return entry
             self.logs.append(entry)
+
+    async def await_log(
+        self, predicate: Callable[[dict[str, Any]], bool] | str, timeout: float = WAIT
+    ) -> dict[str, Any]:
+        """``wait_log`` off the event loop, for tests that serve simulators from that loop."""
+        return await asyncio.to_thread(self.wait_log, predicate, timeout)
 
     def datagram(self, timeout: float = WAIT) -> str:
         assert self.notify is not None
@@ -89,6 +113,10 @@ class DaemonProcess:
         code = self.proc.wait(timeout)
         self._reader.join(timeout)
         return code
+
+    async def await_exit(self, timeout: float = WAIT) -> int:
+        """``wait`` off the event loop."""
+        return await asyncio.to_thread(self.wait, timeout)
 
     def output(self) -> str:
         return "".join(self.lines)

@@ -22,6 +22,9 @@ from signalbots.settings import RiskSettings, Settings, StrategiesSettings, Volu
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SIGNALBOTS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 MARKET = DATA / "market"
+if os.environ.get("CI") and not (MARKET / "binanceusdm_XRP-USDT-USDT_5m.csv").is_file():
+    # CI lays shared/ beside the clone: there a missing copy is a failure, not a quiet skip.
+    raise RuntimeError(f"shared market data not found at {MARKET} (set SIGNALBOTS_TEST_DATA)")
 needs_shared_data = pytest.mark.skipif(
     not (MARKET / "binanceusdm_XRP-USDT-USDT_5m.csv").is_file(),
     reason=f"shared market data not found at {MARKET} (set SIGNALBOTS_TEST_DATA to the shared data dir)",

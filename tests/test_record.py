@@ -162,6 +162,7 @@ class LiveDaemon:
                 store=store,
                 metrics=self.metrics,
                 clock=clock,
+                max_age=settings.risk.max_signal_age,
             )
             self.units[f"strategy:{strategy.name}"] = runner.run
 
