@@ -50,6 +50,7 @@ class Supervisor:
         log = structlog.get_logger("supervisor").bind(task=name, **bind)
         th = self._health.task(name, kind=kind)
         backoff = self.initial_backoff
+        failing: str | None = None  # the reason of the current streak of failures
         while True:
             started = self._clock.monotonic()
             if th.status is not TaskStatus.PAUSED:
@@ -70,19 +71,25 @@ class Supervisor:
             except Exception as err:
                 if self._clock.monotonic() - started >= self.stable_after:
                     backoff = self.initial_backoff
-                th.error(short_reason(err))
+                    failing = None
+                reason = short_reason(err)
+                th.error(reason)
                 th.restarts += 1
                 th.set(TaskStatus.RESTARTING, f"restart in {backoff:g}s")
                 self._metrics.task_errors.labels(task=name).inc()
                 self._metrics.task_restarts.labels(task=name).inc()
-                log.error("task_failed", error=short_reason(err), restart_in=backoff, exc_info=err)
+                if reason != failing:  # a new failure: with its traceback, once
+                    log.error("task_failed", error=reason, restart_in=backoff, exc_info=err)
+                else:  # the same failure again (e.g. the network is down): one line, no traceback
+                    log.warning("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
+                failing = reason
                 try:
                     await self._clock.sleep(backoff)
                 except asyncio.CancelledError:
                     th.set(TaskStatus.STOPPED)
                     raise
                 backoff = min(backoff * 2, self.max_backoff)
-                log.info("task_restarting")
+                log.debug("task_restarting")
                 continue
             th.set(TaskStatus.STOPPED)
             log.info("task_finished")

@@ -144,3 +144,27 @@ async def test_cancellation_propagates_and_is_not_a_failure() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert health.task("x").errors == 0 and health.task("x").restarts == 0
+
+
+async def test_a_repeated_failure_is_logged_with_its_traceback_once() -> None:
+    from structlog.testing import capture_logs
+
+    clock = ManualClock()
+    _, _, sup = make(clock)
+    reasons = iter(["network down"] * 3 + ["bad payload"])
+
+    async def failing(th: TaskHealth) -> None:
+        raise ConnectionError(next(reasons))
+
+    with capture_logs() as logs:
+        task = asyncio.create_task(sup.run("exchange:okx", failing))
+        await settle()
+        await clock.run_for(1 + 2 + 4, step=0.5)
+        task.cancel()
+    failures = [(e["event"], e["error"], "exc_info" in e) for e in logs if "error" in e]
+    assert failures == [
+        ("task_failed", "ConnectionError: network down", True),
+        ("task_still_failing", "ConnectionError: network down", False),
+        ("task_still_failing", "ConnectionError: network down", False),
+        ("task_failed", "ConnectionError: bad payload", True),
+    ]
