@@ -1,4 +1,4 @@
-"""Market data files for replays: discovery, validation, and one merged stream of events in time order.
+"""Market data files for replays: discovery and validation (merged into one stream by ``signalbots.replay``).
 
 Accepted files (anything else in a directory is ignored and named, with the reason):
 
@@ -10,26 +10,20 @@ Accepted files (anything else in a directory is ignored and named, with the reas
 * ``*.jsonl`` / ``*.jsonl.gz`` — recordings (``signalbots.recording``).
 
 A CSV with any bad row is rejected as a whole (every bad line listed); a gap is reported and left a gap.
-Events are ordered by the moment they become known: a candle at its close, a funding settlement at its
-timestamp; at the same moment candles come first, so a price is seen before a signal that uses it.
 """
 
 from __future__ import annotations
 
-import bisect
 import csv
-import heapq
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 
-from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker, timeframe_ms
-from signalbots.recording import RecordingError, read_recording
+from signalbots.events import Candle, timeframe_ms
 
 MAX_LISTED = 20  # problem lines listed per file; the rest are counted
 
@@ -381,206 +375,3 @@ def _load_funding(file: DataFile, notes: list[str]) -> FundingSeries:
                 f"{utc(rows[i - 1][0])} and {utc(rows[i][0])} UTC; skipped, not interpolated"
             )
     return FundingSeries(file, rows, interval_ms / 3_600_000)
-
-
-# The merged stream ------------------------------------------------------------------------------------------
-_Keyed = tuple[tuple[int, int, int], "Replayed"]  # ((known at ms, rank, sequence), event)
-_LAST = 2**62  # rank of a settlement: after every candle that closes at the same moment
-
-
-class _Shadows:
-    """Where finer candles exist the tracker follows them, not a coarser candle over the same span (whose
-    high and low may predate a signal, or the moment target 1 moved its stop). A candle is shadowed when a
-    finer one of its symbol closed inside its span; finer candles come first (by time, then rank)."""
-
-    def __init__(self) -> None:
-        self._closes: dict[tuple[str, str], dict[int, int]] = {}  # symbol → timeframe → latest close
-
-    def track(self, c: Candle) -> bool:
-        tf = timeframe_ms(c.timeframe)
-        seen = self._closes.setdefault((c.exchange, c.symbol), {})
-        shadowed = any(t < tf and close > c.time_ms for t, close in seen.items())
-        seen[tf] = max(seen.get(tf, 0), c.close_time_ms)
-        return not shadowed
-
-
-@dataclass(frozen=True, slots=True)
-class Replayed:
-    """One event as replayed: ``at_ms`` is when it became known; ``track`` says the tracker should see it."""
-
-    at_ms: int
-    event: MarketEvent
-    track: bool
-
-
-class _Prices:
-    """Closed candle closes per (exchange, symbol), to price a funding settlement."""
-
-    def __init__(self, data: MarketData) -> None:
-        self._series: dict[tuple[str, str], list[tuple[bool, int, list[int], list[float]]]] = {}
-        for is_mark, group in ((False, data.candles), (True, data.marks)):
-            for s in group:
-                tf = timeframe_ms(s.file.timeframe)
-                closes = [c.time_ms + tf for c in s.candles]
-                self._series.setdefault((s.file.exchange, s.file.symbol), []).append(
-                    (is_mark, tf, closes, [c.close for c in s.candles])
-                )
-
-    def at(self, exchange: str, symbol: str, ms: int) -> float | None:
-        """The close of the latest candle closed at or before ``ms`` and not older than its own length;
-        traded prices before mark prices, then the finer timeframe."""
-        best: tuple[int, bool, int, float] | None = None
-        for is_mark, tf, closes, prices in self._series.get((exchange, symbol), []):
-            i = bisect.bisect_right(closes, ms) - 1
-            if i < 0 or ms - closes[i] >= tf:
-                continue
-            rank = (-closes[i], is_mark, tf, prices[i])
-            if best is None or rank < best:
-                best = rank
-        return None if best is None else best[3]
-
-
-def _candle_stream(series: CandleSeries, rows_done: Callable[[int], None]) -> Iterator[_Keyed]:
-    rank = timeframe_ms(series.file.timeframe)  # at one instant the finer candle first (see _Shadows)
-    for n, c in enumerate(series.candles):
-        yield (c.close_time_ms, rank, n), Replayed(c.close_time_ms, c, True)
-        rows_done(1)
-
-
-def _funding_stream(
-    series: FundingSeries, prices: _Prices, rows_done: Callable[[int], None]
-) -> Iterator[_Keyed]:
-    f = series.file
-    for n, (ms, rate) in enumerate(series.rows):
-        snap = FundingSnapshot(
-            f.exchange, f.symbol, ms, rate, series.interval_hours, ms, prices.at(f.exchange, f.symbol, ms)
-        )
-        yield (ms, _LAST, n), Replayed(ms, snap, False)
-        rows_done(1)
-
-
-def _recording_stream(
-    file: DataFile, report: Callable[[DataProblem], None], position: Callable[[int], None]
-) -> Iterator[_Keyed]:
-    """File order is what the live daemon saw; the key is the running latest event time so that the
-    stream stays sorted for the merge without reordering a single event."""
-    latest = 0
-    n = 0
-    try:
-        for event in read_recording(
-            file.path,
-            on_problem=lambda msg: report(DataProblem(file.path, None, msg, fatal=False)),
-            position=position,
-        ):
-            at = event.close_time_ms if isinstance(event, Candle) else event.time_ms
-            latest = max(latest, at)
-            yield (latest, 0, n), Replayed(latest, event, isinstance(event, Candle | Ticker))
-            n += 1
-    except RecordingError as err:
-        report(
-            DataProblem(file.path, err.line or None, f"{err.reason}; the rest of this recording is skipped")
-        )
-
-
-def _first_key(file: DataFile) -> int:
-    """The time of a recording's first event (cheap: one chunk); 0 when unreadable, so that it opens first
-    and its problem is reported at once."""
-    try:
-        first = next(read_recording(file.path, on_problem=lambda _: None), None)
-    except (RecordingError, OSError):
-        return 0
-    if first is None:
-        return 0
-    return first.close_time_ms if isinstance(first, Candle) else first.time_ms
-
-
-class _Done:
-    """Input bytes consumed, for the progress bar: CSV rows count as their share of the file's size."""
-
-    def __init__(self, total: int, progress: Callable[[float], None] | None) -> None:
-        self._total = max(1, total)
-        self._progress = progress
-        self._done = 0.0
-        self._calls = 0
-
-    def add(self, amount: float) -> None:
-        self._done += amount
-        self._calls += 1
-        if self._progress is not None and self._calls % 256 == 0:
-            self._progress(min(1.0, self._done / self._total))
-
-    def rows(self, path: Path, rows: int) -> Callable[[int], None]:
-        per_row = path.stat().st_size / max(1, rows)
-        return lambda n: self.add(n * per_row)
-
-    def position(self) -> Callable[[int], None]:
-        last = [0]
-
-        def at(pos: int) -> None:
-            self.add(pos - last[0])
-            last[0] = pos
-
-        return at
-
-
-_Source = tuple[int, Callable[[], Iterator[_Keyed]]]  # (first event time, opens the stream)
-
-
-def replay_events(
-    data: MarketData,
-    *,
-    on_problem: Callable[[DataProblem], None],
-    progress: Callable[[float], None] | None = None,
-) -> Iterator[Replayed]:
-    """Every event of ``data`` in the order it would have been known.
-
-    Problems found while streaming a recording (a cut tail, damage) go to ``on_problem``; ``progress`` is
-    told the fraction of input bytes done.
-    """
-    done = _Done(data.input_bytes(), progress)
-    prices = _Prices(data)
-    sources: list[_Source] = []
-    for c in data.candles:
-        stream = partial(_candle_stream, c, done.rows(c.file.path, len(c.candles)))
-        sources.append((c.candles[0].close_time_ms, stream))
-    for f in data.funding:
-        stream = partial(_funding_stream, f, prices, done.rows(f.file.path, len(f.rows)))
-        sources.append((f.rows[0][0], stream))
-    for rec in data.recordings:
-        sources.append((_first_key(rec), partial(_recording_stream, rec, on_problem, done.position())))
-    shadows = _Shadows()
-    for item in _merge(sources):
-        if item.track and isinstance(item.event, Candle) and not shadows.track(item.event):
-            item = Replayed(item.at_ms, item.event, False)
-        yield item
-    if progress is not None:
-        progress(1.0)
-
-
-def _merge(sources: list[_Source]) -> Iterator[Replayed]:
-    """A k-way merge that opens a source only when the merged time reaches its first event: a year of
-    hourly recordings is 8,760 files, and only the few that overlap in time are open at once.
-
-    Keys are (time, rank, source index, sequence): unique, so the order is total and the same every run.
-    """
-    order = sorted(range(len(sources)), key=lambda i: (sources[i][0], i))
-    heap: list[tuple[tuple[int, int, int, int], Replayed, Iterator[_Keyed]]] = []
-    pending = 0
-
-    def push(index: int, stream: Iterator[_Keyed]) -> None:
-        nxt = next(stream, None)
-        if nxt is not None:
-            (at, rank, n), item = nxt
-            heapq.heappush(heap, ((at, rank, index, n), item, stream))
-
-    while heap or pending < len(order):
-        # every key of a source is ≥ its first event's time, so nothing unopened can come before the top
-        while pending < len(order) and (not heap or sources[order[pending]][0] <= heap[0][0][0]):
-            index = order[pending]
-            push(index, sources[index][1]())
-            pending += 1
-        if not heap:
-            continue
-        key, item, stream = heapq.heappop(heap)
-        yield item
-        push(key[2], stream)

@@ -15,8 +15,9 @@ import pytest
 from signalbots.backtest import EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE, parse_time, run_backtest
 from signalbots.clock import ManualClock
 from signalbots.events import Liquidation, MarketEvent, Side, Ticker
-from signalbots.marketdata import replay_events, scan
+from signalbots.marketdata import scan
 from signalbots.recording import RecordingWriter
+from signalbots.replay import replay_events
 from signalbots.settings import RiskSettings, Settings, StrategiesSettings, VolumeSettings
 
 REPO = Path(__file__).resolve().parents[1]

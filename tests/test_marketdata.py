@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signalbots.events import Candle, FundingSnapshot, Ticker
-from signalbots.marketdata import DataFile, FileKind, classify, replay_events, scan
+from signalbots.marketdata import DataFile, FileKind, classify, scan
 from signalbots.recording import write_recording
+from signalbots.replay import replay_events
 
 H = 3_600_000
 M5 = 300_000

@@ -19,7 +19,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from signalbots.backtest import run_backtest, signal_json
+from signalbots.backtest import run_backtest
 from signalbots.clock import Clock, ManualClock, SystemClock
 from signalbots.controls import Controls
 from signalbots.events import Candle, FundingSnapshot, Liquidation, MarketEvent, Side, Ticker
@@ -32,6 +32,7 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import DryRunNotifier, Kind
 from signalbots.record import record
 from signalbots.recording import read_recording
+from signalbots.report import signal_json
 from signalbots.runner import StrategyRunner, TrackerRunner
 from signalbots.settings import Settings, load_settings
 from signalbots.signals.desk import Desk, signal_from_row
