@@ -24,6 +24,7 @@ import structlog
 
 from signalbots.clock import Clock
 from signalbots.errors import BadPayload, FatalError, RateLimited, SymbolError, TransientError
+from signalbots.exchange import _klines
 from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.ratelimit import BUDGETS, WeightLimiter, request_cost, uses_funding_budget
 from signalbots.health import TaskHealth, TaskStatus
@@ -380,7 +381,10 @@ def _short_text(text: str) -> str:
 
 
 def _gated_class(base: type[Any]) -> type[Any]:
-    """``base`` (a ccxt.pro exchange class) with its throttle, cost and response hooks routed to a Gateway."""
+    """``base`` (a ccxt.pro exchange class) with its throttle, cost and response hooks routed to a Gateway.
+
+    Binance's class also keeps the kline quote volume that ccxt's OHLCV rows drop (``_klines``).
+    """
 
     class Gated(base):  # type: ignore[misc]
         signalbots_gateway: Gateway | None = None
@@ -428,5 +432,22 @@ def _gated_class(base: type[Any]) -> type[Any]:
                     raise ccxt.BadResponse(f"{self.id} malformed JSON: {err}") from err
             return parsed
 
-    Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"
-    return Gated
+    if not issubclass(base, ccxt.pro.binanceusdm):
+        Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"
+        return Gated
+
+    class GatedKlines(Gated):
+        """Binance: OHLCV rows keep the exchange's quote volume as a seventh element (see ``_klines``)."""
+
+        def parse_ohlcv(self, ohlcv: Any, market: Any = None) -> Any:
+            row = super().parse_ohlcv(ohlcv, market)
+            quote = _klines.rest_quote_volume(ohlcv, market)
+            return row if quote is None or not isinstance(row, list) else [*row, quote]
+
+        def handle_ohlcv(self, client: Any, message: Any) -> Any:
+            result = super().handle_ohlcv(client, message)
+            _klines.attach_ws_quote_volume(self, message)
+            return result
+
+    GatedKlines.__name__ = GatedKlines.__qualname__ = f"Gated{base.__name__}"
+    return GatedKlines

@@ -251,6 +251,36 @@ async def test_bad_liquidation_prints_are_counted_and_good_ones_still_flow() -> 
         assert r.events(Liquidation)[0].symbol == "SOL/USDT:USDT"
 
 
+# -- candles carry the exchange's quote volume ---------------------------------------------------------------
+
+
+async def test_binance_candles_carry_the_exchange_quote_volume_by_rest_and_by_websocket() -> None:
+    async with rig(symbols=5, stale_after=3600.0) as r:
+        span = 300_000
+        now_open = int(r.clock.time() * 1000) // span * span
+        backfilled, streamed = now_open - span, now_open  # closed already; closes while we stream
+        bar = {"open": 100.0, "high": 112.0, "low": 99.0, "close": 111.0}
+        r.sim.market.script_candle(EX, "BTC", "5m", backfilled, **bar, quote_volume=123_456_789.25)
+        r.sim.market.script_candle(EX, "BTC", "5m", streamed, **bar, quote_volume=98_765_432.5)
+        r.liquidity.update(EX, {"BTC/USDT:USDT": 1e9})
+        r.start(CandleFeed(liquidity=r.liquidity, timeframe="5m", floor_usd=5e6, **r.common()))
+
+        def candle(open_ms: int) -> list[Candle]:
+            return [c for c in r.events(Candle) if c.time_ms == open_ms and c.symbol == "BTC/USDT:USDT"]
+
+        await r.until(lambda: bool(candle(backfilled)), "the backfilled candle (REST)")
+        assert candle(backfilled)[0].quote_volume == 123_456_789.25  # the exchange's, not an estimate
+
+        await r.until(lambda: "btcusdt@kline_5m" in r.sim.subscriptions(EX), "kline subscription")
+        rest_klines = len(r.sim.requests(EX, path="klines"))
+        r.clock.advance((streamed + span) / 1000 - r.clock.time())
+        await r.sim.flush()
+        await r.until(lambda: bool(candle(streamed)), "the streamed candle (websocket)")
+        assert len(r.sim.requests(EX, path="klines")) == rest_klines  # it came by the stream
+        assert candle(streamed)[0].quote_volume == 98_765_432.5
+        assert len(candle(backfilled)) == len(candle(streamed)) == 1
+
+
 # -- the bus -------------------------------------------------------------------------------------------------
 
 

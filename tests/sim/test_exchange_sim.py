@@ -273,6 +273,29 @@ async def test_binance_raw_stream_protocol(sim: ExchangeSim, http: aiohttp.Clien
     assert klines[1]["k"]["t"] - klines[0]["k"]["t"] == 60_000
 
 
+async def test_binance_klines_carry_the_quote_asset_volume(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    minute = int(START // 60 * 60_000)  # open now; closes in 40 s
+    for open_ms, quote in ((minute - 60_000, 1_234_567.5), (minute, 7_654_321.25)):
+        sim.market.script_candle(
+            "binanceusdm", "BTC", "1m", open_ms, open=10.0, high=11.0, low=9.0, close=10.5, quote_volume=quote
+        )
+    resp = await get(http, sim, "/fapi/v1/klines", symbol="BTCUSDT", interval="1m", limit=2)
+    rows = await resp.json()
+    assert [len(row) for row in rows] == [12, 12]  # Binance's row: quote asset volume at index 7
+    assert [row[0] for row in rows] == [minute - 60_000, minute]
+    assert float(rows[0][7]) == 1_234_567.5
+
+    async with http.ws_connect(sim.ws_url("binanceusdm") + "/market/ws/0") as ws:
+        await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 1})
+        assert await ws.receive_json(timeout=5) == {"result": None, "id": 1}
+        sim.clock.advance(40)
+        frames = [await ws.receive_json(timeout=5) for _ in range(2)]
+    closed = [f["k"] for f in frames if f["k"]["t"] == minute and f["k"]["x"]]
+    assert len(closed) == 1 and float(closed[0]["q"]) == 7_654_321.25
+
+
 async def test_binance_combined_stream_wraps_payloads(sim: ExchangeSim, http: aiohttp.ClientSession) -> None:
     async with http.ws_connect(sim.ws_url("binanceusdm") + "/stream") as ws:
         await ws.send_json({"method": "SUBSCRIBE", "params": ["!markPrice@arr@1s"], "id": 1})

@@ -1,0 +1,249 @@
+"""What every feed shares: the staleness watchdog, bad-payload accounting and retry backoff.
+
+``Feed.run(health)`` is the supervised task: it runs the feed's ``_work`` and watches it. No data for
+``stale_after`` → log ``feed_stale`` once, count it, mark the task DEGRADED, and (websockets) close the
+feed's connections and subscribe again; the first data after that logs ``feed_recovered`` and the task is
+RUNNING again. A payload we cannot use is counted in ``metrics.bad_payloads`` (exchange, endpoint) and
+skipped; the task carries on.
+
+``PollingFeed`` (REST, ``_poll_once`` every ``interval``) and ``StreamFeed`` (websocket: one loop per
+subscription, reading ccxt's caches after every wake-up) are the two shapes of feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import ccxt
+import structlog
+
+from signalbots.clock import Clock
+from signalbots.errors import FatalError, RateLimited, SymbolError, TransientError
+from signalbots.events import MarketEvent
+from signalbots.exchange.bus import EventBus
+from signalbots.exchange.gateway import Gateway
+from signalbots.health import TaskHealth, TaskStatus
+from signalbots.metrics import Metrics
+from signalbots.settings import ExchangeSettings
+
+# The feeds' log lines keep the one logger name they had before the feeds got a module each.
+_log = structlog.get_logger("signalbots.exchange.feeds")
+
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+
+
+def finite(value: Any, *, positive: bool = False, allow_zero: bool = True) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or (positive and (number < 0 or (number == 0 and not allow_zero))):
+        return None
+    return number
+
+
+class Feed:
+    """Staleness watchdog, bad-payload accounting and retry backoff around a feed's ``_work``."""
+
+    kind = "feed"
+
+    def __init__(
+        self, *, gateway: Gateway, bus: EventBus, settings: ExchangeSettings, clock: Clock, metrics: Metrics
+    ) -> None:
+        self.gateway = gateway
+        self.exchange_id = gateway.exchange_id
+        self.bus = bus
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.name = f"{self.exchange_id} {self.kind}"
+        self.stale = False
+        self.stale_episodes = 0
+        self.bad_payloads = 0
+        self._last_data = clock.monotonic()
+        self._health: TaskHealth | None = None
+        self._log = _log.bind(exchange=self.exchange_id, feed=self.kind)
+        self._symbol_ids: tuple[int, dict[str, str]] = (0, {})
+
+    # A feed's data may legitimately pause (no liquidation for a while): ``stale_after`` is its limit.
+    @property
+    def stale_after(self) -> float:
+        return self.settings.stale_after
+
+    async def run(self, health: TaskHealth) -> None:
+        self._health = health
+        self._last_data = self.clock.monotonic()
+        health.set(TaskStatus.RUNNING, "")
+        worker = asyncio.create_task(self._work(), name=f"feed {self.name}")
+        try:
+            while True:
+                deadline = self._last_data + self.stale_after
+                sleeper = asyncio.create_task(self.clock.sleep(max(0.0, deadline - self.clock.monotonic())))
+                try:
+                    await asyncio.wait({worker, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeper.cancel()
+                if worker.done():
+                    worker.result()  # the work loop only ends by raising (fatal): let the supervisor see it
+                    return
+                silent = self.clock.monotonic() - self._last_data
+                if silent >= self.stale_after:
+                    worker = await self._on_stale(worker, silent)
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await worker
+
+    async def _on_stale(self, worker: asyncio.Task[None], silent: float) -> asyncio.Task[None]:
+        if not self.stale:
+            self.stale = True
+            self.stale_episodes += 1
+            self._log.warning("feed_stale", silent_for=round(silent, 1))
+            self.metrics.feed_stale.labels(feed=self.name).inc()
+            if self._health is not None:
+                self._health.error(f"{self.name}: no data for {silent:.0f}s, resubscribing")
+                self._health.set(TaskStatus.DEGRADED, f"stale: no data for {silent:.0f}s")
+        # Give the fresh subscription a whole ``stale_after`` before trying again.
+        self._last_data = self.clock.monotonic()
+        if not self._resubscribes:
+            return worker
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker
+        await self._close_connections()
+        return asyncio.create_task(self._work(), name=f"feed {self.name}")
+
+    _resubscribes = False
+
+    async def _close_connections(self) -> None:
+        """Websocket feeds: close the connections carrying this feed's subscriptions."""
+
+    def _data(self, n: int = 1) -> None:
+        """Data arrived: reset the watchdog, and report the recovery after a stale episode."""
+        self._last_data = self.clock.monotonic()
+        if self._health is not None:
+            self._health.event(n)
+        if self.stale:
+            self.stale = False
+            self._log.info("feed_recovered")
+            if self._health is not None:
+                self._health.set(TaskStatus.RUNNING, "")
+
+    def _bad(self, endpoint: str, reason: str) -> None:
+        self.bad_payloads += 1
+        self.metrics.bad_payloads.labels(exchange=self.exchange_id, endpoint=endpoint).inc()
+        self._log.debug("bad_payload", endpoint=endpoint, reason=reason)
+
+    def _report_bad(self, endpoint: str, count: int, example: str) -> None:
+        """One error line per cycle, however many items in it were bad."""
+        if count and self._health is not None:
+            self._health.error(f"{self.exchange_id} {endpoint}: {count} bad item(s), e.g. {example}")
+
+    def _publish(self, events: Iterable[MarketEvent]) -> int:
+        n = 0
+        for event in events:
+            self.bus.publish(event)
+            n += 1
+        if n:
+            self._data(n)
+        return n
+
+    def _symbol_of(self, market_id: str) -> str | None:
+        markets = self.gateway.markets
+        if self._symbol_ids[0] != id(markets):
+            self._symbol_ids = (id(markets), {m["id"]: s for s, m in markets.items() if "id" in m})
+        return self._symbol_ids[1].get(market_id)
+
+    async def _pause_for(self, err: Exception, backoff: float) -> float:
+        """Wait after a failed call; returns the next backoff."""
+        if isinstance(err, RateLimited):
+            await self.clock.sleep(max(err.retry_after or backoff, self.gateway.paused_for(), 1.0))
+            return backoff
+        if isinstance(err, TransientError) and self._health is not None:
+            self._health.error(str(err)[:200])
+        await self.clock.sleep(backoff)
+        return min(backoff * 2, BACKOFF_MAX)
+
+    async def _work(self) -> None:
+        raise NotImplementedError
+
+
+class PollingFeed(Feed):
+    """REST: ``_poll_once`` every ``interval``; a run of failures shows up as staleness."""
+
+    interval = 60.0
+
+    async def _work(self) -> None:
+        backoff = BACKOFF_FIRST
+        while True:
+            started = self.clock.monotonic()
+            try:
+                await self._poll_once()
+            except (TransientError, SymbolError) as err:
+                backoff = await self._pause_for(err, backoff)
+                continue
+            backoff = BACKOFF_FIRST
+            if self._health is not None:
+                self._health.cycle()
+            await self.clock.sleep(max(0.0, started + self.interval - self.clock.monotonic()))
+
+    async def _poll_once(self) -> None:
+        raise NotImplementedError
+
+
+class StreamFeed(Feed):
+    """Websocket: one loop per subscription unit, each waking on data and reading ccxt's caches."""
+
+    _resubscribes = True
+    _client_marks: tuple[str, ...] = ()
+
+    async def _close_connections(self) -> None:
+        exchange = self.gateway.exchange
+        clients = dict(getattr(exchange, "clients", {}) or {})
+        mine = {url: c for url, c in clients.items() if self._carries_mine(c)}
+        for url, client in (mine or clients).items():
+            # Reject first so watchers see a network error, not a cancellation, then forget the client so the
+            # next watch dials a fresh connection and subscribes again.
+            client.reject(ccxt.NetworkError(f"{self.name}: stale, resubscribing"))
+            with contextlib.suppress(Exception):
+                await client.close()
+            exchange.clients.pop(url, None)
+        self._log.info("feed_resubscribing", connections=len(mine or clients))
+
+    def _carries_mine(self, client: Any) -> bool:
+        keys = [str(k) for k in getattr(client, "subscriptions", {})]
+        return any(mark in key for key in keys for mark in self._client_marks)
+
+    async def _watch_loop(self, watch: Callable[[], Awaitable[Any]], endpoint: str) -> None:
+        backoff = BACKOFF_FIRST
+        while True:
+            try:
+                await watch()
+            except ccxt.BadSymbol as err:
+                raise SymbolError(f"{self.exchange_id} {endpoint}: {err}") from err
+            except (ccxt.AuthenticationError, ccxt.NotSupported) as err:
+                raise FatalError(f"{self.exchange_id} {endpoint}: {err}") from err
+            except ccxt.BaseError as err:
+                self._log.debug("watch_failed", endpoint=endpoint, error=str(err)[:200])
+                failure = TransientError(f"{self.exchange_id} {endpoint}: {err}")
+                backoff = await self._pause_for(failure, backoff)
+                continue
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                # ccxt cancelled the future (its connection closed): subscribe again.
+                failure = TransientError(f"{self.exchange_id} {endpoint}: connection closed")
+                backoff = await self._pause_for(failure, backoff)
+                continue
+            backoff = BACKOFF_FIRST
+            self._drain()
+
+    def _drain(self) -> None:
+        raise NotImplementedError

@@ -1,0 +1,180 @@
+"""``CandleFeed``: closed candles for every symbol above the liquidity floor.
+
+Binance: kline streams (``candle_batch`` symbols per subscription), read from ccxt's ``ohlcvs`` cache after
+every wake-up; elsewhere batched REST after each close with ``limit`` < 100. Missing candles are backfilled by
+REST when a symbol joins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from signalbots.errors import BadPayload, SymbolError, TransientError
+from signalbots.events import Candle, timeframe_ms
+from signalbots.exchange._feed import BACKOFF_FIRST, StreamFeed, finite
+from signalbots.exchange.bus import Liquidity
+
+_KLINE_STREAMS = frozenset({"binanceusdm"})  # many symbols per kline subscription, served by the simulator
+
+
+class CandleFeed(StreamFeed):
+    """Closed candles of ``timeframe`` for every symbol whose 24h quote volume is at least ``floor_usd``."""
+
+    kind = "candles"
+    _client_marks = ("kline", "ohlcv", "candle")
+
+    def __init__(self, *, liquidity: Liquidity, timeframe: str, floor_usd: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.liquidity = liquidity
+        self.timeframe = timeframe
+        self.span_ms = timeframe_ms(timeframe)
+        self.floor_usd = floor_usd
+        self.streaming = self.exchange_id in _KLINE_STREAMS
+        self._resubscribes = self.streaming
+        self.symbols: list[str] = []
+        self._last_open: dict[str, int] = {}  # newest closed candle published, per symbol
+
+    # REST polling runs once per candle; with a 5m timeframe that is quieter than ``stale_after``.
+    @property
+    def stale_after(self) -> float:
+        extra = 0.0 if self.streaming else self.span_ms / 1000
+        return self.settings.stale_after + extra
+
+    async def _work(self) -> None:
+        await self.liquidity.wait_ready(self.exchange_id)
+        while True:
+            self.symbols = self.liquidity.above(self.exchange_id, self.floor_usd)
+            await self._backfill([s for s in self.symbols if s not in self._last_open])
+            if self.streaming:
+                loops = [asyncio.create_task(self._watch_batch(batch)) for batch in self._batches()]
+                try:
+                    # Re-evaluate the liquidity floor now and then; the streams run meanwhile.
+                    await self._sleep_or_fail(loops, self.settings.markets_refresh)
+                finally:
+                    for task in loops:
+                        task.cancel()
+                    await asyncio.gather(*loops, return_exceptions=True)
+            else:
+                await self._poll_until_refresh()
+
+    async def _sleep_or_fail(self, loops: list[asyncio.Task[None]], seconds: float) -> None:
+        sleeper = asyncio.create_task(self.clock.sleep(seconds))
+        try:
+            done, _ = await asyncio.wait({sleeper, *loops}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+        for task in done:
+            if task is not sleeper:
+                task.result()
+
+    def _batches(self) -> list[list[str]]:
+        size = self.settings.candle_batch
+        return [self.symbols[i : i + size] for i in range(0, len(self.symbols), size)]
+
+    async def _watch_batch(self, batch: list[str]) -> None:
+        ex = self.gateway.exchange
+        pairs = [[symbol, self.timeframe] for symbol in batch]
+        await self._watch_loop(lambda: ex.watch_ohlcv_for_symbols(pairs), "watch_ohlcv")
+
+    def _drain(self) -> None:
+        caches = getattr(self.gateway.exchange, "ohlcvs", None) or {}
+        events: list[Candle] = []
+        for symbol in self.symbols:
+            rows = caches.get(symbol, {}).get(self.timeframe)
+            if rows and len(rows) >= 2:
+                # ccxt's rows carry no "closed" flag: a candle is closed once the next one has begun.
+                events.extend(self._closed(symbol, rows[:-1], "watch_ohlcv"))
+        if not self._publish(events):
+            self._data(0)  # a message arrived even if nothing in it was new: the connection is alive
+
+    async def _backfill(self, symbols: list[str]) -> None:
+        limit = self.settings.candle_backfill
+        for symbol in symbols:
+            rows = await self._fetch(symbol, limit + 1 if limit else 2)
+            if rows is None:
+                continue
+            self._publish(self._closed(symbol, rows, "fetch_ohlcv"))
+
+    async def _fetch(self, symbol: str, limit: int) -> list[Any] | None:
+        backoff = BACKOFF_FIRST
+        while True:
+            try:
+                rows = await self.gateway.call(
+                    "fetch_ohlcv", "fetch_ohlcv", symbol, self.timeframe, limit=min(limit, 99), symbol=symbol
+                )
+                return rows if isinstance(rows, list) else None
+            except SymbolError:
+                return None
+            except BadPayload as err:
+                if self._health is not None:
+                    self._health.error(str(err)[:200])
+                return None
+            except TransientError as err:
+                backoff = await self._pause_for(err, backoff)
+
+    def _now_open(self) -> int:
+        return int(self.clock.time() * 1000) // self.span_ms * self.span_ms
+
+    async def _poll_until_refresh(self) -> None:
+        """REST: after each candle closes, fetch the last two candles of every symbol."""
+        refresh_at = self.clock.monotonic() + self.settings.markets_refresh
+        while self.clock.monotonic() < refresh_at:
+            now_ms = int(self.clock.time() * 1000)
+            next_close = (now_ms // self.span_ms + 1) * self.span_ms
+            # A second's grace for the exchange to close the candle.
+            await self.clock.sleep((next_close - now_ms) / 1000 + 1.0)
+            events: list[Candle] = []
+            for symbol in self.symbols:
+                rows = await self._fetch(symbol, 3)
+                if rows:
+                    events.extend(self._closed(symbol, rows, "fetch_ohlcv"))
+            if self._health is not None:
+                self._health.cycle()
+            if not self._publish(events):
+                self._data(0)
+
+    def _closed(self, symbol: str, rows: Iterable[Any], endpoint: str) -> list[Candle]:
+        now_open = self._now_open()
+        last = self._last_open.get(symbol, -1)
+        received = self.clock.monotonic()
+        out: list[Candle] = []
+        for row in rows:
+            try:
+                open_ms = int(row[0])
+                o, h, low, c, v = (float(x) for x in row[1:6])
+                quoted = row[6:7]
+            except (TypeError, ValueError, IndexError):
+                self._bad(endpoint, f"{symbol}: candle row {row!r:.80}")
+                continue
+            if open_ms <= last or open_ms >= now_open:
+                continue  # already published, or still open
+            prices_ok = all(math.isfinite(x) and x > 0 for x in (o, h, low, c)) and h >= low
+            if not prices_ok or not (math.isfinite(v) and v >= 0):
+                self._bad(endpoint, f"{symbol}: candle {open_ms} has bad numbers")
+                last = open_ms  # do not re-read a bad closed candle every wake-up
+                continue
+            last = open_ms
+            # The exchange's own quote volume, where the gateway could keep it (Binance); else the strategy
+            # estimates it from the base volume.
+            quote = finite(quoted[0], positive=True) if quoted else None
+            out.append(
+                Candle(
+                    exchange=self.exchange_id,
+                    symbol=symbol,
+                    time_ms=open_ms,
+                    timeframe=self.timeframe,
+                    open=o,
+                    high=h,
+                    low=low,
+                    close=c,
+                    volume=v,
+                    quote_volume=quote,
+                    received=received,
+                )
+            )
+        if last >= 0:
+            self._last_open[symbol] = last
+        return out

@@ -1,0 +1,67 @@
+"""``TickerFeed``: bulk 24h tickers every ``ticker_poll``.
+
+It also fills ``Liquidity``, which the candle feed (liquidity floor) and the Bybit liquidation feed (most
+liquid N) read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signalbots.events import Ticker
+from signalbots.exchange._feed import PollingFeed, finite
+from signalbots.exchange.bus import Liquidity
+
+
+class TickerFeed(PollingFeed):
+    kind = "tickers"
+
+    def __init__(self, *, liquidity: Liquidity, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.interval = self.settings.ticker_poll
+        self.liquidity = liquidity
+
+    async def _poll_once(self) -> None:
+        tickers = await self.gateway.call("fetch_tickers", "fetch_tickers")
+        received = self.clock.monotonic()
+        now_ms = int(self.clock.time() * 1000)
+        events, volumes, bad, example = [], {}, 0, ""
+        for symbol, raw in (tickers or {}).items():
+            if symbol not in self.gateway.markets:
+                continue  # spot or another market type the exchange returned in bulk
+            event = self._ticker(symbol, raw, received, now_ms)
+            if isinstance(event, str):
+                bad, example = bad + 1, event
+                self._bad("fetch_tickers", event)
+                continue
+            events.append(event)
+            if event.quote_volume_24h is not None:
+                volumes[symbol] = event.quote_volume_24h
+        if volumes:
+            self.liquidity.update(self.exchange_id, volumes)
+        self._publish(events)
+        self._report_bad("fetch_tickers", bad, example)
+
+    def _ticker(self, symbol: str, raw: Any, received: float, now_ms: int) -> Ticker | str:
+        if not isinstance(raw, dict):
+            return f"{symbol}: not an object"
+        last = finite(raw.get("last"), positive=True, allow_zero=False)
+        if last is None:
+            return f"{symbol}: last price {raw.get('last')!r}"
+        quote = raw.get("quoteVolume")
+        volume = finite(quote, positive=True) if quote is not None else None
+        if quote is not None and volume is None:
+            return f"{symbol}: quote volume {quote!r}"
+        if volume is None:  # OKX swaps report base volume only
+            base = finite(raw.get("baseVolume"), positive=True)
+            contract = self.gateway.markets.get(symbol, {}).get("contractSize") or 1.0
+            volume = None if base is None else base * last * (1.0 if raw.get("baseVolume") else contract)
+        stamp = raw.get("timestamp")
+        return Ticker(
+            exchange=self.exchange_id,
+            symbol=symbol,
+            time_ms=int(stamp) if isinstance(stamp, int | float) and stamp > 0 else now_ms,
+            last=last,
+            quote_volume_24h=volume,
+            received=received,
+        )
