@@ -373,7 +373,12 @@ class Gateway:
 
 
 def _short(err: BaseException) -> str:
-    return _short_text(str(err)) or type(err).__name__
+    text = str(err).strip()
+    # ccxt's network errors say only "<id> GET <url>"; what went wrong is in the aiohttp error beneath.
+    cause = err.__cause__ or err.__context__
+    if cause is not None and str(cause).strip() and str(cause).strip() not in text:
+        text = f"{text}: {str(cause).strip()}" if text else str(cause).strip()
+    return _short_text(text) or type(err).__name__
 
 
 def _short_text(text: str) -> str:

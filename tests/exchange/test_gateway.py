@@ -20,7 +20,7 @@ from signalbots.exchange.gateway import Gateway
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.health import Health
 from signalbots.metrics import Metrics
-from signalbots.settings import BreakerSettings
+from signalbots.settings import BreakerSettings, ExchangeSettings
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.venue import FaultKind
@@ -348,3 +348,23 @@ async def test_markets_are_reloaded_on_schedule(
             refresher.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await refresher
+
+
+async def test_an_unreachable_exchange_says_why(
+    clock: ManualClock, metrics: Metrics, breakers: BreakerRegistry
+) -> None:
+    # port 1 on loopback: the connection is refused, and the error must say so (not only "GET <url>")
+    settings = ExchangeSettings(rest_url="http://127.0.0.1:1", ws_url="ws://127.0.0.1:1", request_timeout=2.0)
+    limiter = WeightLimiter.for_exchange("binanceusdm", budget_fraction=0.5, clock=clock)
+    gateway = Gateway(
+        exchange_id="binanceusdm",
+        settings=settings,
+        limiter=limiter,
+        breakers=breakers,
+        clock=clock,
+        metrics=metrics,
+    )
+    with pytest.raises(TransientError) as err:
+        async with gateway:
+            pass
+    assert "load_markets" in str(err.value) and "Cannot connect to host 127.0.0.1:1" in str(err.value)
