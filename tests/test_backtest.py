@@ -21,15 +21,8 @@ from signalbots.replay import replay_events
 from signalbots.settings import RiskSettings, Settings, StrategiesSettings, VolumeSettings
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SIGNALBOTS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = REPO / "data"
 MARKET = DATA / "market"
-if os.environ.get("CI") and not (MARKET / "binanceusdm_XRP-USDT-USDT_5m.csv").is_file():
-    # CI lays shared/ beside the clone: there a missing copy is a failure, not a quiet skip.
-    raise RuntimeError(f"shared market data not found at {MARKET} (set SIGNALBOTS_TEST_DATA)")
-needs_shared_data = pytest.mark.skipif(
-    not (MARKET / "binanceusdm_XRP-USDT-USDT_5m.csv").is_file(),
-    reason=f"shared market data not found at {MARKET} (set SIGNALBOTS_TEST_DATA to the shared data dir)",
-)
 XRP_5M = "binanceusdm_XRP-USDT-USDT_5m.csv"
 
 
@@ -65,7 +58,6 @@ def report(data: Path, **kwargs: Any) -> dict[str, Any]:
 
 
 # 1. the shared XRP data ---------------------------------------------------------------------------------
-@needs_shared_data
 def test_shared_data_gives_volume_and_funding_signals_with_outcomes() -> None:
     doc = report(MARKET)
     signals = doc["signals"]
@@ -115,7 +107,6 @@ def _recompute(rs: list[float]) -> dict[str, float]:
     }
 
 
-@needs_shared_data
 def test_statistics_agree_with_the_listed_signals() -> None:
     doc = report(MARKET)
     signals, stats = doc["signals"], doc["stats"]
@@ -137,7 +128,6 @@ def test_statistics_agree_with_the_listed_signals() -> None:
     )
 
 
-@needs_shared_data
 def test_the_text_report_lists_every_signal_and_the_statistics() -> None:
     doc = report(MARKET)
     code, text, _ = backtest(MARKET, as_json=False)
@@ -151,7 +141,6 @@ def test_the_text_report_lists_every_signal_and_the_statistics() -> None:
     assert f"{doc['stats']['volume']['avg_r']:+.2f}" in volume_line
 
 
-@needs_shared_data
 def test_from_and_to_bound_when_signals_are_made_not_how_they_end() -> None:
     full = report(MARKET)["signals"]
     start, end = parse_time("2021-11-17"), parse_time("2021-11-19T00:00")
@@ -165,14 +154,12 @@ def test_from_and_to_bound_when_signals_are_made_not_how_they_end() -> None:
     ]
 
 
-@needs_shared_data
 def test_strategy_option_replays_only_that_strategy() -> None:
     doc = report(MARKET, strategies=["volume"])
     assert {s["strategy"] for s in doc["signals"]} == {"volume"}
     assert set(doc["stats"]) == {"volume", "all"}
 
 
-@needs_shared_data
 def test_desk_settings_apply_in_the_replay() -> None:
     def run(cap: int) -> list[str]:
         settings = Settings(
@@ -248,7 +235,6 @@ def test_missing_or_empty_input_and_bad_arguments(tmp_path: Path) -> None:
 
 
 # 3. recordings --------------------------------------------------------------------------------------
-@needs_shared_data
 def test_a_recording_of_the_shared_data_replays_to_the_same_signals(tmp_path: Path) -> None:
     """What the replay fed the strategies, written by the recorder, gives the same report."""
     clock = ManualClock(start=1_637_000_000.0)
@@ -358,7 +344,6 @@ def test_times_are_utc_dates_or_milliseconds() -> None:
     assert parse_time("1637057100000") == 1_637_057_100_000
 
 
-@needs_shared_data
 def test_the_console_command_prints_one_json_document(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOTS_")}
     proc = subprocess.run(

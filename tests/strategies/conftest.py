@@ -1,4 +1,4 @@
-"""Loaders for the recorded market data in ``/work/shared/data`` (tests only).
+"""Loaders for the recorded market data in the repository's ``data/`` (tests only).
 
 The product's loader lives with the backtest; this one only turns the CSVs into events.
 """
@@ -6,7 +6,6 @@ The product's loader lives with the backtest; this one only turns the CSVs into 
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from signalbots.events import Candle
 
-DATA = Path(os.environ.get("SIGNALBOTS_TEST_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = Path(__file__).resolve().parents[2] / "data"
 MARKET = DATA / "market"
 XRP = "XRP/USDT:USDT"
 
@@ -22,10 +21,8 @@ XRP = "XRP/USDT:USDT"
 def _rows(name: str) -> list[dict[str, str]]:
     path = MARKET / name
     if not path.is_file():
-        # CI lays shared/ beside the clone: there a missing copy is a failure, not a quiet skip.
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(
-            f"recorded market data not found at {path} (set SIGNALBOTS_TEST_DATA)"
-        )
+        # The data ships with the repository: a missing file is a broken checkout, never a quiet skip.
+        pytest.fail(f"recorded market data not found at {path}")
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
