@@ -21,6 +21,7 @@ pushed once when the next one opens). MEXC has no public liquidation stream. The
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -213,10 +214,10 @@ class MexcVenue(Venue):
             "depthStepList": [f"{unit:.{scale}f}", f"{unit * 10:.{max(0, scale - 1)}f}"],
             "limitMaxVol": 1000000,
             "threshold": 0,
-            "baseCoinIconUrl": "",
+            "baseCoinIconUrl": f"https://public.mocortech.com/coin/{x.base}.png",
             "id": 10 + sorted(self.market.listings[self.exchange_id]).index(x.base),
             "vid": "128f589271cb4951b03e71e6323eb7be",
-            "baseCoinId": "",
+            "baseCoinId": hashlib.md5(x.base.encode()).hexdigest(),  # an opaque id, stable per coin
             "createTime": x.onboard_ms,
             "openingTime": 0,
             "openingCountdownOption": 1,

@@ -33,8 +33,8 @@ class FaultKind(StrEnum):
     MALFORMED = "malformed"  # 200 with truncated JSON
     NAN = "nan"  # 200 with every decimal string replaced by "NaN"
     NEGATIVE = "negative"  # 200 with every decimal string negated
-    RATE_LIMIT = "rate_limit"  # the exchange's rate-limit answer (Binance 429, Bybit 403, OKX 429)
-    BAN = "ban"  # Binance 418 + Retry-After; every request is refused until it expires
+    RATE_LIMIT = "rate_limit"  # the rate-limit answer: Binance 429, Bybit 10006, OKX 429/50011, MEXC 510
+    BAN = "ban"  # an IP ban (Binance 418 + Retry-After, Bybit 403 for 10 min): refused until it expires
     BAD_SYMBOL = "bad_symbol"  # the exchange's "invalid symbol" answer
 
 
