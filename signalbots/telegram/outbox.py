@@ -63,10 +63,11 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store
-from signalbots.telegram import retention, timeliness
+from signalbots.telegram import coalesce, retention, timeliness
 from signalbots.telegram.bot import describe_error
 from signalbots.telegram.delivery import Reachability
 from signalbots.telegram.digest import release_held
+from signalbots.telegram.latency import Latency
 from signalbots.telegram.pacing import Pacer
 from signalbots.telegram.text import is_parse_error, is_too_long, length, spans, to_plain
 
@@ -88,7 +89,7 @@ class OutboxStats:
 
 _COLUMNS = (
     "id, dedupe_key, kind, chat_id, text, silent, reply_to_key, attempts, not_before, sent_upto, part_limit, "
-    "plain, created, exchange, symbol, ref_price, expires, skipped"
+    "plain, created, exchange, symbol, ref_price, expires, skipped, strategy, event_time"
 )
 
 
@@ -112,6 +113,8 @@ class _Row:
     ref_price: float | None
     expires: float | None
     skipped: int
+    strategy: str | None
+    event_time: float | None
 
     @classmethod
     def of(cls, r: Any) -> _Row:
@@ -134,6 +137,8 @@ class _Row:
             r["ref_price"],
             r["expires"],
             r["skipped"],
+            r["strategy"],
+            r["event_time"],
         )
 
 
@@ -167,6 +172,7 @@ class Outbox:
         self._progress = asyncio.Event()  # set and replaced whenever a row changes state
         self._pacer = Pacer(settings=settings, clock=clock)
         self._reach = Reachability(clock=clock, initial=probe_initial, cap=probe_every)
+        self._latency = Latency(clock=clock, metrics=metrics)
         self._migrated: dict[int, int] = {}
         self._unroutable: set[str] = set()
         self._reported: set[tuple[int, str]] = set()  # dead letters already logged at error
@@ -302,7 +308,17 @@ class Outbox:
     def snapshot(self) -> dict[str, Any]:
         st = self.stats()
         age = None if st.oldest_age is None else round(st.oldest_age, 1)
-        return {"pending": st.pending, "oldest_age": age, "dead": st.dead, "held": st.held}
+        snap: dict[str, Any] = {"pending": st.pending, "oldest_age": age, "dead": st.dead, "held": st.held}
+        if (lat := self._latency.summary()) is not None:
+            snap["latency_1h"] = {"p50": round(lat.p50, 2), "p99": round(lat.p99, 2), "alerts": lat.count}
+        return snap
+
+    def wants_chart(self, dedupe_key: str) -> bool:
+        """Whether the signal message ``dedupe_key`` should get its chart: always when it went out alone;
+        in a coalesced message only for the strongest ``telegram.coalesce_charts`` (charts never crowd out
+        signals in a burst). Call it when the chart is about to be submitted or sent."""
+        r = self._store.db.execute("SELECT rank FROM outbox WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
+        return r is None or r["rank"] is None or r["rank"] < self._settings.coalesce_charts
 
     def problems(self) -> list[str]:
         r = self._store.db.execute(
@@ -430,7 +446,7 @@ class Outbox:
     def _head(self, chat: int) -> _Row | None:
         r = self._store.db.execute(
             f"SELECT {_COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
-            "ORDER BY id LIMIT 1",
+            "ORDER BY COALESCE(seq, id) LIMIT 1",
             (chat,),
         ).fetchone()
         return None if r is None else _Row.of(r)
@@ -453,6 +469,8 @@ class Outbox:
             if gate is None or gate > 0:  # Telegram is down: wait for the probe slot or its outcome
                 await self._wait(self._reach.changed(), seconds=gate)
                 continue
+            if row.sent_upto == 0 and self._coalesce(chat):
+                continue  # the head is now the first coalesced message
             probe = self._reach.begin()
             try:
                 await self._pacer.acquire(chat)
@@ -460,6 +478,70 @@ class Outbox:
             finally:
                 if probe:
                     self._reach.abandoned()
+
+    def _coalesce(self, chat: int) -> bool:
+        """Replace a backlog of signals for ``chat`` by coalesced messages (one transaction); True if done."""
+        limit = coalesce.threshold(chat, self._settings)
+        if limit <= 0:
+            return False
+        rows = self._store.db.execute(
+            "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE chat_id = ? "
+            "AND state = 'pending' AND kind = 'signal' AND carrier IS NULL AND compact IS NOT NULL "
+            "AND sent_upto = 0 AND plain = 0 ORDER BY id",
+            (chat,),
+        ).fetchall()
+        if len(rows) < limit:
+            return False
+        members = coalesce.strongest_first(
+            [
+                coalesce.Member(
+                    r["id"],
+                    r["text"],
+                    r["compact"],
+                    r["strength"] or 0.0,
+                    r["created"],
+                    r["expires"],
+                    bool(r["silent"]),
+                )
+                for r in rows
+            ]
+        )
+        now = self._clock.time()
+        blocks = [coalesce.block(m, now) for m in members]
+        parts = coalesce.pack(blocks)
+        first_id = rows[0]["id"]
+        first, last = min(m.created for m in members), max(m.created for m in members)
+        with self._store.transaction() as db:
+            rank = 0
+            for n, part in enumerate(parts, 1):
+                cur = db.execute(
+                    "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created, seq) "
+                    "VALUES (?, 'signal', ?, ?, ?, 'pending', ?, ?)",
+                    (
+                        f"coalesced:{chat}:{first_id}:{n}",
+                        chat,
+                        coalesce.compose(
+                            [blocks[i] for i in part],
+                            total=len(members),
+                            first=first,
+                            last=last,
+                            part=n,
+                            parts=len(parts),
+                        ),
+                        int(all(members[i].silent for i in part)),
+                        last,
+                        first_id - 1 + n / (len(parts) + 1),  # where the first signal stood, parts in order
+                    ),
+                )
+                for i in part:
+                    db.execute(
+                        "UPDATE outbox SET state = 'carried', carrier = ?, rank = ? WHERE id = ?",
+                        (cur.lastrowid, rank, members[i].id),
+                    )
+                    rank += 1
+        self._progressed()
+        self._log.info("outbox_coalesced", chat_id=chat, signals=len(members), messages=len(parts))
+        return True
 
     def _reply_parameters(self, row: _Row) -> ReplyParameters | None:
         if row.reply_to_key is None or row.sent_upto:
@@ -561,9 +643,28 @@ class Outbox:
             "sent = ?, error = NULL WHERE id = ?",
             ("sent" if done else "pending", text, upto, message_id, self._clock.time(), row.id),
         )
+        if done:
+            self._delivered(row)
         self._progressed()
         self._metrics.telegram_sends.labels(result="ok").inc()
         th.event()
+
+    def _delivered(self, row: _Row) -> None:
+        """A row fully sent: the signals it carried are sent with it; their latency is observed."""
+        db = self._store.db
+        members = db.execute(
+            "SELECT strategy, event_time FROM outbox WHERE carrier = ? AND state = 'carried'", (row.id,)
+        ).fetchall()
+        if members:
+            db.execute(
+                "UPDATE outbox SET state = 'sent', sent = ?, message_id = (SELECT message_id FROM outbox "
+                "WHERE id = ?) WHERE carrier = ? AND state = 'carried'",
+                (self._clock.time(), row.id, row.id),
+            )
+        carried = [(m["strategy"], m["event_time"], "coalesced") for m in members]
+        for strategy, event_time, kind in [*carried, (row.strategy, row.event_time, "single")]:
+            if event_time is not None:
+                self._latency.observe(event_time=event_time, strategy=strategy or "", kind=kind)
 
     def _on_retry_after(self, row: _Row, err: TelegramRetryAfter) -> None:
         self._metrics.telegram_sends.labels(result="retry_after").inc()
@@ -631,6 +732,10 @@ class Outbox:
 
     def _dead(self, row: _Row, reason: str, th: TaskHealth) -> None:
         self._update(row.id, state="dead", error=reason, failed=self._clock.time(), attempts=row.attempts + 1)
+        self._store.db.execute(
+            "UPDATE outbox SET state = 'dead', error = ?, failed = ? WHERE carrier = ? AND state = 'carried'",
+            (reason, self._clock.time(), row.id),
+        )
         self._metrics.telegram_sends.labels(result="dead").inc()
         first = (row.chat_id, reason) not in self._reported
         self._reported.add((row.chat_id, reason))
