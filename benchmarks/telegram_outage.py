@@ -25,13 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from botapi_standin import TOKEN, StandIn
 
-TOKEN = "123456789:AAHoutageBENCHMARKtoken_abcdefghijk"
 CHAT = 4242
 HEALTHY_BEFORE = 7.0
 OUTAGE = 20.0
@@ -68,80 +66,9 @@ enabled = false
 """
 
 
-@dataclass
-class Delivery:
-    time: float
-    text: str
-
-
-@dataclass
-class StandIn:
-    """A Bot API server that answers sendMessage and getMe, and fails on command."""
-
-    dropping: bool = False
-    script: list[str] = field(default_factory=list)  # faults for the next sendMessage requests
-    delivered: list[Delivery] = field(default_factory=list)
-    requests: list[tuple[float, str]] = field(default_factory=list)  # (time, answer)
-    last_fault: float | None = None
-    _ids: int = 0
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        method = request.match_info["method"].lower()
-        if request.match_info["token"] != TOKEN:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
-        form = await request.post()
-        now = time.monotonic()
-        if method == "getme":
-            return web.json_response(
-                {
-                    "ok": True,
-                    "result": {"id": 123456789, "is_bot": True, "first_name": "x", "username": "x_bot"},
-                }
-            )
-        if method != "sendmessage":
-            return web.json_response({"ok": True, "result": True})
-        fault = "drop" if self.dropping else (self.script.pop(0) if self.script else None)
-        self.requests.append((now, fault or "200"))
-        if fault is not None:
-            self.last_fault = now
-        if fault == "drop":
-            assert request.transport is not None
-            request.transport.close()
-            raise asyncio.CancelledError
-        if fault == "429":
-            body = {
-                "ok": False,
-                "error_code": 429,
-                "description": "Too Many Requests: retry after 3",
-                "parameters": {"retry_after": 3},
-            }
-            return web.json_response(body, status=429)
-        if fault == "502":
-            page = "<html><head><title>502 Bad Gateway</title></head><body><h1>502</h1></body></html>"
-            return web.Response(status=502, text=page, content_type="text/html")
-        if fault == "500":
-            return web.json_response(
-                {"ok": False, "error_code": 500, "description": "Internal Server Error"}, status=500
-            )
-        self._ids += 1
-        text = str(form.get("text", ""))
-        self.delivered.append(Delivery(now, text))
-        chat = {"id": int(str(form.get("chat_id", CHAT))), "type": "private", "first_name": "u"}
-        result = {"message_id": self._ids, "date": int(time.time()), "chat": chat, "text": text}
-        return web.json_response({"ok": True, "result": result})
-
-
 async def main() -> None:
     stand_in = StandIn()
-    app = web.Application()
-    app.router.add_post("/bot{token}/{method}", stand_in.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, port = await stand_in.serve()
 
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
