@@ -32,6 +32,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from signalbots.exchange.venues import VENUES
+
 ENV_PREFIX = "SIGNALBOTS_"
 DEFAULT_CONFIG_PATHS = (Path("config/signalbots.toml"), Path("/etc/signalbots/signalbots.toml"))
 CREDENTIAL_BOT_TOKEN = "telegram_bot_token"  # file name under $CREDENTIALS_DIRECTORY
@@ -174,9 +176,8 @@ class ExchangeSettings(_Section):
 
 
 def _default_exchanges() -> dict[str, ExchangeSettings]:
-    return {name: ExchangeSettings() for name in ("binanceusdm", "bybit", "okx")} | {
-        "mexc": ExchangeSettings(enabled=False)
-    }
+    # One section per exchange profile (``signalbots.exchange.venues``).
+    return {name: ExchangeSettings(enabled=name != "mexc") for name in VENUES}
 
 
 class BreakerSettings(_Section):
@@ -275,9 +276,9 @@ class Settings(BaseSettings):
     @field_validator("exchanges")
     @classmethod
     def _known_exchanges(cls, v: dict[str, ExchangeSettings]) -> dict[str, ExchangeSettings]:
-        unknown = sorted(set(v) - {"binanceusdm", "bybit", "okx", "mexc"})
+        unknown = sorted(set(v) - set(VENUES))
         if unknown:
-            raise ValueError(f"unknown exchange {', '.join(unknown)} (known: binanceusdm, bybit, okx, mexc)")
+            raise ValueError(f"unknown exchange {', '.join(unknown)} (known: {', '.join(VENUES)})")
         # A section written in TOML replaces only that exchange; the others keep their defaults.
         return _default_exchanges() | v
 

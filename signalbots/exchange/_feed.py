@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import ccxt
 import structlog
 
 from signalbots.clock import Clock
-from signalbots.errors import FatalError, RateLimited, SymbolError, TransientError
+from signalbots.errors import RateLimited, SymbolError, TransientError
 from signalbots.events import MarketEvent
 from signalbots.exchange.bus import EventBus
 from signalbots.exchange.gateway import Gateway
@@ -70,6 +70,7 @@ class Feed:
         self._health: TaskHealth | None = None
         self._log = _log.bind(exchange=self.exchange_id, feed=self.kind)
         self._symbol_ids: tuple[int, dict[str, str]] = (0, {})
+        self._down: dict[str, str] = {}  # streams that cannot connect (or were cut), with the reason
 
     # A feed's data may legitimately pause (no liquidation for a while): ``stale_after`` is its limit.
     @property
@@ -132,8 +133,18 @@ class Feed:
         if self.stale:
             self.stale = False
             self._log.info("feed_recovered")
-            if self._health is not None:
-                self._health.set(TaskStatus.RUNNING, "")
+            self._show_status()
+
+    def _show_status(self) -> None:
+        """RUNNING, or DEGRADED with the first reason: a stream that cannot connect, else staleness."""
+        if self._health is None:
+            return
+        if self._down:
+            first = next(iter(self._down.values()))
+            more = f" (+{len(self._down) - 1} more)" if len(self._down) > 1 else ""
+            self._health.set(TaskStatus.DEGRADED, f"stream down: {first}{more}")
+        elif not self.stale:
+            self._health.set(TaskStatus.RUNNING, "")
 
     def _bad(self, endpoint: str, reason: str) -> None:
         self.bad_payloads += 1
@@ -220,30 +231,54 @@ class StreamFeed(Feed):
         keys = [str(k) for k in getattr(client, "subscriptions", {})]
         return any(mark in key for key in keys for mark in self._client_marks)
 
-    async def _watch_loop(self, watch: Callable[[], Awaitable[Any]], endpoint: str) -> None:
+    async def _watch_loop(
+        self,
+        endpoint: str,
+        method: str,
+        args: Callable[[], tuple[Any, ...]] = tuple,
+        *,
+        stream: str | None = None,
+    ) -> None:
+        """Call ``gateway.watch(endpoint, method, *args())`` forever; drain ccxt's cache after each wake-up.
+
+        A stream that fails (refused upgrade, dropped connection, ban, open circuit) is a state change: one
+        warning and the feed DEGRADED in health at once, then quiet retries; its first data again is one
+        ``stream_recovered`` line.
+        """
+        name = stream or endpoint
         backoff = BACKOFF_FIRST
         while True:
             try:
-                await watch()
-            except ccxt.BadSymbol as err:
-                raise SymbolError(f"{self.exchange_id} {endpoint}: {err}") from err
-            except (ccxt.AuthenticationError, ccxt.NotSupported) as err:
-                raise FatalError(f"{self.exchange_id} {endpoint}: {err}") from err
-            except ccxt.BaseError as err:
-                self._log.debug("watch_failed", endpoint=endpoint, error=str(err)[:200])
-                failure = TransientError(f"{self.exchange_id} {endpoint}: {err}")
-                backoff = await self._pause_for(failure, backoff)
-                continue
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
-                # ccxt cancelled the future (its connection closed): subscribe again.
-                failure = TransientError(f"{self.exchange_id} {endpoint}: connection closed")
-                backoff = await self._pause_for(failure, backoff)
+                await self.gateway.watch(endpoint, method, *args())
+            except TransientError as err:
+                self._stream_failed(name, err)
+                backoff = await self._stream_pause(err, backoff)
                 continue
             backoff = BACKOFF_FIRST
+            self._stream_ok(name)
             self._drain()
+
+    async def _stream_pause(self, err: TransientError, backoff: float) -> float:
+        if isinstance(err, RateLimited):
+            await self.clock.sleep(max(err.retry_after or backoff, self.gateway.banned_for(), 1.0))
+            return backoff
+        await self.clock.sleep(backoff)
+        return min(backoff * 2, BACKOFF_MAX)
+
+    def _stream_failed(self, name: str, err: Exception) -> None:
+        if name in self._down:
+            return
+        reason = str(err)[:200]
+        self._down[name] = reason
+        self._log.warning("stream_down", stream=name, error=reason)
+        if self._health is not None:
+            self._health.error(f"{self.name}: {reason}")
+        self._show_status()
+
+    def _stream_ok(self, name: str) -> None:
+        if self._down.pop(name, None) is not None:
+            self._log.info("stream_recovered", stream=name)
+            self._show_status()
 
     def _drain(self) -> None:
         raise NotImplementedError

@@ -1,16 +1,18 @@
-"""Binance's own kline quote volume, which ccxt's OHLCV rows leave out.
+"""The exchange's own kline quote volume, which ccxt's OHLCV rows leave out.
 
-A USDⓈ-M kline carries the quote-asset volume (REST ``/fapi/v1/klines`` index 7, websocket ``k.q``), but
-ccxt builds ``[time, open, high, low, close, volume]`` from both. The gateway's ccxt class appends it as a
-seventh element: ccxt's OHLCV caches, sorts and filters read only index 0, and its websocket cache replaces a
-row's whole contents on an update, so the extra element is carried along; ``CandleFeed`` reads it as
-``Candle.quote_volume``.
+Every exchange publishes a candle's quote turnover (Binance index 7 / websocket ``k.q``, Bybit ``turnover``,
+OKX ``volCcyQuote``, MEXC ``amount``), but ccxt builds ``[time, open, high, low, close, volume]`` — and that
+volume may count contracts. The gateway's ccxt class appends the quote volume as a seventh element: ccxt's
+OHLCV caches, sorts and filters read only index 0, and its websocket cache replaces a row's whole contents on
+an update, so the extra element is carried along; ``CandleFeed`` reads it as ``Candle.quote_volume``.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from signalbots.exchange.venues import Venue
 
 
 def _number(value: Any) -> float | None:
@@ -23,17 +25,28 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def rest_quote_volume(raw: Any, market: Any) -> float | None:
-    """Index 7 of a REST kline row; ``None`` for an inverse market, whose index 7 is base volume."""
-    if not isinstance(raw, list) or len(raw) <= 7:
+def quote_volume(venue: Venue, raw: Any, market: Any) -> float | None:
+    """The quote volume in a raw kline row; ``None`` for an inverse market (its turnover is in the base)."""
+    if venue.kline_volume is None or not isinstance(raw, list):
         return None
     if isinstance(market, dict) and market.get("inverse"):
         return None
-    return _number(raw[7])
+    return venue.kline_volume.quote(raw, price=None, contract_size=None)
+
+
+def carry_column(venue: Venue, columns: Any, rows: Any) -> Any:
+    """A column-wise kline answer (MEXC: ``{"time": [...], "amount": [...]}``): give each row its turnover."""
+    if venue.kline_fields is None or not isinstance(columns, dict) or not isinstance(rows, list):
+        return rows
+    time_key, volume_key = venue.kline_fields
+    times, volumes = columns.get(time_key), columns.get(volume_key)
+    if not isinstance(times, list) or not isinstance(volumes, list) or len(volumes) != len(rows):
+        return rows
+    return [[*row[:6], volumes[i]] if isinstance(row, list) else row for i, row in enumerate(rows)]
 
 
 def attach_ws_quote_volume(exchange: Any, message: Any) -> None:
-    """Give the cached row of a websocket ``kline`` event its ``q`` (after ccxt has stored the row).
+    """Binance: give the cached row of a websocket ``kline`` event its ``q`` (after ccxt has stored the row).
 
     ccxt has already resolved the watchers when this runs, but resolving only schedules them: none of them
     reads the cache before this returns.

@@ -1,8 +1,10 @@
 """``CandleFeed``: closed candles for every symbol above the liquidity floor.
 
-Binance: kline streams (``candle_batch`` symbols per subscription), read from ccxt's ``ohlcvs`` cache after
-every wake-up; elsewhere batched REST after each close with ``limit`` < 100. Missing candles are backfilled by
-REST when a symbol joins.
+Where the profile says candles stream (Binance: ``candle_batch`` symbols per kline subscription), they are
+read from ccxt's ``ohlcvs`` cache after every wake-up; elsewhere batched REST after each close with ``limit``
+< 100 (bounded by its start time where the endpoint has no limit: MEXC). Missing candles are backfilled by
+REST when a symbol joins. Every candle carries the exchange's own quote volume where it publishes one
+(``_klines``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from signalbots.errors import BadPayload, SymbolError, TransientError
 from signalbots.events import Candle, timeframe_ms
 from signalbots.exchange._feed import BACKOFF_FIRST, StreamFeed, finite
 from signalbots.exchange.bus import Liquidity
-
-_KLINE_STREAMS = frozenset({"binanceusdm"})  # many symbols per kline subscription, served by the simulator
+from signalbots.exchange.venues import Unit
 
 
 class CandleFeed(StreamFeed):
@@ -32,7 +33,7 @@ class CandleFeed(StreamFeed):
         self.timeframe = timeframe
         self.span_ms = timeframe_ms(timeframe)
         self.floor_usd = floor_usd
-        self.streaming = self.exchange_id in _KLINE_STREAMS
+        self.streaming = self.gateway.venue.candles_streamed
         self._resubscribes = self.streaming
         self.symbols: list[str] = []
         self._last_open: dict[str, int] = {}  # newest closed candle published, per symbol
@@ -75,9 +76,10 @@ class CandleFeed(StreamFeed):
         return [self.symbols[i : i + size] for i in range(0, len(self.symbols), size)]
 
     async def _watch_batch(self, batch: list[str]) -> None:
-        ex = self.gateway.exchange
         pairs = [[symbol, self.timeframe] for symbol in batch]
-        await self._watch_loop(lambda: ex.watch_ohlcv_for_symbols(pairs), "watch_ohlcv")
+        await self._watch_loop(
+            "watch_ohlcv", "watch_ohlcv_for_symbols", lambda: (pairs,), stream=f"klines {batch[0]}…"
+        )
 
     def _drain(self) -> None:
         caches = getattr(self.gateway.exchange, "ohlcvs", None) or {}
@@ -101,9 +103,12 @@ class CandleFeed(StreamFeed):
     async def _fetch(self, symbol: str, limit: int) -> list[Any] | None:
         backoff = BACKOFF_FIRST
         while True:
+            limit = min(limit, 99)
+            # An endpoint without a limit (MEXC) answers up to 2000 candles unless told where to start.
+            since = self._now_open() - limit * self.span_ms if self.gateway.venue.ohlcv_needs_since else None
             try:
                 rows = await self.gateway.call(
-                    "fetch_ohlcv", "fetch_ohlcv", symbol, self.timeframe, limit=min(limit, 99), symbol=symbol
+                    "fetch_ohlcv", "fetch_ohlcv", symbol, self.timeframe, since, limit, symbol=symbol
                 )
                 return rows if isinstance(rows, list) else None
             except SymbolError:
@@ -139,6 +144,7 @@ class CandleFeed(StreamFeed):
     def _closed(self, symbol: str, rows: Iterable[Any], endpoint: str) -> list[Candle]:
         now_open = self._now_open()
         last = self._last_open.get(symbol, -1)
+        per_unit = self._base_per_unit(symbol)
         received = self.clock.monotonic()
         out: list[Candle] = []
         for row in rows:
@@ -157,7 +163,7 @@ class CandleFeed(StreamFeed):
                 last = open_ms  # do not re-read a bad closed candle every wake-up
                 continue
             last = open_ms
-            # The exchange's own quote volume, where the gateway could keep it (Binance); else the strategy
+            # The exchange's own quote volume (the gateway keeps it from the raw row); else the strategy
             # estimates it from the base volume.
             quote = finite(quoted[0], positive=True) if quoted else None
             out.append(
@@ -170,7 +176,7 @@ class CandleFeed(StreamFeed):
                     high=h,
                     low=low,
                     close=c,
-                    volume=v,
+                    volume=v * per_unit,
                     quote_volume=quote,
                     received=received,
                 )
@@ -178,3 +184,10 @@ class CandleFeed(StreamFeed):
         if last >= 0:
             self._last_open[symbol] = last
         return out
+
+    def _base_per_unit(self, symbol: str) -> float:
+        """Base coins per unit of ccxt's OHLCV volume: the contract size where it counts contracts."""
+        if self.gateway.venue.kline_base_unit is not Unit.CONTRACTS:
+            return 1.0
+        size = self.gateway.markets.get(symbol, {}).get("contractSize")
+        return float(size) if isinstance(size, int | float) and size > 0 else 1.0

@@ -50,7 +50,7 @@ def feeds_for(
         "metrics": metrics,
     }
     feeds: list[Feed] = [TickerFeed(liquidity=liquidity, **common), FundingFeed(**common)]
-    if gateway.exchange_id in ("binanceusdm", "bybit", "okx"):
+    if gateway.venue.liquidation_stream is not None:
         feeds.append(LiquidationFeed(liquidity=liquidity, **common))
     feeds.append(CandleFeed(liquidity=liquidity, timeframe=timeframe, floor_usd=floor_usd, **common))
     return feeds

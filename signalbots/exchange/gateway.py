@@ -1,32 +1,37 @@
-"""One ccxt.pro instance per exchange, shared by every feed: the only door to the exchange.
+"""One ccxt.pro instance per exchange, shared by every feed: the only door to the exchange, REST and streams.
 
 Every REST request the instance makes — whether a feed called ``Gateway.call`` or ccxt made it on its own
 (``load_markets`` from inside a ``watch_*``) — goes through ``throttle(cost)``, which this module routes into
-the shared ``WeightLimiter`` (with Binance's corrected weights and its separate funding budget), and every
-answer passes ``on_rest_response``, where the exchange's used-weight headers lower the limiter and a 429/418
-pauses the whole exchange for ``Retry-After`` (or a doubling backoff). The pause is kept in the store under
+the shared ``WeightLimiter`` (with the profile's corrected weights, its separate funding budget and, where the
+exchange limits per endpoint, that endpoint's own bucket), and every answer passes ``on_rest_response``, where
+the usage headers lower the limiter and a rate-limit answer (the profile's table: Binance 429/418, Bybit 403 =
+IP ban and retCode 10006, OKX 429/50011, MEXC 510) pauses the whole exchange for ``Retry-After``, the
+profile's minimum (escalating on repeats) or a doubling backoff. The pause is kept in the store under
 ``ban:<exchange>`` so that a restart inside a ban sends nothing until it ends.
 
-``call`` adds the circuit breakers and translates ccxt's exceptions into ours (``signalbots.errors``).
+``call`` (REST) and ``watch`` (websocket) add the circuit breakers and translate ccxt's exceptions into ours
+(``signalbots.errors``) through one table; a ban stops the streams of the host too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-import json
 import re
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import ccxt
 import ccxt.pro
 import structlog
 
 from signalbots.clock import Clock
 from signalbots.errors import BadPayload, FatalError, RateLimited, SymbolError, TransientError
-from signalbots.exchange import _klines
+from signalbots.exchange._ccxt import gated_class
 from signalbots.exchange.breaker import BreakerRegistry
-from signalbots.exchange.ratelimit import BUDGETS, WeightLimiter, request_cost, uses_funding_budget
+from signalbots.exchange.ratelimit import WeightLimiter
+from signalbots.exchange.venues import RateLimitRule, venue
 from signalbots.health import TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
 from signalbots.settings import ExchangeSettings
@@ -34,27 +39,22 @@ from signalbots.store import Store
 
 _log = structlog.get_logger(__name__)
 
-# ccxt's market loaders fetch every market type unless told otherwise; we trade only linear perpetuals.
-_MARKET_TYPES: dict[str, Any] = {
-    "binanceusdm": {"types": ["linear"]},
-    "bybit": {"types": ["linear"]},
-    "okx": {"types": ["swap"]},
-    "mexc": {"types": {"spot": False, "swap": {"linear": True, "inverse": False}}},
-}
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+")
 _BACKOFF_FIRST = 10.0  # seconds of pause after a rate-limit answer without Retry-After, doubling
 _BACKOFF_MAX = 300.0
+_BAN_MAX = 86_400.0  # an escalating ban doubles up to a day
+_STRIKES_FORGOTTEN = 86_400.0  # a ban more than a day after the last one starts the escalation again
 # The cost a caller of ``Gateway.call`` states for its requests (when it knows better than ccxt).
 _COST_OVERRIDE: contextvars.ContextVar[float | None] = contextvars.ContextVar("signalbots_cost", default=None)
 
 
 class _RateLimitAnswer(ccxt.DDoSProtection):  # type: ignore[misc]
-    """A 429/418 (Bybit: 403) seen in ``on_rest_response``, carrying what ccxt's own exception drops."""
+    """A rate-limit answer seen in ``on_rest_response``, carrying what ccxt's own exception drops."""
 
-    def __init__(self, message: str, *, retry_after: float | None, banned: bool) -> None:
+    def __init__(self, message: str, *, retry_after: float | None, rule: RateLimitRule) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-        self.banned = banned
+        self.rule = rule
 
 
 class _Cost(float):
@@ -104,6 +104,7 @@ class Gateway:
         if base is None:
             raise FatalError(f"ccxt has no exchange {exchange_id!r}")
         self.exchange_id = exchange_id
+        self.venue = venue(exchange_id)
         self.settings = settings
         self.limiter = limiter
         self.funding_limiter = WeightLimiter.funding_budget(
@@ -115,9 +116,11 @@ class Gateway:
         self._store = store
         self._backoff = _BACKOFF_FIRST
         self._pause_saved = False
+        self._ban_until: float | None = None  # monotonic end of a ban (streams stop too), else None
+        self._endpoint_limiters: dict[str, WeightLimiter] = {}
         self._log = _log.bind(exchange=exchange_id)
         self.markets: dict[str, Any] = {}
-        self.exchange: Any = _gated_class(base)(self._ccxt_config())
+        self.exchange: Any = gated_class(base, self.venue)(self._ccxt_config())
         self.exchange.signalbots_gateway = self
         self._rehost()
 
@@ -129,9 +132,9 @@ class Gateway:
             "maxRetriesOnFailure": 0,
             "OHLCVLimit": self.settings.ohlcv_limit,
             "adjustForTimeDifference": False,
+            # ccxt's market loaders fetch every market type unless told otherwise; we trade linear perpetuals.
+            "fetchMarkets": self.venue.market_types,
         }
-        if self.exchange_id in _MARKET_TYPES:
-            options["fetchMarkets"] = _MARKET_TYPES[self.exchange_id]
         return {
             "enableRateLimit": True,  # so that ccxt calls throttle(cost), which is ours
             "timeout": int(self.settings.request_timeout * 1000),
@@ -216,13 +219,13 @@ class Gateway:
         """
         remaining = self.paused_for()
         if remaining > 0:
+            what = "banned" if self.banned_for() > 0 else "rate limited"
             raise RateLimited(
-                f"{self.exchange_id} paused: rate limited (retry after {remaining:.0f} s)",
+                f"{self.exchange_id} paused: {what} (retry after {remaining:.0f} s)",
                 retry_after=remaining,
+                banned=self.banned_for() > 0,
             )
-        fn = getattr(self.exchange, method, None)
-        if fn is None:
-            raise FatalError(f"{self.exchange_id} has no method {method}")
+        fn = self._method(method)
         self._breakers.check(self.exchange_id, endpoint, symbol)
         token = _COST_OVERRIDE.set(cost) if cost is not None else None
         try:
@@ -234,24 +237,82 @@ class Gateway:
         finally:
             if token is not None:
                 _COST_OVERRIDE.reset(token)
+        self._succeeded(endpoint, symbol)
+        return result
+
+    async def watch(self, endpoint: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A websocket ``watch_*`` call through the same door: a ban stops it (the exchange blocks the IP, not
+        one protocol), its breaker applies, and its errors are translated by the same table as REST.
+
+        A REST rate limit does not stop streams: they carry no request weight, and what arrives meanwhile
+        is what the feeds would miss.
+        """
+        remaining = self.banned_for()
+        if remaining > 0:
+            raise RateLimited(
+                f"{self.exchange_id} {endpoint}: banned (retry after {remaining:.0f} s)",
+                retry_after=remaining,
+                banned=True,
+            )
+        fn = self._method(method)
+        self._breakers.check(self.exchange_id, endpoint)
+        try:
+            result = await fn(*args, **kwargs)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # ccxt cancelled the future (its connection closed): a failure of the stream, not of our task.
+            failure = TransientError(f"{self.exchange_id} {endpoint}: connection closed")
+            self._record_failure(failure, endpoint, None)
+            raise failure from None
+        except Exception as err:
+            translated = self._translate(err, endpoint, None)
+            self._record_failure(translated, endpoint, None)
+            raise translated from err
+        self._breakers.record_success(self.exchange_id, endpoint)
+        return result
+
+    def _method(self, method: str) -> Any:
+        fn = getattr(self.exchange, method, None)
+        if fn is None:
+            raise FatalError(f"{self.exchange_id} has no method {method}")
+        return fn
+
+    def _succeeded(self, endpoint: str, symbol: str | None) -> None:
         self._breakers.record_success(self.exchange_id, endpoint, symbol)
         self._backoff = _BACKOFF_FIRST
         if self._pause_saved and self._store is not None:
             self._store.delete(f"ban:{self.exchange_id}")  # the exchange answers again: nothing to remember
             self._pause_saved = False
-        return result
 
     def paused_for(self) -> float:
         """Seconds until the exchange may be called again (0 when not paused)."""
         until = self.limiter.paused_until
         return 0.0 if until is None else max(0.0, until - self._clock.monotonic())
 
+    def banned_for(self) -> float:
+        """Seconds until a ban ends (0 when not banned): streams wait too."""
+        if self._ban_until is None:
+            return 0.0
+        left = self._ban_until - self._clock.monotonic()
+        if left <= 0:
+            self._ban_until = None
+            return 0.0
+        return left
+
     def _translate(self, err: Exception, endpoint: str, symbol: str | None) -> Exception:
         where = f"{self.exchange_id} {endpoint}" + (f" {symbol}" if symbol else "")
         if isinstance(err, _RateLimitAnswer):
-            return self._pause(err.retry_after, banned=err.banned, reason=str(err), where=where)
+            return self._pause(err.retry_after, err.rule, where=where)
+        refused = _handshake_status(err)
+        if refused is not None:
+            rule = self.venue.rate_limit(refused, None)
+            if rule is not None:
+                return self._pause(None, rule, where=where)
+            return TransientError(f"{where}: websocket refused: HTTP {refused}")
         if isinstance(err, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            return self._pause(None, banned=False, reason=str(err), where=where)
+            return self._pause(None, None, where=where, reason=_short(err))
         if isinstance(err, ccxt.BadSymbol) or (
             isinstance(err, ccxt.BadRequest) and symbol is not None and "symbol" in str(err).lower()
         ):
@@ -286,26 +347,55 @@ class Gateway:
         else:
             self._breakers.record_failure(self.exchange_id, endpoint)
 
-    # -- pauses (429 / 418) ----------------------------------------------------------------------------------
+    # -- pauses (the profile's rate-limit answers) -----------------------------------------------------------
 
-    def _pause(self, retry_after: float | None, *, banned: bool, reason: str, where: str) -> RateLimited:
+    def _pause(
+        self, retry_after: float | None, rule: RateLimitRule | None, *, where: str, reason: str = ""
+    ) -> RateLimited:
+        banned = rule is not None and rule.ban
         seconds = retry_after
+        if rule is not None and rule.min_pause is not None:
+            least = rule.min_pause * (2 ** (self._strike() - 1) if rule.escalates else 1)
+            seconds = max(seconds or 0.0, min(least, _BAN_MAX))
         if seconds is None:
             seconds, self._backoff = self._backoff, min(self._backoff * 2, _BACKOFF_MAX)
         deadline = self._clock.monotonic() + seconds
         self._pause_limiters(deadline)
+        if banned:
+            self._ban_until = max(self._ban_until or 0.0, deadline)
+        meaning = rule.meaning if rule is not None else "rate limited"
         if self._store is not None:
             self._store.put(
                 f"ban:{self.exchange_id}",
-                {"until": self._clock.time() + seconds, "banned": banned, "reason": _short_text(reason)},
+                {
+                    "until": self._clock.time() + seconds,
+                    "banned": banned,
+                    "reason": _short_text(reason or meaning),
+                },
                 now=self._clock.time(),
             )
             self._pause_saved = True
-        self._log.warning("exchange_paused", seconds=round(seconds, 1), banned=banned, where=where)
-        what = "banned (418)" if banned else "rate limited"
-        return RateLimited(
-            f"{where}: {what} (retry after {seconds:.0f} s)", retry_after=seconds, banned=banned
+        self._log.warning(
+            "exchange_paused", seconds=round(seconds, 1), banned=banned, where=where, why=meaning
         )
+        return RateLimited(
+            f"{where}: {meaning} (retry after {seconds:.0f} s)", retry_after=seconds, banned=banned
+        )
+
+    def _strike(self) -> int:
+        """This ban's number among the recent ones (persisted: the escalation survives a restart)."""
+        now = self._clock.time()
+        key = f"strikes:{self.exchange_id}"
+        saved = self._store.get(key) if self._store is not None else getattr(self, "_strikes", None)
+        count = 0
+        if isinstance(saved, dict) and now - float(saved.get("last", 0.0)) < _STRIKES_FORGOTTEN:
+            count = int(saved.get("count", 0))
+        record = {"count": count + 1, "last": now}
+        if self._store is not None:
+            self._store.put(key, record, now=now)
+        else:
+            self._strikes = record
+        return count + 1
 
     def _pause_limiters(self, deadline: float) -> None:
         self.limiter.pause_until(deadline)
@@ -322,7 +412,10 @@ class Gateway:
         if left <= 0:
             self._store.delete(f"ban:{self.exchange_id}")
             return
-        self._pause_limiters(self._clock.monotonic() + left)
+        deadline = self._clock.monotonic() + left
+        self._pause_limiters(deadline)
+        if saved.get("banned"):
+            self._ban_until = deadline
         self._pause_saved = True
         self._log.warning("exchange_pause_restored", seconds=round(left, 1), reason=saved.get("reason", ""))
 
@@ -334,42 +427,63 @@ class Gateway:
 
     def request_cost(self, path: str, params: Any, ccxt_cost: float) -> _Cost:
         override = _COST_OVERRIDE.get()
-        cost = override if override is not None else request_cost(self.exchange_id, path, params, ccxt_cost)
+        cost = override if override is not None else self.venue.cost(path, params, ccxt_cost)
         return _Cost(cost, path)
 
     async def throttle(self, cost: float | None) -> None:
         value = float(cost) if cost is not None else 1.0
         path = getattr(cost, "path", "")
         started = self._clock.monotonic()
-        if self.funding_limiter is not None and uses_funding_budget(self.exchange_id, path):
+        if self.funding_limiter is not None and self.venue.uses_funding_budget(path):
             await self.funding_limiter.acquire(1.0)
         await self.limiter.acquire(value)
+        endpoint = self._endpoint_limiter(path)
+        if endpoint is not None:
+            await endpoint.acquire(value)
         waited = self._clock.monotonic() - started
         if waited > 0:
             self._metrics.limiter_wait.labels(exchange=self.exchange_id).inc(waited)
         self._metrics.rest_weight.labels(exchange=self.exchange_id).inc(value)
 
-    def on_response(self, status: int, reason: str, url: str, headers: dict[str, str]) -> None:
+    def _endpoint_limiter(self, path: str) -> WeightLimiter | None:
+        if self.venue.endpoint_budget is None:
+            return None
+        limiter = self._endpoint_limiters.get(path)
+        if limiter is None:
+            limiter = WeightLimiter.endpoint_budget(
+                self.exchange_id, path, budget_fraction=self.settings.budget_fraction, clock=self._clock
+            )
+            assert limiter is not None
+            self._endpoint_limiters[path] = limiter
+        return limiter
+
+    def on_response(
+        self, status: int, reason: str, url: str, headers: dict[str, str], body: str | None = None
+    ) -> None:
         h = {k.lower(): v for k, v in headers.items()}
-        self._sync_used(h)
-        bybit_limit = self.exchange_id == "bybit" and status == 403
-        if status in (418, 429) or bybit_limit:
+        try:
+            usage = self.venue.usage(h)
+        except ValueError:
+            usage = None  # a garbled header must not break the request it came with
+        if usage is not None:
+            self.limiter.sync_used(usage[0], window_capacity=usage[1])
+        rule = self.venue.rate_limit(status, body)
+        if rule is not None:
             raise _RateLimitAnswer(
-                f"{self.exchange_id} {status} {reason}", retry_after=_retry_after(h), banned=status == 418
+                f"{self.exchange_id} {status} {reason}: {rule.meaning}",
+                retry_after=_retry_after(h),
+                rule=rule,
             )
         if status >= 500:
             raise ccxt.ExchangeNotAvailable(f"{self.exchange_id} {status} {reason}")
 
-    def _sync_used(self, h: dict[str, str]) -> None:
-        try:
-            if "x-mbx-used-weight-1m" in h:
-                capacity = BUDGETS["binanceusdm"].units
-                self.limiter.sync_used(float(h["x-mbx-used-weight-1m"]), window_capacity=capacity)
-            elif "x-bapi-limit-status" in h and "x-bapi-limit" in h:
-                limit = float(h["x-bapi-limit"])
-                self.limiter.sync_used(limit - float(h["x-bapi-limit-status"]), window_capacity=limit)
-        except ValueError:
-            return  # a garbled header must not break the request it came with
+
+def _handshake_status(err: BaseException) -> int | None:
+    """The HTTP status of a refused websocket upgrade (ccxt wraps aiohttp's error in a NetworkError)."""
+    for candidate in (err, *(err.args if isinstance(err, ccxt.NetworkError) else ()), err.__cause__):
+        if isinstance(candidate, aiohttp.WSServerHandshakeError):
+            return int(candidate.status)
+    return None
 
 
 def _short(err: BaseException) -> str:
@@ -383,76 +497,3 @@ def _short(err: BaseException) -> str:
 
 def _short_text(text: str) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _gated_class(base: type[Any]) -> type[Any]:
-    """``base`` (a ccxt.pro exchange class) with its throttle, cost and response hooks routed to a Gateway.
-
-    Binance's class also keeps the kline quote volume that ccxt's OHLCV rows drop (``_klines``).
-    """
-
-    class Gated(base):  # type: ignore[misc]
-        signalbots_gateway: Gateway | None = None
-
-        async def throttle(self, cost: Any = None) -> Any:
-            gateway = self.signalbots_gateway
-            if gateway is None:
-                return await super().throttle(cost)
-            await gateway.throttle(cost)
-            return None
-
-        def calculate_rate_limiter_cost(
-            self, api: Any, method: Any, path: Any, params: Any, config: Any = None
-        ) -> Any:
-            cost = super().calculate_rate_limiter_cost(api, method, path, params, config or {})
-            gateway = self.signalbots_gateway
-            return cost if gateway is None else gateway.request_cost(str(path), params, float(cost))
-
-        def on_rest_response(
-            self,
-            code: Any,
-            reason: Any,
-            url: Any,
-            method: Any,
-            response_headers: Any,
-            response_body: Any,
-            request_headers: Any,
-            request_body: Any,
-        ) -> Any:
-            body = super().on_rest_response(
-                code, reason, url, method, response_headers, response_body, request_headers, request_body
-            )
-            gateway = self.signalbots_gateway
-            if gateway is not None:
-                gateway.on_response(int(code), str(reason), str(url), dict(response_headers or {}))
-            return body
-
-        def parse_json(self, http_response: Any) -> Any:
-            parsed = super().parse_json(http_response)
-            if parsed is None and isinstance(http_response, str) and http_response.lstrip()[:1] in ("{", "["):
-                # ccxt would hand the raw text to its parsers and return garbage; say it is malformed instead.
-                try:
-                    json.loads(http_response)
-                except ValueError as err:
-                    raise ccxt.BadResponse(f"{self.id} malformed JSON: {err}") from err
-            return parsed
-
-    if not issubclass(base, ccxt.pro.binanceusdm):
-        Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"
-        return Gated
-
-    class GatedKlines(Gated):
-        """Binance: OHLCV rows keep the exchange's quote volume as a seventh element (see ``_klines``)."""
-
-        def parse_ohlcv(self, ohlcv: Any, market: Any = None) -> Any:
-            row = super().parse_ohlcv(ohlcv, market)
-            quote = _klines.rest_quote_volume(ohlcv, market)
-            return row if quote is None or not isinstance(row, list) else [*row, quote]
-
-        def handle_ohlcv(self, client: Any, message: Any) -> Any:
-            result = super().handle_ohlcv(client, message)
-            _klines.attach_ws_quote_volume(self, message)
-            return result
-
-    GatedKlines.__name__ = GatedKlines.__qualname__ = f"Gated{base.__name__}"
-    return GatedKlines

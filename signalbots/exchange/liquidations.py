@@ -1,10 +1,10 @@
 """``LiquidationFeed``: forced liquidations from the exchanges' websocket streams.
 
-Binance ``!forceOrder@arr`` (every symbol), Bybit ``allLiquidation.<symbol>`` for the ``liquidation_symbols``
-most liquid, OKX ``liquidation-orders`` (SWAP). Raw payloads (ccxt's ``info``) are parsed by
-``signalbots.exchange.normalize``. ccxt resolves a ``watch_*`` call with one message and keeps the rest in its
-``liquidations`` cache, so the feed reads what is new in the cache after every wake-up: nothing received
-between two calls is lost.
+The exchange's profile names the stream and its parser: Binance ``!forceOrder@arr`` (every symbol), Bybit
+``allLiquidation.<symbol>`` for the ``liquidation_symbols`` most liquid, OKX ``liquidation-orders`` (SWAP).
+Raw payloads (ccxt's ``info``) are parsed by ``signalbots.exchange.normalize``. ccxt resolves a ``watch_*``
+call with one message and keeps the rest in its ``liquidations`` cache, so the feed reads what is new in the
+cache after every wake-up: nothing received between two calls is lost.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ class LiquidationFeed(StreamFeed):
 
     def __init__(self, *, liquidity: Liquidity | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.exchange_id not in ("binanceusdm", "bybit", "okx"):
+        self.venue = self.gateway.venue
+        if self.venue.liquidation_stream is None or self.venue.liquidation_parser is None:
             raise FatalError(f"{self.exchange_id} has no public liquidation stream")
+        self.parse = self.venue.liquidation_parser
         self.liquidity = liquidity
         self._seen: Any = None  # the newest cache entry already published
 
@@ -36,29 +38,30 @@ class LiquidationFeed(StreamFeed):
         return self.settings.liquidation_stale_after
 
     async def _work(self) -> None:
-        ex = self.gateway.exchange
         endpoint = "watch_liquidations"
-        if self.exchange_id == "binanceusdm":
-            await self._watch_loop(lambda: ex.watch_liquidations_for_symbols([]), endpoint)
+        how = self.venue.liquidation_stream
+        if how == "all":  # one stream for every symbol (Binance !forceOrder@arr)
+            await self._watch_loop(endpoint, "watch_liquidations_for_symbols", lambda: ([],))
             return
-        if self.exchange_id == "okx":
-            # OKX's channel covers every SWAP; ccxt wants the symbols to route its messages.
+        if how == "listed":
+            # One channel covers every swap (OKX); ccxt wants the symbols to route its messages.
             await self._watch_loop(
-                lambda: ex.watch_liquidations_for_symbols(list(self.gateway.markets)), endpoint
+                endpoint, "watch_liquidations_for_symbols", lambda: (list(self.gateway.markets),)
             )
             return
-        # Bybit: one topic per symbol, for the most liquid N (from the ticker feed).
+        # One topic per symbol (Bybit), for the most liquid N (from the ticker feed).
         if self.liquidity is None:
-            raise FatalError("bybit liquidations need the ticker feed's liquidity ranking")
+            raise FatalError(f"{self.exchange_id} liquidations need the ticker feed's liquidity ranking")
         await self.liquidity.wait_ready(self.exchange_id)
         symbols = self.liquidity.most_liquid(self.exchange_id, self.settings.liquidation_symbols)
         loops = [self._symbol_loop(symbol, endpoint) for symbol in symbols]
         await asyncio.gather(*loops)
 
     async def _symbol_loop(self, symbol: str, endpoint: str) -> None:
-        ex = self.gateway.exchange
         try:
-            await self._watch_loop(lambda: ex.watch_liquidations(symbol), endpoint)
+            await self._watch_loop(
+                endpoint, "watch_liquidations", lambda: (symbol,), stream=f"{endpoint} {symbol}"
+            )
         except SymbolError as err:  # delisted since the ranking: the other symbols carry on
             self._log.info("liquidation_symbol_dropped", symbol=symbol, reason=str(err)[:200])
 
@@ -93,11 +96,7 @@ class LiquidationFeed(StreamFeed):
         self._report_bad("watch_liquidations", bad, example)
 
     def _parse(self, info: Any, received: float) -> list[Liquidation]:
-        if self.exchange_id == "binanceusdm":
-            return [normalize.binance_force_order({"o": info}, self._symbol_of, received=received)]
-        if self.exchange_id == "bybit":
-            return [normalize.bybit_liquidation(info, self._symbol_of, received=received)]
-        return normalize.okx_liquidations(info, self._symbol_of, self._contract_size, received=received)
+        return self.parse(info, self._symbol_of, self._contract_size, received)
 
     def _contract_size(self, market_id: str) -> float | None:
         symbol = self._symbol_of(market_id)

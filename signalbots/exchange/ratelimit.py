@@ -29,71 +29,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from signalbots.clock import Clock
+from signalbots.exchange.venues import VENUES, ExchangeBudget, venue
 
-
-@dataclass(frozen=True, slots=True)
-class ExchangeBudget:
-    """A published request budget in ccxt cost units: ``units`` per ``window`` seconds."""
-
-    units: float
-    window: float
-
-    @property
-    def per_second(self) -> float:
-        return self.units / self.window
-
-
-# Published budgets (checked 2025), converted to ccxt cost units:
-# - binanceusdm: "REQUEST_WEIGHT 2400 per minute" per IP (GET /fapi/v1/exchangeInfo rateLimits); ccxt's fapi
-#   costs are the weights themselves.
-# - bybit: "600 requests within a 5-second window per IP" (bybit-exchange.github.io/docs/v5/rate-limit);
-#   ccxt charges 5 units per public v5 market request (rateLimit 20 ms), so 600 req = 3000 units.
-# - okx: limits are per endpoint, the common public one is "20 requests per 2 seconds" (market/tickers,
-#   public/instruments), which ccxt charges 1 unit (funding-rate: 10 / 2 s, charged 2). One shared bucket of
-#   20 units / 2 s is therefore never looser than any single endpoint's limit.
-# - mexc: futures REST "20 times per 2 seconds" per endpoint (mexcdevelop.github.io/apidocs/contract_v1_en);
-#   ccxt charges 2 units per contract request (rateLimit 50 ms), so 20 req = 40 units per 2 s.
-BUDGETS: dict[str, ExchangeBudget] = {
-    "binanceusdm": ExchangeBudget(units=2400.0, window=60.0),
-    "bybit": ExchangeBudget(units=3000.0, window=5.0),
-    "okx": ExchangeBudget(units=20.0, window=2.0),
-    "mexc": ExchangeBudget(units=40.0, window=2.0),
-}
-
-# Binance USDⓈ-M: GET /fapi/v1/fundingRate and /fapi/v1/fundingInfo "share 500/5min/IP rate limit", on top
-# of (not instead of) the request weight. Counted in requests.
-BINANCE_FUNDING_BUDGET = ExchangeBudget(units=500.0, window=300.0)
-_BINANCE_FUNDING_PATHS = frozenset({"fundingRate", "fundingInfo"})
-
-# Where ccxt undercounts Binance USDⓈ-M weights (ccxt charges 1 for premiumIndex without a symbol).
-_BINANCE_NO_SYMBOL_WEIGHT = {
-    "premiumIndex": 10.0,
-    "ticker/24hr": 40.0,
-    "ticker/price": 2.0,
-    "ticker/bookTicker": 5.0,
-}
-
-
-def _path_name(path: str) -> str:
-    """``"fapi/v1/premiumIndex"`` or ``"premiumIndex"`` → ``"premiumIndex"``-style suffix match key."""
-    for key in (*_BINANCE_NO_SYMBOL_WEIGHT, *_BINANCE_FUNDING_PATHS):
-        if path == key or path.endswith("/" + key):
-            return key
-    return path
+# Published budgets and their sources live in each exchange's profile (``signalbots.exchange.venues``).
+BUDGETS: dict[str, ExchangeBudget] = {ex: v.budget for ex, v in VENUES.items()}
 
 
 def request_cost(exchange_id: str, path: str, params: Mapping[str, Any] | None, ccxt_cost: float) -> float:
-    """ccxt's cost for a request, corrected where ccxt undercounts (never lowered)."""
-    if exchange_id == "binanceusdm" and not (params or {}).get("symbol"):
-        extra = _BINANCE_NO_SYMBOL_WEIGHT.get(_path_name(path))
-        if extra is not None:
-            return max(ccxt_cost, extra)
-    return ccxt_cost
+    """ccxt's cost for a request, corrected where the exchange counts differently (never lowered)."""
+    return venue(exchange_id).cost(path, params, ccxt_cost)
 
 
 def uses_funding_budget(exchange_id: str, path: str) -> bool:
-    """True for the Binance endpoints that also spend the separate 500 / 5 min funding budget."""
-    return exchange_id == "binanceusdm" and _path_name(path) in _BINANCE_FUNDING_PATHS
+    """True for the endpoints that also spend a separate funding budget (Binance fundingRate/fundingInfo)."""
+    return venue(exchange_id).uses_funding_budget(path)
 
 
 class WeightLimiter:
@@ -117,19 +66,27 @@ class WeightLimiter:
     @classmethod
     def for_exchange(cls, exchange_id: str, *, budget_fraction: float, clock: Clock) -> WeightLimiter:
         """The exchange's published budget × ``budget_fraction`` (in ccxt cost units)."""
-        budget = BUDGETS.get(exchange_id)
-        if budget is None:
-            raise ValueError(f"no published budget known for {exchange_id!r} (known: {', '.join(BUDGETS)})")
-        return cls._from_budget(f"{exchange_id}", budget, budget_fraction, clock)
+        return cls._from_budget(f"{exchange_id}", venue(exchange_id).budget, budget_fraction, clock)
 
     @classmethod
     def funding_budget(
         cls, exchange_id: str, *, budget_fraction: float, clock: Clock
     ) -> WeightLimiter | None:
-        """Binance's separate fundingRate/fundingInfo bucket (1 per request); None for other exchanges."""
-        if exchange_id != "binanceusdm":
+        """A separate funding-endpoint bucket (Binance: 1 per request), None where the exchange has none."""
+        budget = venue(exchange_id).funding_budget
+        if budget is None:
             return None
-        return cls._from_budget(f"{exchange_id} funding", BINANCE_FUNDING_BUDGET, budget_fraction, clock)
+        return cls._from_budget(f"{exchange_id} funding", budget, budget_fraction, clock)
+
+    @classmethod
+    def endpoint_budget(
+        cls, exchange_id: str, path: str, *, budget_fraction: float, clock: Clock
+    ) -> WeightLimiter | None:
+        """One endpoint's own bucket where the exchange limits per endpoint (MEXC), else None."""
+        budget = venue(exchange_id).endpoint_budget
+        if budget is None:
+            return None
+        return cls._from_budget(f"{exchange_id} {path}", budget, budget_fraction, clock)
 
     @classmethod
     def _from_budget(cls, name: str, budget: ExchangeBudget, fraction: float, clock: Clock) -> WeightLimiter:

@@ -48,14 +48,9 @@ class TickerFeed(PollingFeed):
         last = finite(raw.get("last"), positive=True, allow_zero=False)
         if last is None:
             return f"{symbol}: last price {raw.get('last')!r}"
-        quote = raw.get("quoteVolume")
-        volume = finite(quote, positive=True) if quote is not None else None
-        if quote is not None and volume is None:
-            return f"{symbol}: quote volume {quote!r}"
-        if volume is None:  # OKX swaps report base volume only
-            base = finite(raw.get("baseVolume"), positive=True)
-            contract = self.gateway.markets.get(symbol, {}).get("contractSize") or 1.0
-            volume = None if base is None else base * last * (1.0 if raw.get("baseVolume") else contract)
+        volume = self._quote_volume(raw, last, symbol)
+        if isinstance(volume, str):
+            return volume
         stamp = raw.get("timestamp")
         return Ticker(
             exchange=self.exchange_id,
@@ -65,3 +60,23 @@ class TickerFeed(PollingFeed):
             quote_volume_24h=volume,
             received=received,
         )
+
+    def _quote_volume(self, raw: dict[str, Any], last: float, symbol: str) -> float | str | None:
+        """The exchange's own 24h volume field (its profile says where and in what unit), in quote currency.
+
+        ccxt's unified ``baseVolume`` follows the exchange's field, which counts contracts on OKX and MEXC:
+        never multiply it by the price blindly.
+        """
+        field = self.gateway.venue.ticker_volume
+        info = raw.get("info")
+        if field is not None and isinstance(info, dict) and info.get(field.key) not in (None, ""):
+            size = self.gateway.markets.get(symbol, {}).get("contractSize")
+            volume = field.quote(
+                info, price=last, contract_size=size if isinstance(size, int | float) else None
+            )
+            return f"{symbol}: 24h volume {info.get(field.key)!r}" if volume is None else volume
+        quote = raw.get("quoteVolume")
+        volume = finite(quote, positive=True) if quote is not None else None
+        if quote is not None and volume is None:
+            return f"{symbol}: quote volume {quote!r}"
+        return volume

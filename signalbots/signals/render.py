@@ -21,6 +21,7 @@ from functools import partial
 from html import escape as _html_escape
 
 from signalbots.events import base_asset
+from signalbots.exchange.venues import display_name
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.stats import ALL, Stats
 
@@ -30,7 +31,6 @@ MAX_CHARS = 4096
 _MAX_LINES = 30  # list entries per message; keeps /signals and /stats far below MAX_CHARS
 _MINUS = "\u2212"
 
-_EXCHANGES = {"binanceusdm": "Binance", "bybit": "Bybit", "okx": "OKX", "mexc": "MEXC"}
 _TITLES = {
     "spike": "📊 Volume spike",
     "cascade": "💥 Liquidation cascade",
@@ -150,7 +150,7 @@ def day(ms: int) -> str:
 
 def exchange_name(exchange: str) -> str:
     """``binanceusdm`` → ``Binance``; ``binanceusdm+bybit`` (a spread's two legs) → ``Binance + Bybit``."""
-    return " + ".join(_EXCHANGES.get(part, part) for part in exchange.split("+"))
+    return " + ".join(display_name(part) for part in exchange.split("+"))
 
 
 def fact(name: str, value: float) -> str:
@@ -216,7 +216,7 @@ def _symbol(c: Candidate) -> str:
     if c.kind != "spread":
         return c.symbol
     # A spread's "symbol" names both legs with exchange ids; show the names people know.
-    return " ".join(_EXCHANGES.get(word, word) for word in c.symbol.split(" "))
+    return " ".join(display_name(word) for word in c.symbol.split(" "))
 
 
 def signal(sig: Signal) -> str:

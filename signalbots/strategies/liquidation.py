@@ -21,16 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from signalbots.events import Candle, Liquidation, MarketEvent, Side, Ticker, base_asset
+from signalbots.exchange.venues import VENUES
 from signalbots.settings import LiquidationSettings
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import atr, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
-
-# Binance's !forceOrder@arr pushes only the largest liquidation per symbol per second.
-_LOWER_BOUND_EXCHANGES = frozenset({"binanceusdm", "binance"})
-_LOWER_BOUND_NOTE = (
-    "Binance publishes at most one liquidation per symbol per second: the sum is a lower bound"
-)
 
 _WindowKey = tuple[str, str, Side]
 _SymbolKey = tuple[str, str]
@@ -172,8 +167,10 @@ class LiquidationStrategy:
                 stop = pct_stop(entry, direction, s.stop_pct)
         side_word = "longs" if p.side is Side.LONG else "shorts"
         notes = [f"{len(prints)} {side_word} liquidated within {s.window:g}s"]
-        if p.exchange in _LOWER_BOUND_EXCHANGES:
-            notes.append(_LOWER_BOUND_NOTE)
+        # A sampled stream (Binance: the latest print per symbol per second) makes the sum a lower bound.
+        lower_bound = VENUES[p.exchange].liquidation_lower_bound if p.exchange in VENUES else ""
+        if lower_bound:
+            notes.append(lower_bound)
         return directional(
             strategy=self.name,
             kind="cascade",

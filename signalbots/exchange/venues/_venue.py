@@ -1,0 +1,176 @@
+"""What an exchange is, as data: the shape every venue profile fills in (``venues/<id>.py``).
+
+Everything that differs between exchanges lives in a ``Venue``; the gateway, the limiter, the feeds, the
+strategies and the rendering read it and never branch on an exchange id. Importing a profile costs nothing
+(no ccxt): settings validation and ``check-config`` read the registry too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from signalbots.events import Liquidation
+
+SymbolOf = Callable[[str], str | None]
+ContractSizeOf = Callable[[str], float | None]
+LiquidationParser = Callable[[Any, SymbolOf, ContractSizeOf, float], list[Liquidation]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeBudget:
+    """A published request budget in ccxt cost units: ``units`` per ``window`` seconds."""
+
+    units: float
+    window: float
+
+    @property
+    def per_second(self) -> float:
+        return self.units / self.window
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitRule:
+    """An answer that means "slow down" and what it costs: an HTTP status, or an error code in the body.
+
+    ``ban``: the exchange has blocked the IP (every REST call and every stream of the host stops);
+    ``min_pause``: the least the exchange wants us to wait when it gives no ``Retry-After``; ``escalates``:
+    repeated bans are longer (each repeat doubles the pause).
+    """
+
+    meaning: str
+    status: int | None = None
+    code: str | None = None
+    ban: bool = False
+    min_pause: float | None = None
+    escalates: bool = False
+
+
+class Unit(StrEnum):
+    """What a volume field counts."""
+
+    QUOTE = "quote"  # the quote currency (USDT): a turnover
+    BASE = "base"  # the base coin: × price
+    CONTRACTS = "contracts"  # contracts: × contract size × price
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeField:
+    """Where the exchange's 24h or candle volume is, and what it counts.
+
+    ``key``: a field of the raw ticker (``info``), or an index into the raw kline row.
+    """
+
+    key: str | int
+    unit: Unit
+
+    def quote(self, raw: Any, *, price: float | None, contract_size: float | None) -> float | None:
+        """The volume in the quote currency, or None when the field is missing or not a finite number ≥ 0."""
+        value = _pick(raw, self.key)
+        number = _number(value)
+        if number is None or number < 0:
+            return None
+        if self.unit is Unit.QUOTE:
+            return number
+        if price is None or not (math.isfinite(price) and price > 0):
+            return None
+        if self.unit is Unit.BASE:
+            return number * price
+        if contract_size is None or not (math.isfinite(contract_size) and contract_size > 0):
+            return None
+        return number * contract_size * price
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """One exchange, everything about it that the daemon must know (see each profile for sources)."""
+
+    id: str  # ccxt id
+    name: str  # display name in messages
+    # -- markets ---------------------------------------------------------------------------------------------
+    market_types: Any  # ccxt ``options['fetchMarkets']``: load only linear perpetuals
+    markets_loader: str | None = None  # a ccxt method that loads only swaps, where the option is ignored
+    # -- REST limits -----------------------------------------------------------------------------------------
+    budget: ExchangeBudget = ExchangeBudget(units=20.0, window=2.0)  # per IP, in ccxt cost units
+    endpoint_budget: ExchangeBudget | None = None  # per endpoint path as well (MEXC)
+    request_cost: float | None = None  # every request costs this (the exchange counts requests, not weight)
+    funding_budget: ExchangeBudget | None = None  # a separate budget of the funding endpoints (requests)
+    funding_paths: frozenset[str] = frozenset()
+    weight_without_symbol: Mapping[str, float] = field(default_factory=dict)  # where ccxt undercounts
+    rate_limits: tuple[RateLimitRule, ...] = ()
+    error_code_field: str | None = None  # where the body's error code is ("retCode", "code")
+    usage: Callable[[Mapping[str, str]], tuple[float, float] | None] = lambda headers: None
+    # -- data ------------------------------------------------------------------------------------------------
+    ticker_volume: VolumeField | None = None  # 24h volume field of the raw ticker
+    kline_volume: VolumeField | None = None  # quote volume in the raw kline row
+    kline_base_unit: Unit = Unit.BASE  # what ccxt's OHLCV volume (index 5) counts
+    kline_fields: tuple[str, str] | None = None  # (time field, volume field) of a column-wise kline answer
+    ohlcv_needs_since: bool = False  # the kline endpoint has no limit: bound the answer by its start time
+    candles_streamed: bool = False  # kline websocket with many symbols per subscription (else REST polls)
+    funding_source: str = "fetch_funding_rates"  # the ccxt call that gives every symbol's funding
+    funding_interval_field: str | None = None  # hours, in the raw funding/ticker entry (freshest source)
+    funding_intervals_call: str | None = None  # a bulk call listing the intervals (refreshed hourly)
+    funding_interval_call: str | None = None  # a per-symbol call giving the interval (refreshed hourly)
+    funding_default_hours: float | None = None  # what the exchange documents for symbols not listed
+    # -- liquidations ----------------------------------------------------------------------------------------
+    liquidation_stream: str | None = None  # "all" (one stream), "listed" (all markets), "per_symbol"
+    liquidation_parser: LiquidationParser | None = None
+    liquidation_lower_bound: str = ""  # said in every cascade message when the stream is sampled
+
+    def rate_limit(self, status: int, body: str | None) -> RateLimitRule | None:
+        """The rule an answer matches (by HTTP status, else by the error code in a short JSON body)."""
+        for rule in self.rate_limits:
+            if rule.status is not None and rule.status == status:
+                return rule
+        if self.error_code_field is None or not body or len(body) > 2048:
+            return None  # rate-limit answers are short; a bulk answer is never one
+        codes = [rule for rule in self.rate_limits if rule.code is not None]
+        if not codes or not body.lstrip().startswith("{"):
+            return None
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return None
+        code = str(parsed.get(self.error_code_field)) if isinstance(parsed, dict) else None
+        return next((rule for rule in codes if rule.code == code), None)
+
+    def cost(self, path: str, params: Mapping[str, Any] | None, ccxt_cost: float) -> float:
+        """ccxt's cost for a request, corrected where the exchange counts differently."""
+        if self.request_cost is not None:
+            return self.request_cost
+        if not (params or {}).get("symbol"):
+            extra = self.weight_without_symbol.get(_path_key(path, self.weight_without_symbol))
+            if extra is not None:
+                return max(ccxt_cost, extra)
+        return ccxt_cost
+
+    def uses_funding_budget(self, path: str) -> bool:
+        return self.funding_budget is not None and _path_key(path, self.funding_paths) in self.funding_paths
+
+
+def _path_key(path: str, keys: Any) -> str:
+    """``"fapi/v1/premiumIndex"`` → ``"premiumIndex"`` when that is one of ``keys``."""
+    for key in keys:
+        if path == key or path.endswith("/" + key):
+            return str(key)
+    return path
+
+
+def _pick(raw: Any, key: str | int) -> Any:
+    if isinstance(key, int):
+        return raw[key] if isinstance(raw, list | tuple) and len(raw) > key else None
+    return raw.get(key) if isinstance(raw, Mapping) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or value == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

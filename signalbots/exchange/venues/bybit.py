@@ -1,0 +1,60 @@
+"""Bybit (v5, linear perpetuals).
+
+Sources: bybit-exchange.github.io/docs/v5/rate-limit ("600 requests within a 5-second window per IP";
+"403 … access too frequent … IP ban … wait at least 10 minutes", repeated violations longer; retCode 10006
+"Too many visits"; headers ``X-Bapi-Limit-Status`` / ``X-Bapi-Limit``), v5/market/tickers (``turnover24h``,
+``fundingIntervalHour``), v5/market/kline (``turnover``), v5/websocket/public/all-liquidation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from signalbots.events import Liquidation
+from signalbots.exchange import normalize
+from signalbots.exchange.venues._venue import (
+    ContractSizeOf,
+    ExchangeBudget,
+    RateLimitRule,
+    SymbolOf,
+    Unit,
+    Venue,
+    VolumeField,
+)
+
+
+def _usage(headers: Mapping[str, str]) -> tuple[float, float] | None:
+    remaining, limit = headers.get("x-bapi-limit-status"), headers.get("x-bapi-limit")
+    if remaining is None or limit is None:
+        return None
+    return float(limit) - float(remaining), float(limit)
+
+
+def _liquidation(
+    info: Any, symbol_of: SymbolOf, size_of: ContractSizeOf, received: float
+) -> list[Liquidation]:
+    return [normalize.bybit_liquidation(info, symbol_of, received=received)]
+
+
+VENUE = Venue(
+    id="bybit",
+    name="Bybit",
+    market_types={"types": ["linear"]},
+    # 600 requests / 5 s per IP; ccxt charges 5 units per public v5 market request (rateLimit 20 ms).
+    budget=ExchangeBudget(units=3000.0, window=5.0),
+    rate_limits=(
+        RateLimitRule(
+            "IP banned (403): wait at least 10 minutes", status=403, ban=True, min_pause=600.0, escalates=True
+        ),
+        RateLimitRule("rate limited (429)", status=429),
+        RateLimitRule("rate limited (retCode 10006)", code="10006"),
+    ),
+    error_code_field="retCode",
+    usage=_usage,
+    ticker_volume=VolumeField("turnover24h", Unit.QUOTE),
+    kline_volume=VolumeField(6, Unit.QUOTE),  # [start, open, high, low, close, volume, turnover]
+    funding_interval_field="fundingIntervalHour",  # the ticker's: fresher than the hourly instrument list
+    liquidation_stream="per_symbol",
+    liquidation_parser=_liquidation,
+)

@@ -1,0 +1,37 @@
+"""MEXC futures (contract API, USDT-margined perpetuals).
+
+Sources: mexcdevelop.github.io/apidocs/contract_v1_en — "Access frequency" ("20 times per 2 seconds" per
+endpoint; code 510 "Excessive frequency of requests"), "Get the contract information" (``contractSize``;
+1 time / 5 s), "Get contract trend data" / ticker (``amount24`` quote turnover, ``fundingRate`` for every
+symbol), "K-line data" (``vol`` in contracts, ``amount`` quote turnover; no ``limit``: up to 2000 candles
+unless bounded by ``start``), "Get contract funding rate" (``collectCycle`` hours, ``nextSettleTime``).
+MEXC publishes no liquidation stream.
+"""
+
+from __future__ import annotations
+
+from signalbots.exchange.venues._venue import ExchangeBudget, RateLimitRule, Unit, Venue, VolumeField
+
+VENUE = Venue(
+    id="mexc",
+    name="MEXC",
+    market_types={"types": {"spot": False, "swap": {"linear": True, "inverse": False}}},
+    markets_loader="fetch_swap_markets",  # ccxt's fetch_markets loads spot exchangeInfo whatever the option
+    # ccxt charges 2 units per contract request (rateLimit 50 ms): 20 requests / 2 s = 40 units per endpoint.
+    endpoint_budget=ExchangeBudget(units=40.0, window=2.0),
+    # MEXC publishes no per-IP total for the public contract API: our own ceiling, five endpoints at their
+    # limit (and room for the contract list, charged 100 by ccxt for its 1 time / 5 s).
+    budget=ExchangeBudget(units=200.0, window=2.0),
+    rate_limits=(
+        RateLimitRule("rate limited (429)", status=429),
+        RateLimitRule("rate limited (code 510)", code="510"),
+    ),
+    error_code_field="code",
+    ticker_volume=VolumeField("amount24", Unit.QUOTE),  # not volume24: that one counts contracts
+    kline_volume=VolumeField(6, Unit.QUOTE),  # ``amount``, carried into the row by the gateway
+    kline_fields=("time", "amount"),
+    kline_base_unit=Unit.CONTRACTS,  # ``vol``
+    ohlcv_needs_since=True,
+    funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
+    funding_interval_call="fetch_funding_rate",  # collectCycle, per symbol
+)

@@ -1,0 +1,49 @@
+"""OKX (v5, SWAP).
+
+Sources: okx.com/docs-v5 — "Rate Limits" (per endpoint, e.g. market/tickers and public/instruments 20 / 2 s;
+429 with code 50011 "Rate limit reached"), "Get tickers" (for SWAP ``vol24h`` counts contracts, ``volCcy24h``
+the base coin), "Get candlesticks" (``volCcyQuote``: quote volume), "Get funding rate" (``instId=ANY`` lists
+every swap, inverse and X-Perp included), "Liquidation orders channel" (``sz`` in contracts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signalbots.events import Liquidation
+from signalbots.exchange import normalize
+from signalbots.exchange.venues._venue import (
+    ContractSizeOf,
+    ExchangeBudget,
+    RateLimitRule,
+    SymbolOf,
+    Unit,
+    Venue,
+    VolumeField,
+)
+
+
+def _liquidation(
+    info: Any, symbol_of: SymbolOf, size_of: ContractSizeOf, received: float
+) -> list[Liquidation]:
+    return normalize.okx_liquidations(info, symbol_of, size_of, received=received)
+
+
+VENUE = Venue(
+    id="okx",
+    name="OKX",
+    market_types={"types": ["swap"]},
+    # Per endpoint, the common public one is 20 requests / 2 s, charged 1 unit by ccxt (funding-rate:
+    # 10 / 2 s, charged 2): one shared bucket of 20 units / 2 s is never looser than any one endpoint's
+    # limit.
+    budget=ExchangeBudget(units=20.0, window=2.0),
+    rate_limits=(
+        RateLimitRule("rate limited (429)", status=429),
+        RateLimitRule("rate limited (code 50011)", code="50011"),
+    ),
+    error_code_field="code",
+    ticker_volume=VolumeField("volCcy24h", Unit.BASE),  # not vol24h: that one counts contracts
+    kline_volume=VolumeField(7, Unit.QUOTE),  # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
+    liquidation_stream="listed",
+    liquidation_parser=_liquidation,
+)

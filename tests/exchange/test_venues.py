@@ -1,0 +1,205 @@
+"""One profile per exchange, and one door (the gateway) for REST and streams alike: bans, translated errors
+and connection failures shown at once — with the real ccxt client against the exchange simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from signalbots.clock import ManualClock
+from signalbots.errors import RateLimited
+from signalbots.events import Liquidation, Side
+from signalbots.exchange.breaker import BreakerRegistry
+from signalbots.exchange.bus import EventBus
+from signalbots.exchange.gateway import Gateway
+from signalbots.exchange.liquidations import LiquidationFeed
+from signalbots.exchange.ratelimit import WeightLimiter
+from signalbots.exchange.venues import VENUES, venue
+from signalbots.health import Health, TaskStatus
+from signalbots.metrics import Metrics
+from signalbots.settings import BreakerSettings, Settings
+from signalbots.sim.exchange import ExchangeSim
+from signalbots.sim.market import Market
+from signalbots.sim.venue import FaultKind
+from signalbots.store import Store
+
+REAL_TIMEOUT = 20.0  # a safety net in real seconds; nothing waits for it when the code works
+MakeGateway = Callable[..., Gateway]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(start=1_700_000_000.0)
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+async def sim(clock: ManualClock) -> AsyncIterator[ExchangeSim]:
+    async with ExchangeSim(market=Market(clock=clock, seed=5, symbols=12), clock=clock) as s:
+        yield s
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(path=tmp_path / "state.db") as s:
+        yield s
+
+
+@pytest.fixture
+def make(sim: ExchangeSim, clock: ManualClock, metrics: Metrics, store: Store) -> MakeGateway:
+    breakers = BreakerRegistry(
+        settings=BreakerSettings(failures=5, cooldown=30.0), clock=clock, metrics=metrics
+    )
+
+    def build(exchange_id: str, **overrides: Any) -> Gateway:
+        settings = sim.settings(exchange_id, request_timeout=2.0, **overrides)
+        limiter = WeightLimiter.for_exchange(
+            exchange_id, budget_fraction=settings.budget_fraction, clock=clock
+        )
+        return Gateway(
+            exchange_id=exchange_id,
+            settings=settings,
+            limiter=limiter,
+            breakers=breakers,
+            clock=clock,
+            metrics=metrics,
+            store=store,
+        )
+
+    return build
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    async with asyncio.timeout(REAL_TIMEOUT):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.002)  # the feeds' real I/O; the ManualClock moves only when told
+
+
+# -- the registry --------------------------------------------------------------------------------------------
+
+
+def test_every_exchange_has_one_profile_and_settings_know_exactly_those() -> None:
+    assert set(VENUES) == {"binanceusdm", "bybit", "okx", "mexc"}
+    assert set(Settings().exchanges) == set(VENUES)
+    with pytest.raises(ValueError, match=r"unknown exchange kraken \(known: binanceusdm, bybit, okx, mexc\)"):
+        Settings(exchanges={"kraken": {}})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="known: binanceusdm, bybit, okx, mexc"):
+        venue("kraken")
+    for profile in VENUES.values():
+        assert (
+            profile.budget.units > 0
+            and profile.ticker_volume is not None
+            and profile.kline_volume is not None
+        )
+        assert (profile.liquidation_stream is None) == (profile.liquidation_parser is None)
+
+
+# -- Bybit 403 is an IP ban (finding 6) ----------------------------------------------------------------------
+
+
+async def test_bybit_403_pauses_at_least_ten_minutes_escalates_and_survives_a_restart(
+    sim: ExchangeSim, make: MakeGateway, clock: ManualClock, store: Store
+) -> None:
+    async with make("bybit") as gw:
+        sim.inject("bybit", FaultKind.BAN)  # 403 "access too frequent", no Retry-After
+        with pytest.raises(RateLimited) as first:
+            await gw.call("fetch_tickers", "fetch_tickers")
+        assert first.value.banned and first.value.retry_after == 600
+        assert store.get("ban:bybit")["until"] == clock.time() + 600
+        sent = len(sim.requests("bybit"))
+        clock.advance(599)
+        with pytest.raises(RateLimited):
+            await gw.call("fetch_tickers", "fetch_tickers")
+        with pytest.raises(RateLimited):  # the streams of the host stop too
+            await gw.watch("watch_liquidations", "watch_liquidations", "BTC/USDT:USDT")
+        assert len(sim.requests("bybit")) == sent and sim.ws_connections("bybit") == 0
+        clock.advance(1)
+        assert await gw.call("fetch_tickers", "fetch_tickers")
+
+        sim.inject("bybit", FaultKind.BAN)  # again within the day: twice as long
+        with pytest.raises(RateLimited) as second:
+            await gw.call("fetch_tickers", "fetch_tickers")
+        assert second.value.retry_after == 1200
+
+    clock.advance(600)  # the daemon restarts half-way through the second ban
+    restarted = make("bybit")
+    entering = asyncio.create_task(restarted.__aenter__())
+    await clock.run_for(599, step=60)
+    assert not entering.done() and len(sim.requests("bybit")) == sent + 2
+    await clock.run_for(2, step=1)
+    await asyncio.wait_for(entering, REAL_TIMEOUT)
+    await restarted.__aexit__(None, None, None)
+
+
+# -- one door: streams obey bans, not weight backoffs --------------------------------------------------------
+
+
+async def test_a_rest_ban_stops_streams_but_a_rest_rate_limit_does_not(
+    sim: ExchangeSim, make: MakeGateway, clock: ManualClock
+) -> None:
+    async with make("binanceusdm") as gw:
+        sim.inject("binanceusdm", FaultKind.RATE_LIMIT, retry_after=30)  # 429: weight, not the IP
+        with pytest.raises(RateLimited):
+            await gw.call("fetch_tickers", "fetch_tickers")
+        watching = asyncio.create_task(gw.watch("watch_liquidations", "watch_liquidations_for_symbols", []))
+        await sim.wait_until(lambda: "!forceOrder@arr" in sim.subscriptions("binanceusdm"))
+        sim.market.liquidate("binanceusdm", "ETH", Side.LONG, notional_usd=5e5)
+        await sim.flush()
+        assert (await asyncio.wait_for(watching, REAL_TIMEOUT))[0]["symbol"] == "ETH/USDT:USDT"
+
+        clock.advance(30)
+        sim.inject("binanceusdm", FaultKind.BAN, retry_after=120)  # 418: the IP is banned
+        with pytest.raises(RateLimited):
+            await gw.call("fetch_tickers", "fetch_tickers")
+        with pytest.raises(RateLimited, match="banned") as refused:
+            await gw.watch("watch_liquidations", "watch_liquidations_for_symbols", [])
+        assert refused.value.retry_after == 120
+
+
+# -- a stream that cannot connect is said at once (issue 10) -------------------------------------------------
+
+
+async def test_a_refused_websocket_is_one_warning_and_degraded_at_once_then_recovers(
+    sim: ExchangeSim, make: MakeGateway, clock: ManualClock, metrics: Metrics
+) -> None:
+    async with make("binanceusdm") as gw:
+        bus = EventBus(metrics=metrics)
+        sub = bus.subscribe("test")
+        health = Health(clock=clock)
+        feed = LiquidationFeed(gateway=gw, bus=bus, settings=gw.settings, clock=clock, metrics=metrics)
+        th = health.task(feed.name, kind="feed")
+        sim.refuse_ws("binanceusdm")  # every upgrade answered 503
+        with capture_logs() as logs:
+            task = asyncio.create_task(feed.run(th))
+            try:
+                await until(lambda: th.status is TaskStatus.DEGRADED)
+                assert "stream down" in th.detail and "websocket refused: HTTP 503" in th.detail
+                assert th.errors == 1 and "HTTP 503" in th.last_error
+                await clock.run_for(120, step=1)  # two minutes of retries: still one line, one error
+                assert th.errors == 1
+
+                sim.refuse_ws("binanceusdm", False)
+                await clock.run_for(60, step=1)
+                await sim.wait_until(lambda: "!forceOrder@arr" in sim.subscriptions("binanceusdm"), within=20)
+                sim.market.liquidate("binanceusdm", "BTC", Side.SHORT, notional_usd=2e6)
+                await sim.flush()
+                await until(lambda: any(isinstance(e, Liquidation) for e in sub.drain()))
+                await until(lambda: th.status is TaskStatus.RUNNING)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        events = [entry["event"] for entry in logs]
+        assert events.count("stream_down") == 1 and events.count("stream_recovered") == 1
+        down = next(entry for entry in logs if entry["event"] == "stream_down")
+        assert down["log_level"] == "warning" and down["exchange"] == "binanceusdm"
