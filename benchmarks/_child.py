@@ -1,0 +1,130 @@
+"""The daemon under measurement: ``Daemon`` (what ``signalbots run`` runs) on the benchmark's clock, plus one
+observer task on its bus that writes a JSON line every ``--every`` simulated seconds: RSS, events published
+and handled per strategy, drops, REST weight per exchange, and (``--track``) every symbol's data age.
+
+Run by ``benchmarks._harness.child``; not a user entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks._harness import BenchClock
+from signalbots.app import Daemon, Unit, _Runtime
+from signalbots.health import TaskHealth
+from signalbots.settings import Settings
+
+_KINDS = {"Candle": "candle", "FundingSnapshot": "funding", "Ticker": "ticker", "Liquidation": "liquidation"}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class ObservedDaemon(Daemon):
+    def __init__(self, *, report: Path, every: float, track: bool, clock: BenchClock, **kwargs: Any) -> None:
+        super().__init__(clock=clock, **kwargs)
+        self._report = report
+        self._every = every
+        self._track = track
+        self._bench_clock = clock
+
+    def plan(self, settings: Settings, rt: _Runtime) -> list[Unit]:
+        units = super().plan(settings, rt)
+        return [*units, Unit("bench-observer", self._observer(rt), key="observer")]
+
+    def _observer(self, rt: _Runtime) -> Callable[[TaskHealth], Awaitable[None]]:
+        clock = self._bench_clock
+        last: dict[tuple[str, str, str], float] = {}
+        strategies = list(rt.settings.enabled_strategies())
+        exchanges = list(rt.settings.enabled_exchanges())
+        sample = rt.metrics.registry.get_sample_value
+
+        def snapshot() -> dict[str, Any]:
+            now = clock.time()
+            ages: dict[str, dict[str, list[float]]] = {}
+            for (kind, ex, _sym), at in last.items():
+                ages.setdefault(kind, {}).setdefault(ex, []).append(now - at)
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
+            return {
+                "t": now,
+                "real": time.monotonic(),
+                "cpu_s": cpu.ru_utime + cpu.ru_stime,
+                "rss_mb": _rss_mb(),
+                "published": rt.bus.published,
+                "handled": {s: sample("signalbots_events_total", {"strategy": s}) or 0.0 for s in strategies},
+                "dropped": {
+                    s: sample("signalbots_bus_dropped_total", {"subscriber": f"strategy:{s}"}) or 0.0
+                    for s in strategies
+                },
+                "signals": {
+                    s: sample("signalbots_signals_total", {"strategy": s}) or 0.0 for s in strategies
+                },
+                "weight": {
+                    ex: sample("signalbots_rest_weight_total", {"exchange": ex}) or 0.0 for ex in exchanges
+                },
+                "ages": {
+                    kind: {ex: [len(v), max(v), sorted(v)[len(v) // 2]] for ex, v in per.items()}
+                    for kind, per in ages.items()
+                },
+                "oldest": sorted(
+                    ([k, ex, sym, round(now - at, 1)] for (k, ex, sym), at in last.items()),
+                    key=lambda r: -float(r[3]),
+                )[:5],
+            }
+
+        async def consume() -> None:
+            sub = rt.bus.subscribe("bench-observer", maxsize=1_000_000)
+            try:
+                while True:
+                    event = await sub.get()
+                    last[(_KINDS[type(event).__name__], event.exchange, event.symbol)] = clock.time()
+            finally:
+                sub.close()
+
+        async def observe(health: TaskHealth) -> None:
+            consumer = asyncio.create_task(consume()) if self._track else None
+            try:
+                with self._report.open("a") as out:
+                    while True:
+                        out.write(json.dumps(snapshot()) + "\n")
+                        out.flush()
+                        await clock.sleep(self._every)
+            finally:
+                if consumer is not None:
+                    consumer.cancel()
+
+        return observe
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", required=True)
+    p.add_argument("--report", required=True, type=Path)
+    p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--start", type=float, default=None)
+    p.add_argument("--real0", type=float, default=None)
+    p.add_argument("--every", type=float, default=5.0)
+    p.add_argument("--no-track", dest="track", action="store_false")
+    args = p.parse_args()
+    clock = BenchClock(speed=args.speed, start=args.start, real0=args.real0)
+    daemon = ObservedDaemon(
+        config=args.config, clock=clock, env_file=None, report=args.report, every=args.every, track=args.track
+    )
+    return asyncio.run(daemon.run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
