@@ -108,20 +108,22 @@ class VolumeStrategy:
         floor = self._liquidity.get((candle.exchange, candle.symbol))
         if floor is not None and floor < s.liquidity_floor_usd:
             return None
-        median = statistics.median(baseline)
-        mad = statistics.median(abs(v - median) for v in baseline)
-        if median <= 0 or mad <= 0:
-            return None  # no dispersion to measure a spike against
-        multiple = quote / median
-        z = (quote - median) / (_MAD_SCALE * mad)
+        # Cheapest tests first: almost every candle fails on its body or size, before any sort (profiled:
+        # the two sorts for median and MAD were a third of the backtest's time).
         body_pct = (candle.close - candle.open) / candle.open * 100.0
-        if not (
-            multiple >= s.multiple
-            and z >= s.robust_z
-            and abs(body_pct) >= s.min_body_pct
-            and quote >= s.min_quote_volume_usd
-            and body_pct != 0
-        ):
+        if body_pct == 0 or abs(body_pct) < s.min_body_pct or quote < s.min_quote_volume_usd:
+            return None
+        median = statistics.median(baseline)
+        if median <= 0:
+            return None
+        multiple = quote / median
+        if multiple < s.multiple:
+            return None
+        mad = statistics.median(abs(v - median) for v in baseline)
+        if mad <= 0:
+            return None  # no dispersion to measure a spike against
+        z = (quote - median) / (_MAD_SCALE * mad)
+        if z < s.robust_z:
             return None
         long = body_pct > 0
         facts = {
