@@ -195,9 +195,13 @@ async def child(
     argv += [*clock.args(), "--every", repr(every)] + ([] if track else ["--no-track"])
     proc = _spawn(argv, env=env, config=(cfg, config), log=log, cpu=cpu)
     handle = Child(proc=proc, report=report, log=log)
+    profiler = _profile(proc.pid, directory.name)
     try:
         yield handle
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            await asyncio.to_thread(profiler.wait)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -233,6 +237,17 @@ def _spawn(
 
     with log.open("wb") as out:
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pin)
+
+
+def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
+    """With ``BENCH_PROFILE=DIR``: sample the daemon with py-spy (collapsed stacks) into DIR."""
+    where = os.environ.get("BENCH_PROFILE")
+    if not where:
+        return None
+    Path(where).mkdir(parents=True, exist_ok=True)
+    out = Path(where) / f"{name}.txt"
+    argv = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250", "--nonblocking"]
+    return subprocess.Popen([*argv, "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def rss_mb(pid: int) -> float:
