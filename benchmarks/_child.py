@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,9 @@ class ObservedDaemon(Daemon):
                     while True:
                         out.write(json.dumps(snapshot()) + "\n")
                         out.flush()
+                        if tracemalloc.is_tracing():  # BENCH_TRACEMALLOC=1: where the memory is
+                            top = tracemalloc.take_snapshot().statistics("filename")[:40]
+                            self._report.with_suffix(".malloc").write_text("\n".join(map(str, top)))
                         await clock.sleep(self._every)
             finally:
                 if consumer is not None:
@@ -119,6 +124,8 @@ def main() -> int:
     p.add_argument("--every", type=float, default=5.0)
     p.add_argument("--no-track", dest="track", action="store_false")
     args = p.parse_args()
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        tracemalloc.start(1)
     clock = BenchClock(speed=args.speed, start=args.start, real0=args.real0)
     daemon = ObservedDaemon(
         config=args.config, clock=clock, env_file=None, report=args.report, every=args.every, track=args.track

@@ -35,6 +35,7 @@ INTERVALS = {"ticker": 60.0, "funding": 60.0, "candle": 300.0}  # the defaults: 
 KINDS = tuple(INTERVALS)
 REPEAT = 1
 
+EXCHANGE_EXTRA: dict[str, str] = {}  # per exchange TOML lines (for experiments)
 EXTRA = """
 [strategies.volume]
 liquidity_floor_usd = 0
@@ -55,7 +56,14 @@ async def run(directory: Path) -> dict[str, Any]:
         ExchangeSim(market=market, clock=clock, exchanges=tuple(COUNTS)) as sim,
         telegram(clock, inbox) as tg,
     ):
-        config = config_text(state=directory / "state", sim=sim, tg=tg, exchanges=tuple(COUNTS), extra=EXTRA)
+        config = config_text(
+            state=directory / "state",
+            sim=sim,
+            tg=tg,
+            exchanges=tuple(COUNTS),
+            extra=EXTRA,
+            exchange_extra=EXCHANGE_EXTRA,
+        )
         async with child(directory=directory, config=config, clock=clock, every=10.0) as daemon:
             started = time.monotonic()
             want = {(kind, ex): n for kind in KINDS for ex, n in COUNTS.items()}
