@@ -238,8 +238,10 @@ class StreamFeed(Feed):
         args: Callable[[], tuple[Any, ...]] = tuple,
         *,
         stream: str | None = None,
+        drain: Callable[[], None] | None = None,
     ) -> None:
-        """Call ``gateway.watch(endpoint, method, *args())`` forever; drain ccxt's cache after each wake-up.
+        """Call ``gateway.watch(endpoint, method, *args())`` forever; drain ccxt's cache after each wake-up
+        (``drain``, else ``_drain``: a subscription may drain only what it carries).
 
         A stream that fails (refused upgrade, dropped connection, ban, open circuit) is a state change: one
         warning and the feed DEGRADED in health at once, then quiet retries; its first data again is one
@@ -256,7 +258,7 @@ class StreamFeed(Feed):
                 continue
             backoff = BACKOFF_FIRST
             self._stream_ok(name)
-            self._drain()
+            (drain or self._drain)()
 
     async def _stream_pause(self, err: TransientError, backoff: float) -> float:
         if isinstance(err, RateLimited):

@@ -77,15 +77,21 @@ class CandleFeed(StreamFeed):
 
     async def _watch_batch(self, batch: list[str]) -> None:
         pairs = [[symbol, self.timeframe] for symbol in batch]
+        # A wake-up of this subscription drains this batch's symbols only (profiled: with every streamed
+        # symbol per kline frame, the drain was a sixth of the daemon's time at 1,000 frames/s).
         await self._watch_loop(
-            "watch_ohlcv", "watch_ohlcv_for_symbols", lambda: (pairs,), stream=f"klines {batch[0]}…"
+            "watch_ohlcv",
+            "watch_ohlcv_for_symbols",
+            lambda: (pairs,),
+            stream=f"klines {batch[0]}…",
+            drain=lambda: self._drain(batch),
         )
 
-    def _drain(self) -> None:
+    def _drain(self, symbols: list[str] | None = None) -> None:
         caches = getattr(self.gateway.exchange, "ohlcvs", None) or {}
         events: list[Candle] = []
         last_open = self._last_open
-        for symbol in self.symbols:
+        for symbol in self.symbols if symbols is None else symbols:
             rows = caches.get(symbol, {}).get(self.timeframe)
             if not rows or len(rows) < 2:
                 continue
