@@ -28,7 +28,7 @@ from signalbots.sim.market import LiquidationPrint, Market
 
 EX = "binanceusdm"
 SYMBOLS = 500
-RATES = (2_000, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
+RATES = (2_000, 5_000, 10_000, 15_000, 20_000, 22_500, 25_000, 27_500, 30_000, 35_000, 40_000)
 STEP = 4.0
 REPEAT = 1
 
