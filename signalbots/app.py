@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import os
 import signal
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from signalbots.charts.history import MarketHistory
 from signalbots.clock import Clock, SystemClock
 from signalbots.controls import Controls
 from signalbots.exchange.breaker import BreakerRegistry
@@ -43,6 +45,7 @@ from signalbots.supervisor import Supervisor
 from signalbots.systemd import SystemdNotifier
 
 if TYPE_CHECKING:  # aiogram is imported only when there is a token (see _Runtime.open)
+    from signalbots.charts.illustrator import Illustrator
     from signalbots.telegram.commands import Commands
     from signalbots.telegram.outbox import Outbox
 
@@ -93,6 +96,8 @@ class _Runtime:
         self.breakers = BreakerRegistry(settings=settings.breaker, clock=clock, metrics=self.metrics)
         self.health.add_section("breakers", self.breakers.snapshot, problems=self._open_endpoints)
         self.notifier: Notifier = DryRunNotifier()
+        self.history = MarketHistory()
+        self.illustrator: Illustrator | None = None
         self.outbox: Outbox | None = None
         self.commands: Commands | None = None
         self.supervisor = Supervisor(
@@ -128,6 +133,17 @@ class _Runtime:
                 )
             )
             rt.notifier = outbox
+            from signalbots.charts.illustrator import Illustrator
+            from signalbots.charts.renderer import ChartRenderer
+
+            renderer = await stack.enter_async_context(ChartRenderer())
+            illustrator = rt.illustrator = Illustrator(
+                history=rt.history,
+                renderer=renderer,
+                notifier=outbox,
+                metrics=rt.metrics,
+                enabled=lambda: rt.settings.telegram.charts,
+            )
             rt.commands = Commands(
                 bot=bot,
                 settings=settings.telegram,
@@ -137,6 +153,7 @@ class _Runtime:
                 signals_text=lambda: rt.tracker.signals_text(int(clock.time() * 1000)),
                 stats_text=lambda days: rt.tracker.stats_text(days, int(clock.time() * 1000)),
                 strategies=lambda: rt.settings.enabled_strategies(),
+                chart=illustrator.market_chart,
             )
         rt.desk = Desk(store=store, settings=settings, clock=clock, metrics=rt.metrics, notifier=rt.notifier)
         rt.tracker = Tracker(
@@ -280,6 +297,9 @@ class Daemon:
         if rt.commands is not None and settings.telegram.commands:
             units.append(Unit("telegram-commands", rt.commands.run))
         units.append(Unit("tracker", rt.tracker_runner.run))
+        if rt.illustrator is not None:
+            units.append(Unit("market-history", functools.partial(rt.history.run, bus=rt.bus)))
+            units.append(Unit("charts", rt.illustrator.run))
         volume = settings.strategies.volume
         for ex in settings.enabled_exchanges():
             ex_settings = settings.exchanges[ex]
@@ -318,6 +338,7 @@ class Daemon:
                 metrics=rt.metrics,
                 clock=self._clock,
                 max_age=settings.risk.max_signal_age,
+                illustrate=rt.illustrator.illustrate if rt.illustrator is not None else None,
             )
             units.append(
                 Unit(

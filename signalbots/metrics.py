@@ -55,5 +55,9 @@ class Metrics:
             registry=r,
         )
 
+        self.charts = Counter(
+            "signalbots_charts", "Charts by result (ok, failed, timeout, dropped)", ["result"], registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -21,9 +21,12 @@ class Kind(StrEnum):
     NOTICE = "notice"
     ERROR = "error"
     DIGEST = "digest"
+    CHART = "chart"  # a PNG replying to the signal it illustrates
 
 
-ALERT_KINDS = frozenset({Kind.SIGNAL, Kind.OUTCOME})  # to the alert chat; the rest to the admin chat
+ALERT_KINDS = frozenset(
+    {Kind.SIGNAL, Kind.OUTCOME, Kind.CHART}
+)  # to the alert chat; the rest to the admin chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Message:
     strategy: str | None = None
     reply_to_key: str | None = None
     silent: bool | None = None  # None: the per-kind setting
+    photo: bytes | None = None  # a PNG sent with sendPhoto; ``text`` is then its caption
 
 
 class Notifier(Protocol):
@@ -69,5 +73,6 @@ class DryRunNotifier:
             chat=message.chat_id,
             strategy=message.strategy,
             text=message.text,
+            **({"photo_bytes": len(message.photo)} if message.photo is not None else {}),
         )
         return True

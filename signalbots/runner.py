@@ -7,6 +7,7 @@ the desk's correlation history). Time is event time, as in the backtest, so both
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -19,7 +20,7 @@ from signalbots.health import TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
 from signalbots.notifier import Notifier
 from signalbots.signals.desk import DAY_MS, Desk
-from signalbots.signals.model import Candidate
+from signalbots.signals.model import Candidate, Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.base import Stateful, Strategy
@@ -42,8 +43,10 @@ class StrategyRunner:
         metrics: Metrics,
         clock: Clock,
         max_age: float,
+        illustrate: Callable[[Signal], None] | None = None,
     ) -> None:
         self.strategy = strategy
+        self._illustrate = illustrate
         self._max_age_ms = max_age * 1000
         self._desk = desk
         self._bus = bus
@@ -91,6 +94,9 @@ class StrategyRunner:
                     self._drop(health, stale, "stale")
                     candidates = [c for c in candidates if c not in stale]
                 signals = self._desk.consider(candidates) if candidates else []
+                if self._illustrate is not None:
+                    for accepted in signals:  # each alert is committed already; its chart follows
+                        self._illustrate(accepted)
                 health.signals += len(signals)
                 health.suppressed += len(candidates) - len(signals)
         finally:
