@@ -104,6 +104,16 @@ class _Runtime:
             health=self.health, clock=clock, metrics=self.metrics, on_fatal=self._fatal
         )
         self._limiters: dict[tuple[str, float], WeightLimiter] = {}
+        self.metrics.breaker_open.source = lambda: (
+            ((b["exchange"], b["endpoint"], b.get("symbol") or "", b["state"]), 1.0)
+            for b in self.breakers.snapshot()
+        )
+        self.metrics.rest_weight_budget.source = lambda: (
+            ((ex,), limiter.refill_per_second * 60.0)
+            # after a reload changed budget_fraction the newest limiter (last inserted) is the one in use
+            for ex, limiter in {ex: lim for (ex, _), lim in self._limiters.items()}.items()
+            if ex in self.settings.enabled_exchanges()
+        )
         self._strategies: dict[str, Strategy] = {}
         self.desk: Desk
         self.tracker: Tracker

@@ -84,7 +84,7 @@ class Illustrator:
                     f"{html.escape(c.exchange)} {html.escape(c.symbol)}",
                     dedupe_key=chart_key(c.dedupe_key),
                     strategy=c.strategy,
-                    reply_to_key=c.dedupe_key,
+                    reply_to_key=f"signal:{c.dedupe_key}",  # the desk's key for the alert
                     silent=True,  # the alert itself already rang
                     photo=png,
                 )

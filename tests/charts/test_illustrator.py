@@ -67,7 +67,7 @@ async def test_charts_reply_to_their_signal_and_failures_or_hangs_cost_only_thei
             ill.illustrate(_signal(i, sym))
         await _until(lambda: len(notifier.messages) == 1)
     (chart,) = notifier.messages
-    assert chart.kind is Kind.CHART and chart.reply_to_key == "k2" and chart.dedupe_key == "chart:k2"
+    assert chart.kind is Kind.CHART and chart.reply_to_key == "signal:k2" and chart.dedupe_key == "chart:k2"
     assert chart.photo is not None and b"GOOD/USDT:USDT" in chart.photo
     assert chart.silent is True
     assert len(renderer.seen) == 3
@@ -98,4 +98,4 @@ async def test_charts_off_queues_nothing_and_a_burst_keeps_the_newest() -> None:
         ill.illustrate(_signal(i, f"S{i}/USDT:USDT"))
     async with _running(ill):
         await _until(lambda: len(notifier.messages) == 2)
-    assert [m.reply_to_key for m in notifier.messages] == ["k3", "k4"]
+    assert [m.reply_to_key for m in notifier.messages] == ["signal:k3", "signal:k4"]
