@@ -139,6 +139,7 @@ class TelegramSettings(_Section):
     group_per_minute: int = Field(default=19, ge=1, le=20)
     global_per_second: int = Field(default=25, ge=1, le=30)
     request_timeout: Duration = 20.0
+    retention: Duration = Field(default=30 * 86400.0, ge=3600.0)  # sent/dead outbox rows kept this long
 
     @field_validator("alert_chat_id", "admin_chat_id")
     @classmethod

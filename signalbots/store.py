@@ -82,6 +82,21 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN plain INTEGER NOT NULL DEFAULT 0;         -- 1 after "can't parse entities"
     ALTER TABLE outbox ADD COLUMN failed REAL;                              -- when it was dead-lettered
     """,
+    # 6: what the outbox knows of the signal a row carries (lateness, expiry, coalescing, latency),
+    # heartbeats collapsed into a newer one, and the retention prune's index
+    """
+    ALTER TABLE outbox ADD COLUMN strategy TEXT;
+    ALTER TABLE outbox ADD COLUMN exchange TEXT;
+    ALTER TABLE outbox ADD COLUMN symbol TEXT;
+    ALTER TABLE outbox ADD COLUMN ref_price REAL;        -- the signal's entry
+    ALTER TABLE outbox ADD COLUMN event_time REAL;       -- exchange time of the triggering market event
+    ALTER TABLE outbox ADD COLUMN expires REAL;          -- a signal delivered later says it expired
+    ALTER TABLE outbox ADD COLUMN strength REAL;         -- strongest first in a coalesced message
+    ALTER TABLE outbox ADD COLUMN compact TEXT;          -- the signal as one block of a coalesced message
+    ALTER TABLE outbox ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;  -- older heartbeats collapsed into it
+    ALTER TABLE outbox ADD COLUMN carrier INTEGER;       -- the coalesced row that delivered this one
+    CREATE INDEX outbox_done ON outbox (state, sent);
+    """,
 )
 
 
