@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import html
 import os
 import signal
@@ -148,6 +147,7 @@ class _Runtime:
             from signalbots.charts.renderer import ChartRenderer
 
             renderer = await stack.enter_async_context(ChartRenderer())
+            rt.bus.tap(rt.history.on_event)
             illustrator = rt.illustrator = Illustrator(
                 history=rt.history,
                 renderer=renderer,
@@ -309,7 +309,6 @@ class Daemon:
             units.append(Unit("telegram-commands", rt.commands.run))
         units.append(Unit("tracker", rt.tracker_runner.run))
         if rt.illustrator is not None:
-            units.append(Unit("market-history", functools.partial(rt.history.run, bus=rt.bus)))
             units.append(Unit("charts", rt.illustrator.run))
         volume = settings.strategies.volume
         for ex in settings.enabled_exchanges():

@@ -97,6 +97,10 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN carrier INTEGER;       -- the coalesced row that delivered this one
     CREATE INDEX outbox_done ON outbox (state, sent);
     """,
+    # 7: a chart (PNG) sent with sendPhoto as a reply to its signal; cleared once sent
+    """
+    ALTER TABLE outbox ADD COLUMN photo BLOB;
+    """,
 )
 
 

@@ -1,7 +1,8 @@
 """The recent market data the daemon holds in memory, for charts: bounded per symbol and overall.
 
-Fed from the event bus like a strategy. Per (exchange, symbol) it keeps the last ``candles`` closed
-candles of each timeframe seen, the liquidation prints of the last ``liquidation_horizon`` seconds (at
+Fed by a tap on the event bus (``EventBus.tap``): every event is here before any strategy sees it, so a
+signal's chart always holds the event that fired it. Per (exchange, symbol) it keeps the last ``candles``
+closed candles of each timeframe seen, the liquidation prints of the last ``liquidation_horizon`` seconds (at
 most ``prints``), and one funding snapshot per ``funding_step`` seconds (at most ``funding_points``).
 At most ``max_symbols`` symbols are held; the one updated least recently is forgotten first, so a
 market-wide feed cannot grow it without bound.
@@ -13,8 +14,6 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from signalbots.events import Candle, FundingSnapshot, Liquidation, MarketEvent, Ticker, base_asset
-from signalbots.exchange.bus import EventBus
-from signalbots.health import TaskHealth
 
 _Key = tuple[str, str]
 
@@ -89,16 +88,6 @@ class MarketHistory:
                     funding.popleft()
         else:
             entry.last = event
-
-    async def run(self, health: TaskHealth, *, bus: EventBus) -> None:
-        sub = bus.subscribe("charts")
-        try:
-            while True:
-                event = await sub.get()
-                health.event()
-                self.on_event(event)
-        finally:
-            sub.close()
 
     # reading ---------------------------------------------------------------------------------------
     def candles(self, exchange: str, symbol: str, timeframe: str) -> list[Candle]:

@@ -60,6 +60,10 @@ def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _levels(c: Candidate) -> Levels | None:
     if c.direction is Direction.NONE or c.stop is None:
         return None
@@ -126,8 +130,9 @@ def for_signal(c: Candidate, history: _History) -> ChartSpec:
         start = c.time_ms - window_ms
         prints = [p for p in history.prints(c.exchange, c.symbol) if start < p.time_ms <= c.time_ms]
         candles = [x for x in _shortest(history, c.exchange, c.symbol) if x.time_ms <= c.time_ms]
+        count = _count(int(f.get("prints", len(prints))), "print")
         lines = (
-            f"{int(f.get('prints', len(prints)))} prints, {f.get('window_notional_usd', 0):,.0f} USD "
+            f"{count}, {f.get('window_notional_usd', 0):,.0f} USD "
             f"liquidated in {window_ms / 1000:g}s (threshold {f.get('threshold_usd', 0):,.0f} USD)",
         )
         return ChartSpec(

@@ -53,7 +53,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import ReplyParameters
+from aiogram.types import BufferedInputFile, ReplyParameters
 
 from signalbots.clock import Clock
 from signalbots.controls import Controls
@@ -218,6 +218,8 @@ class Outbox:
             return False
         silent = message.silent if message.silent is not None else self._silent_by_default(message.kind)
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
+        if held and message.photo is not None:
+            return False  # muted: the alert waits for the digest; a picture has no place in it
         ref = message.signal
         db = self._store.db
         # A savepoint, not BEGIN: the desk submits inside its own transaction.
@@ -226,8 +228,9 @@ class Outbox:
             older = self._superseded_heartbeats(chat) if message.kind == Kind.HEARTBEAT else []
             cur = db.execute(
                 "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, created, "
-                "strategy, exchange, symbol, ref_price, event_time, expires, strength, compact, skipped) "
-                f"VALUES ({', '.join('?' * 17)}) ON CONFLICT(dedupe_key) DO NOTHING",
+                "strategy, exchange, symbol, ref_price, event_time, expires, strength, compact, skipped, "
+                "photo) "
+                f"VALUES ({', '.join('?' * 18)}) ON CONFLICT(dedupe_key) DO NOTHING",
                 (
                     message.dedupe_key,
                     str(message.kind),
@@ -246,6 +249,7 @@ class Outbox:
                     ref and ref.strength,
                     ref and ref.compact,
                     sum(1 + r["skipped"] for r in older),
+                    message.photo,
                 ),
             )
             if cur.rowcount == 1 and older:
@@ -471,6 +475,10 @@ class Outbox:
             return None
         return ReplyParameters(message_id=r["message_id"], allow_sending_without_reply=True)
 
+    def _photo(self, row: _Row) -> bytes | None:
+        r = self._store.db.execute("SELECT photo FROM outbox WHERE id = ?", (row.id,)).fetchone()
+        return bytes(r["photo"]) if r is not None and r["photo"] is not None else None
+
     def _display(self, row: _Row) -> str:
         """The text as it goes out now: said late or expired, with the heartbeats it replaced."""
         now = self._clock.time()
@@ -510,15 +518,26 @@ class Outbox:
         chunk = rest[parts[0][0] : parts[0][1]]
         upto = row.sent_upto + parts[1][0] if len(parts) > 1 else len(text)
         reply = self._reply_parameters(row)
+        photo = self._photo(row) if row.kind == Kind.CHART else None
         self._in_flight += 1
         try:
-            sent = await self._bot.send_message(
-                chat_id=row.chat_id,
-                text=to_plain(chunk) if row.plain else chunk,
-                parse_mode=None if row.plain else ParseMode.HTML,
-                disable_notification=True if row.silent else None,
-                reply_parameters=reply,
-            )
+            if photo is not None:  # a chart: multipart upload, the text is its caption
+                sent = await self._bot.send_photo(
+                    chat_id=row.chat_id,
+                    photo=BufferedInputFile(photo, filename="chart.png"),
+                    caption=to_plain(chunk) if row.plain else chunk,
+                    parse_mode=None if row.plain else ParseMode.HTML,
+                    disable_notification=True if row.silent else None,
+                    reply_parameters=reply,
+                )
+            else:
+                sent = await self._bot.send_message(
+                    chat_id=row.chat_id,
+                    text=to_plain(chunk) if row.plain else chunk,
+                    parse_mode=None if row.plain else ParseMode.HTML,
+                    disable_notification=True if row.silent else None,
+                    reply_parameters=reply,
+                )
         except TelegramRetryAfter as err:
             self._answered(th)
             self._on_retry_after(row, err)
@@ -558,7 +577,7 @@ class Outbox:
         done = upto >= len(text)
         self._store.db.execute(
             "UPDATE outbox SET state = ?, text = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), "
-            "sent = ?, error = NULL WHERE id = ?",
+            "sent = ?, error = NULL, photo = NULL WHERE id = ?",
             ("sent" if done else "pending", text, upto, message_id, self._clock.time(), row.id),
         )
         self._progressed()

@@ -59,3 +59,15 @@ def test_find_matches_what_people_type() -> None:
     assert h.find("BTCUSDT") == [("okx", "BTC/USDT:USDT")]
     assert h.find("ETH/USDT:USDT") == [("binanceusdm", "ETH/USDT:USDT")]
     assert h.find("DOGE") == []
+
+
+async def test_a_bus_tap_holds_every_event_before_any_subscriber_sees_it() -> None:
+    from signalbots.exchange.bus import EventBus
+    from signalbots.metrics import Metrics
+
+    bus, h = EventBus(metrics=Metrics()), MarketHistory()
+    bus.tap(h.on_event)
+    sub = bus.subscribe("strategy:volume")
+    bus.publish(_candle("A/USDT:USDT", 3))
+    event = await sub.get()
+    assert h.candles("okx", "A/USDT:USDT", "5m") == [event]
