@@ -65,7 +65,7 @@ def test_carry_spread_chart_shows_both_legs_normalised_per_8h(history: MarketHis
     legs = {leg.label: leg for leg in spec.funding}
     assert set(legs) == {f"binanceusdm {SYM}", f"bybit {SYM}"}
     # bybit's 4h rate counts twice per 8h
-    assert legs[f"bybit {SYM}"].points[0][1] == pytest.approx(2 * 0.0001)
+    assert legs[f"bybit {SYM}"].points[-1][1] == pytest.approx(2 * (0.0001 - 99 * 0.000005))
     assert spec.levels is None
     assert decode(draw(spec)).width == 1000
 
