@@ -176,6 +176,7 @@ class _Runtime:
             bus=rt.bus,
             notifier=rt.notifier,
             daily_summary=settings.daemon.daily_summary,
+            illustrate=rt.illustrator.illustrate_outcome if rt.illustrator is not None else None,
         )
         return rt
 

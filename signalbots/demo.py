@@ -168,6 +168,11 @@ class _Chat:
         if msg.disable_notification:
             head += " · silent"
         print(f"\n{head} " + "─" * max(4, 72 - len(head)), file=self._out)
+        if msg.photo is not None:  # a chart replying to its signal: say what the picture is
+            size = f"{int.from_bytes(msg.photo[16:20], 'big')}×{int.from_bytes(msg.photo[20:24], 'big')}"
+            print(f"🖼 [chart: PNG {size}, {len(msg.photo) // 1024} KB] {text}", file=self._out, flush=True)
+            self.kinds["chart"] += 1
+            return
         print(text, file=self._out, flush=True)
         self._count(text, is_reply=msg.reply_to_message_id is not None)
 
@@ -259,7 +264,8 @@ def summary(chat: _Chat) -> tuple[str, bool]:
     per = ", ".join(f"{name} {chat.strategies[name]}" for name in _STRATEGIES)
     text = (
         f"\nsummary: {len(chat.messages)} messages — {chat.kinds['signal']} signals ({per}), "
-        f"{chat.kinds['outcome']} outcome replies, {chat.kinds['heartbeat']} heartbeats, "
+        f"{chat.kinds['outcome']} outcome replies, {chat.kinds['chart']} charts, "
+        f"{chat.kinds['heartbeat']} heartbeats, "
         f"{chat.kinds['notice']} notices"
     )
     if not chat.finished:

@@ -121,8 +121,16 @@ class TrackerRunner:
     posts the daily summary once the event stream crosses 00:00 UTC."""
 
     def __init__(
-        self, *, tracker: Tracker, desk: Desk, bus: EventBus, notifier: Notifier, daily_summary: bool
+        self,
+        *,
+        tracker: Tracker,
+        desk: Desk,
+        bus: EventBus,
+        notifier: Notifier,
+        daily_summary: bool,
+        illustrate: Callable[[Signal], None] | None = None,
     ) -> None:
+        self._illustrate = illustrate
         self._tracker = tracker
         self._desk = desk
         self._bus = bus
@@ -153,15 +161,21 @@ class TrackerRunner:
         else:
             return
         if resolved:
-            self._desk.note_outcomes(resolved)
+            self._note(resolved)
         previous, self._now_ms = self._now_ms, max(self._now_ms, now)
         if self._now_ms >= self._next_expire_ms:
-            self._desk.note_outcomes(self._tracker.expire(self._now_ms))
+            self._note(self._tracker.expire(self._now_ms))
             self._next_expire_ms = self._now_ms + _EXPIRE_EVERY_MS
         if self._daily_summary and previous and previous // DAY_MS < self._now_ms // DAY_MS:
             summary = self._tracker.daily_summary(previous)
             if summary is not None:
                 self._notifier.submit(summary)
+
+    def _note(self, resolved: list[Signal]) -> None:
+        self._desk.note_outcomes(resolved)
+        if self._illustrate is not None:
+            for sig in resolved:  # each outcome reply is committed already; its chart follows
+                self._illustrate(sig)
 
     async def run(self, health: TaskHealth) -> None:
         sub = self._bus.subscribe("tracker")

@@ -1,5 +1,6 @@
 """Acceptance: against the simulators, a volume spike and a liquidation cascade each produce their text
-alert and then a valid PNG chart as a reply to it (a real daemon process, real aiogram, real ccxt)."""
+alert and then a valid PNG chart as a reply to it (a real daemon process, real aiogram, real ccxt); an
+outcome reply carries a small chart of the path."""
 
 from __future__ import annotations
 
@@ -115,6 +116,22 @@ async def test_spike_and_cascade_alerts_are_each_followed_by_their_chart(
                 lambda: _chart_for(telegram.sent, _alert(telegram.sent, "SOL", cascade)) is not None,
                 within=WAIT,
             )
+            # SOL runs far past target 2: the outcome reply follows, and a chart of the path replies to it
+            market.set_price(EX, "SOL", market.last_price(market.listing(EX, "SOL")) * 1.5)
+
+            def outcome_chart() -> SentMessage | None:
+                sol = _alert(telegram.sent, "SOL", cascade)
+                outcome = next(
+                    (
+                        m
+                        for m in telegram.sent
+                        if sol and m.photo is None and m.reply_to_message_id == sol.message_id
+                    ),
+                    None,
+                )
+                return _chart_for(telegram.sent, outcome)
+
+            await telegram.wait_for(lambda: outcome_chart() is not None, within=WAIT)
             daemon.signal(signal.SIGTERM)
             assert await daemon.await_exit() == 0
         finally:
@@ -129,5 +146,8 @@ async def test_spike_and_cascade_alerts_are_each_followed_by_their_chart(
         assert 20_000 < len(picture.photo) < 500_000  # a drawn chart, not an empty canvas
         assert sent.index(picture) > sent.index(text) and picture.time >= text.time  # the text went first
         assert base in picture.text and picture.disable_notification
-    assert len([m for m in sent if m.photo is not None]) == 2  # one chart per signal, none repeated
+    path = outcome_chart()
+    assert path is not None and path.photo is not None and "target2" in path.text
+    assert (decode(path.photo).width, decode(path.photo).height) == (800, 480)
+    assert len([m for m in sent if m.photo is not None]) == 3  # one per signal and outcome, none repeated
     assert not any(e.get("event") in ("chart_failed", "chart_abandoned") for e in daemon.logs)

@@ -43,6 +43,8 @@ def draw(spec: ChartSpec) -> bytes:
     top = 0.86 if text else 0.92
     if spec.kind in ("spike", "market") and spec.candles:
         _candles_and_volume(fig, spec, top)
+    elif spec.kind == "outcome":
+        _outcome(fig, spec, top)
     elif spec.kind == "cascade":
         _cascade(fig, spec, top)
     elif spec.kind in ("extreme", "spread") or spec.funding:
@@ -158,6 +160,28 @@ def _candles_and_volume(fig: Any, spec: ChartSpec, top: float) -> None:
     if with_funding:
         _funding_lines(axes[2], spec.funding, None)
     _dates(axes[-1])
+
+
+def _outcome(fig: Any, spec: ChartSpec, top: float) -> None:
+    (price,) = _grid(fig, top, (1,))
+    if spec.candles:
+        _draw_candles(price, spec.candles, None)
+    else:
+        price.set_ylabel("price")
+    if spec.event_ms is not None:
+        price.axvline(_x(spec.event_ms), color=_ENTRY, linestyle=":", linewidth=1.0)
+    if spec.exit is not None:
+        price.scatter([_x(spec.exit[0])], [spec.exit[1]], marker="X", s=120, color="black", zorder=4)
+        price.annotate(
+            f"exit {spec.exit[1]:.6g}",
+            xy=(_x(spec.exit[0]), spec.exit[1]),
+            xytext=(-8, 10),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+        )
+    _levels(price, spec.levels)
+    _dates(price)
 
 
 def _print_dots(ax: Axes, spec: ChartSpec) -> None:

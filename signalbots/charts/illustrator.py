@@ -14,17 +14,18 @@ import asyncio
 import html
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 
 from signalbots.charts.history import MarketHistory
 from signalbots.charts.renderer import Renderer
-from signalbots.charts.spec import ChartSpec, for_market, for_signal
+from signalbots.charts.spec import ChartSpec, for_market, for_outcome, for_signal
 from signalbots.events import timeframe_ms
 from signalbots.health import TaskHealth
 from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier
-from signalbots.signals.model import Signal
+from signalbots.signals.model import Direction, Signal
 
 _log = structlog.get_logger(__name__)
 
@@ -51,7 +52,7 @@ class Illustrator:
         self._metrics = metrics
         self._enabled = enabled
         self._timeout = timeout
-        self._queue: deque[tuple[Signal, ChartSpec]] = deque()
+        self._queue: deque[tuple[ChartSpec, Message]] = deque()  # the message waits for its photo
         self._queue_size = queue_size
         self._wake = asyncio.Event()
 
@@ -59,11 +60,43 @@ class Illustrator:
         """Queue the signal's chart; never blocks, never raises for a chart's sake."""
         if not self._enabled():
             return
-        spec = for_signal(signal.candidate, self._history)
+        c = signal.candidate
+        what = f"{c.strategy} {c.kind} · {c.exchange} {c.symbol}"
+        caption = f"📈 {html.escape(what)}"
+        self._enqueue(
+            for_signal(c, self._history),
+            Message(
+                kind=Kind.CHART,
+                text=caption,
+                dedupe_key=chart_key(c.dedupe_key),
+                strategy=c.strategy,
+                reply_to_key=f"signal:{c.dedupe_key}",  # the desk's key for the alert
+                silent=True,  # the alert itself already rang
+            ),
+        )
+
+    def illustrate_outcome(self, signal: Signal) -> None:
+        """Queue a small chart of the path to target or stop, replying to the outcome message."""
+        c = signal.candidate
+        if not self._enabled() or c.direction is Direction.NONE or signal.resolved_ms is None:
+            return
+        self._enqueue(
+            for_outcome(signal, self._history),
+            Message(
+                kind=Kind.CHART,
+                text=f"📉 path of {html.escape(c.symbol)} from signal to {html.escape(signal.status.value)}",
+                dedupe_key=chart_key(f"outcome:{c.dedupe_key}"),
+                strategy=c.strategy,
+                reply_to_key=f"outcome:{c.dedupe_key}",  # the tracker's key for the outcome reply
+                silent=True,
+            ),
+        )
+
+    def _enqueue(self, spec: ChartSpec, message: Message) -> None:
         if len(self._queue) >= self._queue_size:
             self._queue.popleft()
             self._count("dropped")
-        self._queue.append((signal, spec))
+        self._queue.append((spec, message))
         self._wake.set()
 
     async def run(self, health: TaskHealth) -> None:
@@ -71,24 +104,11 @@ class Illustrator:
             while not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
-            signal, spec = self._queue.popleft()
+            spec, message = self._queue.popleft()
             health.event()
-            png = await self._draw(spec, key=signal.candidate.dedupe_key)
-            if png is None:
-                continue
-            c = signal.candidate
-            self._notifier.submit(
-                Message(
-                    kind=Kind.CHART,
-                    text=f"📈 {html.escape(c.strategy)} {html.escape(c.kind)} · "
-                    f"{html.escape(c.exchange)} {html.escape(c.symbol)}",
-                    dedupe_key=chart_key(c.dedupe_key),
-                    strategy=c.strategy,
-                    reply_to_key=f"signal:{c.dedupe_key}",  # the desk's key for the alert
-                    silent=True,  # the alert itself already rang
-                    photo=png,
-                )
-            )
+            png = await self._draw(spec, key=message.dedupe_key)
+            if png is not None:
+                self._notifier.submit(replace(message, photo=png))
 
     async def _draw(self, spec: ChartSpec, *, key: str) -> bytes | None:
         try:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from signalbots.events import Candle, FundingSnapshot, Liquidation, timeframe_ms
-from signalbots.signals.model import Candidate, Direction
+from signalbots.signals.model import Candidate, Direction, Signal
 
 # How much context a signal chart shows.
 _CANDLES = 60
@@ -52,6 +52,7 @@ class ChartSpec:
     funding: tuple[FundingLeg, ...] = ()
     threshold_8h: float | None = None
     levels: Levels | None = None
+    exit: tuple[int, float] | None = None  # outcome charts: where the signal resolved
     width: int = 1000
     height: int = 640
 
@@ -183,6 +184,28 @@ def for_signal(c: Candidate, history: _History) -> ChartSpec:
             event_ms=c.time_ms,
         )
     return ChartSpec(kind="market", title=_title(c), event_ms=c.time_ms, levels=_levels(c))
+
+
+def for_outcome(sig: Signal, history: _History, *, before: int = 12) -> ChartSpec:
+    """A small picture of the path from the signal to its outcome: the held candles from a little before
+    the signal to its resolution (the history holds hours, not days: a long path shows its recent part)."""
+    c = sig.candidate
+    end = sig.resolved_ms if sig.resolved_ms is not None else c.expiry_ms
+    series = _shortest(history, c.exchange, c.symbol)
+    step = timeframe_ms(series[0].timeframe) if series else 0
+    candles = [x for x in series if c.time_ms - before * step <= x.time_ms < end]
+    r = f" {sig.r_multiple:+.2f}R" if sig.r_multiple is not None else ""
+    return ChartSpec(
+        kind="outcome",
+        title=f"{c.strategy} {c.kind} · {c.exchange} {c.symbol} · {sig.status.value}{r}",
+        lines=(f"signal {_utc(c.time_ms)} → resolved {_utc(end)}",),
+        candles=tuple(candles),
+        event_ms=c.time_ms,
+        levels=_levels(c),
+        exit=(end, sig.exit_price) if sig.exit_price is not None else None,
+        width=800,
+        height=480,
+    )
 
 
 def resample(candles: list[Candle], timeframe: str) -> list[Candle]:

@@ -85,3 +85,19 @@ def test_a_signal_with_no_data_held_still_draws(history: MarketHistory) -> None:
     spec = for_signal(candidate("spike", symbol="NEW/USDT:USDT", facts=SPIKE_FACTS), MarketHistory())
     assert spec.candles == ()
     assert decode(draw(spec)).width == 1000
+
+
+def test_outcome_chart_shows_the_path_from_the_signal_to_its_exit(history: MarketHistory) -> None:
+    from signalbots.charts.spec import for_outcome
+    from signalbots.signals.model import Signal, Status
+
+    c = candidate("spike", time_ms=END - 20 * 300_000, facts=SPIKE_FACTS)
+    sig = Signal(id=1, candidate=c, status=Status.STOPPED, resolved_ms=END - 5 * 300_000, exit_price=0.60)
+    sig.r_multiple = -1.0
+    spec = for_outcome(sig, history)
+    assert spec.candles[0].time_ms == c.time_ms - 12 * 300_000
+    assert spec.candles[-1].time_ms < END - 5 * 300_000
+    assert spec.exit == (END - 5 * 300_000, 0.60)
+    assert "stopped -1.00R" in spec.title
+    png = decode(draw(spec))
+    assert (png.width, png.height) == (800, 480)

@@ -99,3 +99,24 @@ async def test_charts_off_queues_nothing_and_a_burst_keeps_the_newest() -> None:
     async with _running(ill):
         await _until(lambda: len(notifier.messages) == 2)
     assert [m.reply_to_key for m in notifier.messages] == ["signal:k3", "signal:k4"]
+
+
+async def test_an_outcome_chart_replies_to_the_outcome_message() -> None:
+    from signalbots.signals.model import Status
+
+    renderer, notifier = FakeRenderer(), DryRunNotifier()
+    ill = Illustrator(history=MarketHistory(), renderer=renderer, notifier=notifier, metrics=Metrics())
+    sig = _signal(7, "X/USDT:USDT")
+    ill.illustrate_outcome(sig)  # not resolved yet: nothing to draw
+    sig.status, sig.resolved_ms, sig.exit_price, sig.r_multiple = (
+        Status.TARGET2,
+        sig.candidate.time_ms + 1,
+        1.0,
+        2.0,
+    )
+    ill.illustrate_outcome(sig)
+    async with _running(ill):
+        await _until(lambda: len(notifier.messages) == 1)
+    (chart,) = notifier.messages
+    assert chart.reply_to_key == "outcome:k7" and chart.dedupe_key == "chart:outcome:k7"
+    assert chart.photo is not None and b"target2 +2.00R" in chart.photo
