@@ -242,7 +242,7 @@ def _cascade(fig: Any, spec: ChartSpec, top: float) -> None:
 
 
 def _funding_lines(ax: Axes, legs: Sequence[FundingLeg], threshold: float | None) -> None:
-    for leg in legs:
+    for i, leg in enumerate(legs):
         if leg.points:
             ax.step(
                 [_x(t) for t, _, _ in leg.points],
@@ -250,6 +250,7 @@ def _funding_lines(ax: Axes, legs: Sequence[FundingLeg], threshold: float | None
                 where="post",
                 label=leg.label,
                 linewidth=1.4,
+                linestyle=("-", "--", ":")[i % 3],  # legs at the same rate stay distinguishable
                 marker="." if len(leg.points) < 40 else None,
             )
     if threshold:

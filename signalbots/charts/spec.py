@@ -176,8 +176,9 @@ def for_signal(c: Candidate, history: _History) -> ChartSpec:
         )
         return ChartSpec(
             kind="spread",
-            title=_title(c),
-            lines=lines,
+            # the composite "symbol" of a spread names both legs: too long for a title, it goes below
+            title=f"{c.strategy} spread · {base} · {c.exchange} · {_utc(c.time_ms)}",
+            lines=(*lines, *c.notes[:1]),
             funding=tuple(
                 _leg(f"{ex} {sym}", [p for p in pts if p.time_ms <= c.time_ms]) for ex, sym, pts in legs
             ),
