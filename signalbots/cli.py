@@ -103,9 +103,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)  # refused in a quarter second, before the daemon's imports
     from signalbots.app import Daemon
 
-    return asyncio.run(Daemon(config=args.config).run())
+    return asyncio.run(Daemon(config=args.config, settings=settings).run())
 
 
 def _demo(args: argparse.Namespace) -> int:
