@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -320,6 +321,18 @@ def test_a_damaged_recording_is_an_error_after_the_report(tmp_path: Path) -> Non
     assert code == EX_DATAERR
     assert f"error: {path}:3:" in err
     assert json.loads(out)["replay"]["events"] == 2
+
+
+@pytest.mark.parametrize("content", [b"\x1f\x8b\x08\x00garbage-not-deflate", gzip.compress(b"not json\n")])
+def test_a_recording_damaged_from_its_start_is_no_data_not_an_empty_report(
+    tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / "x.jsonl.gz").write_bytes(content)
+    code, out, err = backtest(tmp_path, as_json=False)
+    assert code == EX_NOINPUT
+    assert out == ""  # no report of zeros that would pass for a quiet market
+    assert f"error: {tmp_path / 'x.jsonl.gz'}" in err
+    assert f"backtest: no usable data at {tmp_path}" in err
 
 
 # the command line ---------------------------------------------------------------------------------------

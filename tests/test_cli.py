@@ -5,6 +5,7 @@ behind. Real subprocesses (the console script), because what counts is what the 
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from signalbots.cli import EXIT_CODES, _parser, exit_code_table, main
 from tests.daemon_process import WAIT, DaemonProcess
 
 REPO = Path(__file__).resolve().parent.parent
@@ -233,3 +235,76 @@ def test_check_config_and_run_refuse_bad_input_alike(tmp_path: Path, bad: Bad) -
         assert bad.says in err, err
     assert results["check-config"][1] == results["run"][1]  # the same lines, one code path
     assert not (tmp_path / "state").exists()
+
+
+# help and exit codes ---------------------------------------------------------------------------------------
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    (sub,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_the_readme_has_the_exit_code_table_of_the_commands() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert exit_code_table() in readme
+    assert (
+        set(EXIT_CODES)
+        == set(_subparsers())
+        == {"run", "check-config", "status", "backtest", "demo", "record"}
+    )
+
+
+@pytest.mark.parametrize("command", sorted(EXIT_CODES))
+def test_every_command_help_has_a_description_options_with_defaults_and_exit_codes(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    text = _help(capsys, command)
+    parser = _subparsers()[command]
+    assert parser.description and " ".join(parser.description.split()[:4]) in " ".join(text.split())
+    assert "--config PATH" in text  # also after the command (it was missing from record's help)
+    codes = text[text.index("exit codes:") :]
+    for code, meaning in EXIT_CODES[command]:
+        assert f"  {code:<3} {meaning}" in codes
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help and action.help != argparse.SUPPRESS, f"{command} {action.option_strings}: no help"
+        takes_value = action.nargs != 0
+        if takes_value:
+            assert "default" in action.help or "required" in action.help or action.required, (
+                f"{command} {action.option_strings}: the help does not say the default"
+            )
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["run", "--bogus"], "unrecognized arguments: --bogus"),
+        (["backtest"], "the following arguments are required: --data"),
+        (["backtest", "--data", "x", "--strategy", "momentum"], "invalid choice: 'momentum'"),
+        (["backtest", "--data", "x", "--from", "yesterday"], "'yesterday' is not a time"),
+        (["demo", "--minutes", "0"], "argument --minutes: 0 must be more than 0 market minutes"),
+        (["demo", "--minutes", "-1"], "argument --minutes: -1 must be more than 0 market minutes"),
+        (["demo", "--minutes", "ten"], "argument --minutes: 'ten' is not a number of minutes"),
+        (["demo", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+        (["record"], "the following arguments are required: --out"),
+        (["record", "--out", "r", "--duration", "0s"], "argument --duration: '0s' must be longer than 0"),
+        (["record", "--out", "r", "--duration", "soon"], "argument --duration: 'soon' is not a duration"),
+    ],
+)
+def test_bad_arguments_exit_64_with_one_clear_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 64  # EX_USAGE, as docs/backtest.md documents (argparse alone exits 2)
+    err = capsys.readouterr().err
+    assert err.startswith("usage: signalbots")
+    assert says in err.splitlines()[-1], err
