@@ -142,6 +142,33 @@ def test_the_text_report_lists_every_signal_and_the_statistics() -> None:
     assert f"{doc['stats']['volume']['avg_r']:+.2f}" in volume_line
 
 
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [f for v in value for f in _floats(v)] if isinstance(value, list) else []
+
+
+def test_json_numbers_carry_no_float_noise() -> None:
+    doc = report(MARKET)
+    floats = _floats(doc)
+    assert floats and all(float(f"{x:.10g}") == x for x in floats)  # no 0.9687000000000001
+    funding = next(s for s in doc["signals"] if s["strategy"] == "funding")
+    assert funding["targets"] == [0.764694, 0.779688] and funding["facts"]["rate"] == -0.00219334
+    for st in doc["stats"].values():
+        assert st["expectancy"] == st["avg_r"]  # equal by definition: equal in print too
+
+
+def test_one_symbol_prints_its_prices_with_the_same_decimals_in_every_row() -> None:
+    code, text, _ = backtest(MARKET, as_json=False)
+    assert code == EX_OK
+    rows = [line.split() for line in text.splitlines() if "binanceusdm XRP/USDT:USDT" in line]
+    prices = [cell for row in rows for cell in [*row[6:9], row[10]]]  # entry, stop, targets
+    assert len(rows) == 5 and {len(p.split(".")[1]) for p in prices} == {5}
+    assert "1.05350" in text and "0.74970" in text
+
+
 def test_from_and_to_bound_when_signals_are_made_not_how_they_end() -> None:
     full = report(MARKET)["signals"]
     start, end = parse_time("2021-11-17"), parse_time("2021-11-19T00:00")
