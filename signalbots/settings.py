@@ -438,7 +438,12 @@ def load_settings(config: str | os.PathLike[str] | None = None, *, env_file: str
     except ValidationError as err:
         raise ConfigError(problems + list((_problems(err, env_file=env_file) | by_key).values())) from None
     except SettingsError as err:
-        # pydantic-settings stops at the first env value it cannot decode; the checks above name them all.
+        # pydantic-settings stops at the first env value it cannot decode (the checks above name them all);
+        # the TOML file alone is still checked, so that its problems are listed too.
+        try:
+            _loaded_class(path, None, environ=False)()
+        except ValidationError as toml_err:
+            by_key = _problems(toml_err, env_file=env_file) | by_key
         raise ConfigError(problems + list(by_key.values()) or [str(err)]) from None
     if problems or by_key:
         raise ConfigError(problems + list(by_key.values()))
@@ -454,7 +459,7 @@ def _env_json_problems(values: Mapping[str, str], *, where: str) -> list[str]:
     )
 
 
-def _loaded_class(path: Path | None, env_file: str | None) -> type[Settings]:
+def _loaded_class(path: Path | None, env_file: str | None, *, environ: bool = True) -> type[Settings]:
     class _Loaded(Settings):
         model_config = SettingsConfigDict(toml_file=path, env_file=env_file)
 
@@ -467,12 +472,10 @@ def _loaded_class(path: Path | None, env_file: str | None) -> type[Settings]:
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: list[PydanticBaseSettingsSource] = [
-                init_settings,
-                env_settings,
-                dotenv_settings,
-                _CredentialsSource(settings_cls),
-            ]
+            sources: list[PydanticBaseSettingsSource] = [init_settings]
+            if environ:
+                sources += [env_settings, dotenv_settings]
+            sources.append(_CredentialsSource(settings_cls))
             if path is not None:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
             return tuple(sources)

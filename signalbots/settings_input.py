@@ -67,8 +67,11 @@ def dotenv_values(path: Path, *, prefix: str) -> tuple[dict[str, tuple[int, str]
     if text is None:
         return {}, problems
     values: dict[str, tuple[int, str]] = {}
+    newlines = 0  # python-dotenv's own line numbers skip blank lines: count them here
     for binding in parse_stream(io.StringIO(text)):
-        line = binding.original.line
+        raw = binding.original.string
+        line = newlines + 1 + len(raw) - len(raw.lstrip("\n"))
+        newlines += raw.count("\n")
         if binding.error:
             m = _NAME.match(binding.original.string)
             named = f" ({m.group(1)})" if m else ""

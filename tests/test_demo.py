@@ -12,6 +12,8 @@ from signalbots.demo import _Chat, demo, summary
 from signalbots.sim.telegram import SentMessage
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from docs_samples import blocks  # noqa: E402  (scripts/ is not a package)
 
 
 def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> None:
@@ -38,6 +40,9 @@ def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> Non
     assert "· ↩ reply to #" in out  # an outcome reply to the signal it resolves
     assert "demo incomplete" not in out
     assert "Traceback" not in out + proc.stderr
+    # docs/demo.md's sample (scripts/docs_samples.py --demo) tells this very story: same messages, same order
+    sample = blocks(ROOT / "docs" / "demo.md")["demo"]
+    assert _story(sample) == _story(out), "docs/demo.md is out of date: python scripts/docs_samples.py --demo"
 
 
 def _story(text: str) -> list[str]:

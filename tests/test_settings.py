@@ -280,6 +280,25 @@ def test_an_unparsable_dotenv_line_is_refused_naming_the_line(tmp_path: Path) ->
     assert secret not in str(err.value)
 
 
+def test_dotenv_line_numbers_count_blank_lines_and_comments(tmp_path: Path) -> None:
+    text = '# secrets\n\n\nSIGNALBOTS_LOG__LEVEL=info\n\nSIGNALBOTS_RISK__MAX_OPEN="5\n'
+    env = write(tmp_path, text, ".env")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=str(env))
+    assert [p.split(" ")[0] for p in err.value.problems] == [f"{env}:6"]
+
+
+def test_a_bad_env_list_does_not_hide_the_toml_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS", "1,2")
+    cfg = write(tmp_path, "[daemon]\nbogus = 1\n[exchanges.okx]\nbudget_fraction = 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    keys = sorted(p.split(" ")[0] for p in err.value.problems)
+    assert keys == ["daemon.bogus", "exchanges.okx.budget_fraction", "telegram.allowed_chat_ids"]
+
+
 def test_an_unknown_variable_in_dotenv_is_named_as_written(tmp_path: Path) -> None:
     env = write(tmp_path, "SIGNALBOTS_TELEGRAM_BOT_TOKEN=1\n", ".env")  # one underscore short
     with pytest.raises(ConfigError) as err:
