@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -131,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub.add_parser(
             name,
             help=summary,
-            description=description,
+            description=textwrap.fill(description, 100),  # raw (for the epilog's table): wrap it here
             epilog=_epilog(EXIT_CODES[name]),
             formatter_class=argparse.RawDescriptionHelpFormatter,
             parents=[common] if name != "backtest" else [],
