@@ -62,6 +62,8 @@ class Illustrator:
             return
         c = signal.candidate
         what = f"{c.strategy} {c.kind} · {c.exchange} {c.symbol}"
+        if c.kind == "spread":  # its "symbol" names both legs, already in the alert it replies to
+            what = f"{c.strategy} spread · {c.symbol.split(' ', 1)[0]} · {c.exchange}"
         caption = f"📈 {html.escape(what)}"
         self._enqueue(
             for_signal(c, self._history),
