@@ -146,7 +146,9 @@ class _Runtime:
             from signalbots.charts.illustrator import Illustrator
             from signalbots.charts.renderer import ChartRenderer
 
-            renderer = await stack.enter_async_context(ChartRenderer())
+            renderer = await stack.enter_async_context(
+                ChartRenderer(cache_dir=settings.daemon.state_dir / "matplotlib")
+            )
             rt.bus.tap(rt.history.on_event)
             illustrator = rt.illustrator = Illustrator(
                 history=rt.history,

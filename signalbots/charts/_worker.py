@@ -7,6 +7,7 @@ MemoryError instead of swelling the daemon's host; the parent kills it when it t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import resource
@@ -35,7 +36,9 @@ def main(argv: list[str]) -> int:
     memory_mb = int(argv[argv.index("--memory-mb") + 1]) if "--memory-mb" in argv else 0
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        # Refused under systemd's SystemCallFilter=~@resources: the parent then watches our RSS instead.
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from signalbots.charts.draw import draw
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,25 @@ async def test_the_memory_cap_turns_a_runaway_chart_into_an_error(history: Marke
         with pytest.raises(ChartError, match="out of memory"):
             await renderer.render(huge)
         assert decode(await renderer.render(for_signal(candidate("spike", facts=SPIKE_FACTS), history)))
+
+
+async def test_a_worker_growing_past_the_limit_is_killed_even_where_setrlimit_is_refused() -> None:
+    # A stand-in worker that ignores the address-space cap (as under the shipped unit's syscall filter)
+    # and grows to 300 MB resident while "drawing": the parent's watch ends it long before the timeout.
+    grows = [
+        sys.executable,
+        "-c",
+        "import sys, time; sys.stdin.buffer.read(1); x = bytearray(300 * 2**20); time.sleep(3600)",
+    ]
+    async with ChartRenderer(timeout=120, memory_mb=150, command=grows, memory_poll=0.05) as renderer:
+        with pytest.raises(ChartError, match="over its memory limit"):
+            await renderer.render(ChartSpec(kind="market", title="x"))
+        assert renderer._proc is None
+
+
+async def test_matplotlib_keeps_its_cache_in_the_given_directory(
+    tmp_path: Path, history: MarketHistory
+) -> None:
+    async with ChartRenderer(timeout=60, cache_dir=tmp_path / "mpl") as renderer:
+        await renderer.render(for_signal(candidate("spike", facts=SPIKE_FACTS), history))
+    assert list((tmp_path / "mpl").glob("fontlist-*.json"))  # the font cache, built once, kept there
