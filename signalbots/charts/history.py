@@ -14,6 +14,7 @@ rebuilds events.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from array import array
 from collections import OrderedDict
@@ -53,7 +54,7 @@ class _Ring:
         return self.data[col]
 
     def append(self, row: tuple[float, ...]) -> None:
-        self.data.extend(row)
+        self.data.extend(array("d", row))  # converted first: a bad value leaves the ring untouched
         if len(self) > self.cap:
             del self.data[: self.width]
 
@@ -110,6 +111,12 @@ class MarketHistory:
         return entry
 
     def on_event(self, event: MarketEvent) -> None:
+        # Called inside EventBus.publish: an event it cannot hold must cost its place in a chart, never
+        # the feed that published it.
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            self._hold(event)
+
+    def _hold(self, event: MarketEvent) -> None:
         entry = self._entry(event.exchange, event.symbol)
         if isinstance(event, Candle):
             self._on_candle(entry, event)

@@ -71,3 +71,11 @@ async def test_a_bus_tap_holds_every_event_before_any_subscriber_sees_it() -> No
     bus.publish(_candle("A/USDT:USDT", 3))
     event = await sub.get()
     assert h.candles("okx", "A/USDT:USDT", "5m") == [event]
+
+
+def test_an_event_it_cannot_hold_is_skipped_without_raising_into_the_feed() -> None:
+    h = MarketHistory()
+    h.on_event(Candle("okx", "A/USDT:USDT", None, "5m", 1, 2, 0.5, 1.5, 10, 15))  # type: ignore[arg-type]
+    h.on_event(Candle("okx", "A/USDT:USDT", 0, "5m", "x", 2, 0.5, 1.5, 10, 15))  # type: ignore[arg-type]
+    h.on_event(_candle("A/USDT:USDT", 1))
+    assert [c.time_ms for c in h.candles("okx", "A/USDT:USDT", "5m")] == [300_000]
