@@ -287,7 +287,7 @@ class Health:
         live = [f for f in inputs if f.status is TaskStatus.RUNNING]
         kinds = "/".join(t.inputs)
         if inputs and not live:
-            text = f"{name} has no live input: every {kinds} feed is stale or down"
+            text = f"{name} has no live input: every {kinds} feed stale or down"
             problems.append(Problem(Severity.DOWN, t.name, text))
             return StrategyView(t, Severity.DOWN, "no data", f"every {kinds} feed stale or down")
         if (

@@ -72,8 +72,10 @@ def _exchange_line(view: ExchangeView, width: int, *, details: bool = True) -> s
     parts = [f"{_EXCHANGE_ICON.get(view.state, '❔')} {html.escape(view.id.ljust(width))}"]
     if view.state == "down":
         parts[0] += " DOWN"
-    if view.detail:
-        parts.append(html.escape(view.detail))
+        if view.detail:
+            parts.append(html.escape(view.detail))
+    elif view.detail:
+        parts[0] += f" {html.escape(view.detail)}"
     if view.feeds:
         parts.append(f"📡 feeds {view.live_feeds}/{len(view.feeds)} live")
         for f in view.feeds if details else ():
@@ -96,7 +98,9 @@ def _exchange_line(view: ExchangeView, width: int, *, details: bool = True) -> s
     if view.last_data_age is not None:
         parts.append(f"last data {format_age(view.last_data_age)} ago")
     if view.reason and not said:
-        parts.append(html.escape(shorten(view.reason, 120)))
+        # The last clause is the cause ("… GET <url>: Cannot connect to host …"); the whole text is in
+        # the recent errors below.
+        parts.append(html.escape(shorten(view.reason.rsplit(": ", 1)[-1], 100)))
     return " · ".join(parts)
 
 

@@ -76,10 +76,12 @@ async def fetch_health(listen: str, *, within: float = 5.0) -> tuple[int, dict[s
 
 def describe_health(status: int, data: dict[str, Any]) -> str:
     """/healthz for a human: the verdict, then each exchange, strategy and task once."""
-    headline = data.get("headline") or ("all running" if data.get("status") == "ok" else "")
+    # The problems are listed below, each once: the first line says only how bad it is.
+    severity = data.get("severity")
     lines = [
-        f"signalbots: {data.get('status', '?')} (HTTP {status}), uptime {data.get('uptime', 0):.0f}s"
-        + (f" — {headline}" if headline else "")
+        f"signalbots: {data.get('status', '?')} (HTTP {status}"
+        + (f", {severity}" if severity and severity != "ok" else "")
+        + f"), uptime {data.get('uptime', 0):.0f}s"
     ]
     exchanges: dict[str, Any] = data.get("exchanges") or {}
     for ex, e in exchanges.items():
@@ -114,6 +116,8 @@ def describe_health(status: int, data: dict[str, Any]) -> str:
         else:
             counters = f"cycles {t['cycles']}, events {t['events']}"
         counters += f", errors {t['errors']}"
+        if detail and any(detail in p for p in data.get("problems", [])):
+            detail = ""  # its problem line below says it
         lines.append(f"  {state:<10} {name}: {counters}{extra}" + (f" — {detail}" if detail else ""))
     for p in data.get("problems", []):
         lines.append(f"  problem: {p}")
