@@ -211,7 +211,7 @@ class Health:
                 or (exchange in ids and kind in ("feed", "markets"))
             ):
                 continue  # in their exchange's or strategy's view
-            if t.status not in HEALTHY:
+            if t.status not in HEALTHY or t.down:
                 severity = Severity.DOWN if t.down else Severity.DEGRADED
                 problems.append(Problem(severity, t.name, _task_problem(t)))
         strategies = [self._strategy(t, all_feeds, exchanges, problems) for t in self.tasks("strategy")]
@@ -277,10 +277,11 @@ class Health:
         self, t: TaskHealth, feeds: list[TaskHealth], exchanges: list[ExchangeView], problems: list[Problem]
     ) -> StrategyView:
         name = t.name.removeprefix("strategy:")
-        if t.status not in HEALTHY:
+        if t.status not in HEALTHY or t.down:
             severity = Severity.DOWN if t.down else Severity.DEGRADED
             problems.append(Problem(severity, t.name, _task_problem(t)))
-            return StrategyView(t, severity, t.status.value, t.detail)
+            state = "failing" if t.status is TaskStatus.STARTING else t.status.value
+            return StrategyView(t, severity, state, t.failing or t.detail)
         if t.status is TaskStatus.PAUSED or not t.inputs:
             return StrategyView(t, Severity.OK, t.status.value, t.detail)
         inputs = [f for f in feeds if _part(f.name)[2] in t.inputs]
@@ -368,7 +369,8 @@ class Health:
 
 def _task_problem(t: TaskHealth) -> str:
     why = t.failing or t.detail
-    return f"{t.name} {t.status.value}" + (f": {why}" if why else "")
+    state = "failing" if t.down and t.status is TaskStatus.STARTING else t.status.value  # retrying
+    return f"{t.name} {state}" + (f": {why}" if why else "")
 
 
 def _circuit_label(c: dict[str, Any], *, with_exchange: bool = True) -> str:

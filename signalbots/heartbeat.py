@@ -139,8 +139,10 @@ def compose_heartbeat(health: Health, *, title: str = "health check") -> str:
             continue  # in its exchange's row
         if t.status in (TaskStatus.RUNNING, TaskStatus.STARTING) and not t.down:
             continue
+        icon = "🔴" if t.down else _ICON.get(t.status, "❔")
+        state = "FAILING" if t.down and t.status is TaskStatus.STARTING else t.status.value.upper()
         lines.append(
-            f"{_ICON.get(t.status, '❔')} {html.escape(t.name)} {t.status.value.upper()}"
+            f"{icon} {html.escape(t.name)} {state}"
             + (f" · {html.escape(t.failing or t.detail)}" if t.failing or t.detail else "")
         )
     outbox = snap.get("outbox")

@@ -169,5 +169,6 @@ class Supervisor:
             calm.cancel()
             if not work.done():
                 work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                # We are leaving by an exception already (our cancellation): the work's end adds nothing.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await work

@@ -73,6 +73,12 @@ async def test_error_shows_in_healthz_and_heartbeat() -> None:
     text = compose_heartbeat(health)
     assert "🔴 volume" in text and "RESTARTING" in text and "⚠️ errors 1" in text
     assert "Recent errors:" in text and "mexc: rate limited (retry after 30 s)" in text
+    assert text.splitlines()[0].startswith("🔴 signalbots — strategy:volume restarting: ValueError: mexc")
+    # Retrying after the backoff, before it has run a stable minute: still failing, not "✅ STARTING".
+    await clock.run_for(1.5, step=0.5)
+    lines = compose_heartbeat(health).splitlines()
+    assert lines[0].startswith("🔴 signalbots — strategy:volume")
+    assert not any(line.startswith("✅ volume") for line in lines)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
