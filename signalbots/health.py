@@ -299,9 +299,8 @@ class Health:
             # Explained by the exchanges down (listed once, there): the row says so, the problems do not.
             return StrategyView(t, Severity.DOWN, "no data", f"no live {kinds} feed: exchanges down")
         if len(live) < len(inputs):
-            return StrategyView(
-                t, Severity.DEGRADED, t.status.value, f"{kinds} feeds {len(live)}/{len(inputs)} live"
-            )
+            partly = f"{kinds} feeds {len(live)}/{len(inputs)} live"
+            return StrategyView(t, Severity.DEGRADED, TaskStatus.DEGRADED.value, partly)
         return StrategyView(t, Severity.OK, t.status.value, t.detail)
 
     def problems(self) -> list[str]:

@@ -181,7 +181,7 @@ def test_a_stale_feed_and_an_open_circuit_make_it_yellow_and_are_listed_once() -
     assert "1 symbol circuit(s) open" in bybit
     # The volume strategy still has a live candle feed (binance): partly fed, said, not red.
     volume = next(line for line in lines[1:] if " volume " in line)
-    assert volume.startswith("🟡 volume") and "candles feeds 1/2 live" in volume
+    assert volume.startswith("🟡 volume      DEGRADED") and "candles feeds 1/2 live" in volume
     # status and /health: each problem once.
     status = describe_health(503, snap)
     assert status.count("fetch_ohlcv") == 1 and status.count("no data for 130s") == 1
