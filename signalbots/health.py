@@ -349,7 +349,6 @@ class Health:
                         for f in e.feeds
                     },
                     "live_feeds": e.live_feeds,
-                    "circuits": [_circuit_label(c, with_exchange=False) for c in e.circuits],
                     "last_data_age": None if e.last_data_age is None else round(e.last_data_age, 1),
                 }
                 for e in verdict.exchanges
@@ -370,12 +369,6 @@ def _task_problem(t: TaskHealth) -> str:
     why = t.failing or t.detail
     state = "failing" if t.down and t.status is TaskStatus.STARTING else t.status.value  # retrying
     return f"{t.name} {state}" + (f": {why}" if why else "")
-
-
-def _circuit_label(c: dict[str, Any], *, with_exchange: bool = True) -> str:
-    keys = ("exchange", "endpoint", "symbol") if with_exchange else ("endpoint", "symbol")
-    state = str(c.get("state", "open")).replace("_", "-")
-    return " ".join(str(c[k]) for k in keys if c.get(k)) + f" {state}"
 
 
 def _circuit_problems(circuits: list[dict[str, Any]]) -> list[Problem]:

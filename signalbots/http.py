@@ -90,8 +90,14 @@ def describe_health(status: int, data: dict[str, Any]) -> str:
         if feeds:
             parts.append(f"feeds {e.get('live_feeds', 0)}/{len(feeds)} live")
         # What is wrong with a working exchange is in the problems below; a down one's circuits are not.
-        if e.get("circuits") and e.get("state") == "down":
-            parts.append("circuit " + ", ".join(e["circuits"]))
+        if e.get("state") == "down":
+            circuits = [
+                f"{b.get('endpoint')} {b.get('state')}"
+                for b in data.get("breakers", []) or []
+                if b.get("exchange") == ex and not b.get("symbol")
+            ]
+            if circuits:
+                parts.append("circuit " + ", ".join(circuits))
         age = e.get("last_data_age")
         if isinstance(age, int | float):
             parts.append(f"last data {age:.0f}s ago")
@@ -124,8 +130,8 @@ def describe_health(status: int, data: dict[str, Any]) -> str:
     outbox = data.get("outbox")
     if isinstance(outbox, dict):
         lines.append(f"  outbox: {outbox.get('pending', 0)} pending, {outbox.get('dead', 0)} dead")
-    if not exchanges:  # no exchange lines to carry them (a daemon without exchanges, older JSON)
-        for b in data.get("breakers", []) or []:
+    for b in data.get("breakers", []) or []:
+        if b.get("symbol"):  # one symbol's circuit (a delisting): not a problem, said here only
             where = " ".join(str(b[k]) for k in ("exchange", "endpoint", "symbol") if b.get(k))
             lines.append(f"  breaker {b.get('state')}: {where}")
     return "\n".join(lines)

@@ -112,7 +112,10 @@ async def test_every_exchange_unreachable_turns_the_heartbeat_red_and_names_them
     # /healthz: each exchange down once, its open breaker folded into it rather than listed again.
     assert snap["status"] == "unhealthy" and snap["severity"] == "down"
     assert [p.split(":")[0] for p in snap["problems"]] == [f"{ex} down" for ex in EXCHANGES]
-    assert all(snap["exchanges"][ex]["circuits"] == ["load_markets open"] for ex in EXCHANGES)
+    assert sorted((b["exchange"], b["endpoint"], b["state"]) for b in snap["breakers"]) == sorted(
+        (ex, "load_markets", "open") for ex in EXCHANGES
+    )
+    assert all(snap["exchanges"][ex]["state"] == "down" for ex in EXCHANGES)
     status = describe_health(503, snap)
     assert all(status.count(f"{ex} load_markets") == 1 for ex in EXCHANGES)
 
@@ -184,7 +187,9 @@ def test_a_stale_feed_and_an_open_circuit_make_it_yellow_and_are_listed_once() -
     assert volume.startswith("🟡 volume      DEGRADED") and "candles feeds 1/2 live" in volume
     # status and /health: each problem once.
     status = describe_health(503, snap)
-    assert status.count("fetch_ohlcv") == 1 and status.count("no data for 130s") == 1
+    endpoint = [line for line in status.splitlines() if "fetch_ohlcv" in line and "FOO" not in line]
+    assert endpoint == ["  problem: circuit open: bybit fetch_ohlcv"]
+    assert status.count("FOO/USDT:USDT") == 1 and status.count("no data for 130s") == 1
     assert compose_health(health).count("fetch_ohlcv") == 1
 
 
