@@ -251,7 +251,9 @@ class Health:
         for f in feeds:
             if f.status not in HEALTHY:
                 sub = _part(f.name)[2]
-                why = f.detail or f.failing or f.last_error
+                why = (
+                    (f.failing if f.down else "") or f.detail or f.last_error
+                )  # a cause beats "restart in 4s"
                 problems.append(
                     Problem(
                         Severity.DEGRADED,

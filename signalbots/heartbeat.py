@@ -81,7 +81,11 @@ def _exchange_line(view: ExchangeView, width: int, *, details: bool = True) -> s
         for f in view.feeds if details else ():
             if f.status not in (TaskStatus.RUNNING, TaskStatus.STARTING):
                 kind = f.name.rsplit(":", 1)[-1]
-                why = f.detail or f.status.value
+                why = (
+                    f"failing: {shorten(f.failing, 80)}"
+                    if f.down and f.failing
+                    else f.detail or f.status.value
+                )
                 parts.append(html.escape(f"{kind} {why}"))
     circuits = view.circuits if details else []
     endpoints = [c for c in circuits if not c.get("symbol")]

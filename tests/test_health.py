@@ -222,3 +222,28 @@ def test_repeated_errors_are_one_counted_bullet_and_cut_at_a_word() -> None:
     assert "[Name o" not in bullets[0] or "[Name or service not known]" in bullets[0]
     record = health.recent_errors[-1]
     assert len(record.reason) <= 200 and record.reason.endswith(("…", ")"))
+
+
+def test_a_feed_that_cannot_connect_shows_its_reason_in_the_row_and_the_problems() -> None:
+    """Whatever a feed reports (a refused websocket, a failing task), its reason is what is shown."""
+    clock = ManualClock()
+    health = Health(clock=clock)
+    strategies(health)
+    exchange_up(health, "binanceusdm", clock, feeds=ALL_FEEDS)
+    exchange_up(health, "bybit", clock, feeds=ALL_FEEDS)
+    refused = health.task("feed:bybit:liquidations", kind="feed")
+    refused.set(TaskStatus.DEGRADED, "cannot connect: websocket upgrade answered HTTP 503")
+    failing = health.task("feed:binanceusdm:funding", kind="feed")
+    failing.failing = "binanceusdm fetch_funding_rates: request timeout"
+    failing.set(TaskStatus.RESTARTING, "restart in 4s")
+    snap = health.snapshot()
+    assert snap["problems"] == [
+        "binanceusdm funding feed restarting: binanceusdm fetch_funding_rates: request timeout",
+        "bybit liquidations feed degraded: cannot connect: websocket upgrade answered HTTP 503",
+    ]
+    lines = compose_heartbeat(health).splitlines()
+    assert lines[0].startswith("🟡 signalbots — binanceusdm funding feed restarting")
+    binance = next(line for line in lines if line.startswith("🟡 binanceusdm"))
+    assert "funding failing: binanceusdm fetch_funding_rates: request timeout" in binance
+    bybit = next(line for line in lines if line.startswith("🟡 bybit"))
+    assert "liquidations cannot connect: websocket upgrade answered HTTP 503" in bybit
