@@ -108,7 +108,13 @@ class Supervisor:
                 if not th.failing:  # recovered (see _attempt): a new failure is a new episode
                     streak = None
                 reason = short_reason(err)
-                th.error(reason)
+                if isinstance(
+                    err, CircuitOpen
+                ):  # counted, but kept out of the recent errors: the cause is there
+                    th.errors += 1
+                    th.last_error = reason
+                else:
+                    th.error(reason)
                 th.restarts += 1
                 self._metrics.task_errors.labels(task=name).inc()
                 self._metrics.task_restarts.labels(task=name).inc()
