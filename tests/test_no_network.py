@@ -2,8 +2,8 @@
 
 ``signalbots run`` as a subprocess, dry run (no token), every exchange pointed at a local port nobody
 listens on, so every connection is refused as it is with the network down. It runs for a full minute —
-measured by its own heartbeats, every 20 s — while the supervisor retries each exchange with doubling
-backoff and the breakers open. Then its output is counted.
+measured by its first heartbeat (a minute is the shortest interval allowed) — while the supervisor retries
+each exchange with doubling backoff and the breakers open. Then its output is counted.
 """
 
 from __future__ import annotations
@@ -56,18 +56,18 @@ def test_a_minute_without_network_logs_each_state_change_once_and_says_what_is_d
     )
     config = tmp_path / "signalbots.toml"
     config.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\nheartbeat_interval = "20s"\nshutdown_timeout = "5s"\n'
+        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\nheartbeat_interval = "1m"\nshutdown_timeout = "5s"\n'
         f'[http]\nlisten = "127.0.0.1:{http}"\n{sections}',
         encoding="utf-8",
     )
     daemon = DaemonProcess(args=["--config", str(config), "run"], cwd=tmp_path)
     try:
         daemon.wait_log("ready")
+        # The first health check comes after one interval: then the minute without network has passed.
         beats = [
             daemon.wait_log(
-                lambda e: e.get("event") == "telegram_dry_run" and e.get("kind") == "heartbeat", 60
+                lambda e: e.get("event") == "telegram_dry_run" and e.get("kind") == "heartbeat", 120
             )
-            for _ in range(3)  # 20 s, 40 s, 60 s
         ]
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=10)
