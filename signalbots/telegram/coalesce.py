@@ -11,7 +11,7 @@ leaves either the single rows or the carriers, never both and never neither.
 Charts under a burst: only the strongest ``coalesce_charts`` of a coalesced message get their chart
 (``Outbox.wants_chart``), so charts never crowd out signals.
 
-Pure functions here; the outbox does the transaction.
+``coalesce_backlog`` does the swap; the rest are pure functions.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from signalbots.settings import TelegramSettings
+from signalbots.store import Store
 from signalbots.telegram.text import length
 from signalbots.telegram.timeliness import LATE_AFTER, how_long
 
@@ -82,3 +83,66 @@ def compose(blocks: list[str], *, total: int, first: float, last: float, part: i
     if parts > 1:
         header += f" · part {part}/{parts}"
     return "\n\n".join([header, *blocks])
+
+
+def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tuple[int, int] | None:
+    """When at least ``limit`` signals wait for ``chat``, swap them for carrier messages in one transaction;
+    returns (signals, messages), or None below the threshold."""
+    if limit <= 0:
+        return None
+    rows = store.db.execute(
+        "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE chat_id = ? "
+        "AND state = 'pending' AND kind = 'signal' AND carrier IS NULL AND compact IS NOT NULL "
+        "AND sent_upto = 0 AND plain = 0 ORDER BY id",
+        (chat,),
+    ).fetchall()
+    if len(rows) < limit:
+        return None
+    members = strongest_first(
+        [
+            Member(
+                r["id"],
+                r["text"],
+                r["compact"],
+                r["strength"] or 0.0,
+                r["created"],
+                r["expires"],
+                bool(r["silent"]),
+            )
+            for r in rows
+        ]
+    )
+    blocks = [block(m, now) for m in members]
+    parts = pack(blocks)
+    first_id = rows[0]["id"]
+    first, last = min(m.created for m in members), max(m.created for m in members)
+    with store.transaction() as db:
+        rank = 0
+        for n, part in enumerate(parts, 1):
+            text = compose(
+                [blocks[i] for i in part],
+                total=len(members),
+                first=first,
+                last=last,
+                part=n,
+                parts=len(parts),
+            )
+            cur = db.execute(
+                "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created, seq) "
+                "VALUES (?, 'signal', ?, ?, ?, 'pending', ?, ?)",
+                (
+                    f"coalesced:{chat}:{first_id}:{n}",
+                    chat,
+                    text,
+                    int(all(members[i].silent for i in part)),
+                    last,
+                    first_id - 1 + n / (len(parts) + 1),  # where the first signal stood, parts in order
+                ),
+            )
+            for i in part:
+                db.execute(
+                    "UPDATE outbox SET state = 'carried', carrier = ?, rank = ? WHERE id = ?",
+                    (cur.lastrowid, rank, members[i].id),
+                )
+                rank += 1
+    return len(members), len(parts)

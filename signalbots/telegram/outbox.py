@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -69,6 +68,7 @@ from signalbots.telegram.delivery import Reachability
 from signalbots.telegram.digest import release_held
 from signalbots.telegram.latency import Latency
 from signalbots.telegram.pacing import Pacer
+from signalbots.telegram.rows import COLUMNS, OutboxStats, Row
 from signalbots.telegram.text import is_parse_error, is_too_long, length, spans, to_plain
 
 _MIN_PART = 256  # "message is too long" below this is not a length problem we can fix by splitting
@@ -77,69 +77,6 @@ _PRUNE_EVERY = 3600.0
 _FLUSH_PROBE = 1.0  # while flushing at shutdown, probe a down Telegram this often
 
 PriceLookup = Callable[[str, str], float | None]  # (exchange, symbol) → last price known, if any
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    pending: int  # pending or sending
-    oldest_age: float | None  # seconds since the oldest pending message was committed
-    dead: int
-    held: int  # alerts held while muted
-
-
-_COLUMNS = (
-    "id, dedupe_key, kind, chat_id, text, silent, reply_to_key, attempts, not_before, sent_upto, part_limit, "
-    "plain, created, exchange, symbol, ref_price, expires, skipped, strategy, event_time"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    id: int
-    dedupe_key: str
-    kind: str
-    chat_id: int
-    text: str
-    silent: bool
-    reply_to_key: str | None
-    attempts: int
-    not_before: float
-    sent_upto: int
-    part_limit: int
-    plain: bool
-    created: float
-    exchange: str | None
-    symbol: str | None
-    ref_price: float | None
-    expires: float | None
-    skipped: int
-    strategy: str | None
-    event_time: float | None
-
-    @classmethod
-    def of(cls, r: Any) -> _Row:
-        return cls(
-            r["id"],
-            r["dedupe_key"],
-            r["kind"],
-            r["chat_id"],
-            r["text"],
-            bool(r["silent"]),
-            r["reply_to_key"],
-            r["attempts"],
-            r["not_before"],
-            r["sent_upto"],
-            r["part_limit"],
-            bool(r["plain"]),
-            r["created"],
-            r["exchange"],
-            r["symbol"],
-            r["ref_price"],
-            r["expires"],
-            r["skipped"],
-            r["strategy"],
-            r["event_time"],
-        )
 
 
 class Outbox:
@@ -443,13 +380,13 @@ class Outbox:
             )
         ]
 
-    def _head(self, chat: int) -> _Row | None:
+    def _head(self, chat: int) -> Row | None:
         r = self._store.db.execute(
-            f"SELECT {_COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
+            f"SELECT {COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
             "ORDER BY COALESCE(seq, id) LIMIT 1",
             (chat,),
         ).fetchone()
-        return None if r is None else _Row.of(r)
+        return None if r is None else Row.of(r)
 
     def _update(self, row_id: int, **columns: Any) -> None:
         assignments = ", ".join(f"{name} = ?" for name in columns)
@@ -480,70 +417,17 @@ class Outbox:
                     self._reach.abandoned()
 
     def _coalesce(self, chat: int) -> bool:
-        """Replace a backlog of signals for ``chat`` by coalesced messages (one transaction); True if done."""
-        limit = coalesce.threshold(chat, self._settings)
-        if limit <= 0:
-            return False
-        rows = self._store.db.execute(
-            "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE chat_id = ? "
-            "AND state = 'pending' AND kind = 'signal' AND carrier IS NULL AND compact IS NOT NULL "
-            "AND sent_upto = 0 AND plain = 0 ORDER BY id",
-            (chat,),
-        ).fetchall()
-        if len(rows) < limit:
-            return False
-        members = coalesce.strongest_first(
-            [
-                coalesce.Member(
-                    r["id"],
-                    r["text"],
-                    r["compact"],
-                    r["strength"] or 0.0,
-                    r["created"],
-                    r["expires"],
-                    bool(r["silent"]),
-                )
-                for r in rows
-            ]
+        """Replace a backlog of signals for ``chat`` by coalesced messages; True if it did."""
+        done = coalesce.coalesce_backlog(
+            self._store, chat=chat, limit=coalesce.threshold(chat, self._settings), now=self._clock.time()
         )
-        now = self._clock.time()
-        blocks = [coalesce.block(m, now) for m in members]
-        parts = coalesce.pack(blocks)
-        first_id = rows[0]["id"]
-        first, last = min(m.created for m in members), max(m.created for m in members)
-        with self._store.transaction() as db:
-            rank = 0
-            for n, part in enumerate(parts, 1):
-                cur = db.execute(
-                    "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created, seq) "
-                    "VALUES (?, 'signal', ?, ?, ?, 'pending', ?, ?)",
-                    (
-                        f"coalesced:{chat}:{first_id}:{n}",
-                        chat,
-                        coalesce.compose(
-                            [blocks[i] for i in part],
-                            total=len(members),
-                            first=first,
-                            last=last,
-                            part=n,
-                            parts=len(parts),
-                        ),
-                        int(all(members[i].silent for i in part)),
-                        last,
-                        first_id - 1 + n / (len(parts) + 1),  # where the first signal stood, parts in order
-                    ),
-                )
-                for i in part:
-                    db.execute(
-                        "UPDATE outbox SET state = 'carried', carrier = ?, rank = ? WHERE id = ?",
-                        (cur.lastrowid, rank, members[i].id),
-                    )
-                    rank += 1
+        if done is None:
+            return False
         self._progressed()
-        self._log.info("outbox_coalesced", chat_id=chat, signals=len(members), messages=len(parts))
+        self._log.info("outbox_coalesced", chat_id=chat, signals=done[0], messages=done[1])
         return True
 
-    def _reply_parameters(self, row: _Row) -> ReplyParameters | None:
+    def _reply_parameters(self, row: Row) -> ReplyParameters | None:
         if row.reply_to_key is None or row.sent_upto:
             return None
         r = self._store.db.execute(
@@ -553,7 +437,7 @@ class Outbox:
             return None
         return ReplyParameters(message_id=r["message_id"], allow_sending_without_reply=True)
 
-    def _display(self, row: _Row) -> str:
+    def _display(self, row: Row) -> str:
         """The text as it goes out now: said late or expired, with the heartbeats it replaced."""
         now = self._clock.time()
         price_now = None
@@ -576,7 +460,7 @@ class Outbox:
             text = f"{text}\n{timeliness.skipped_note(row.skipped)}"
         return text
 
-    async def _attempt(self, row: _Row, th: TaskHealth, *, probe: bool) -> None:
+    async def _attempt(self, row: Row, th: TaskHealth, *, probe: bool) -> None:
         claimed = self._store.db.execute(
             "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'", (row.id,)
         ).rowcount
@@ -636,7 +520,7 @@ class Outbox:
             self._log.info("telegram_reachable", down_for=round(down, 1))
             th.set(TaskStatus.RUNNING, "")
 
-    def _on_sent(self, row: _Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
+    def _on_sent(self, row: Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
         done = upto >= len(text)
         self._store.db.execute(
             "UPDATE outbox SET state = ?, text = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), "
@@ -649,7 +533,7 @@ class Outbox:
         self._metrics.telegram_sends.labels(result="ok").inc()
         th.event()
 
-    def _delivered(self, row: _Row) -> None:
+    def _delivered(self, row: Row) -> None:
         """A row fully sent: the signals it carried are sent with it; their latency is observed."""
         db = self._store.db
         members = db.execute(
@@ -666,7 +550,7 @@ class Outbox:
             if event_time is not None:
                 self._latency.observe(event_time=event_time, strategy=strategy or "", kind=kind)
 
-    def _on_retry_after(self, row: _Row, err: TelegramRetryAfter) -> None:
+    def _on_retry_after(self, row: Row, err: TelegramRetryAfter) -> None:
         self._metrics.telegram_sends.labels(result="retry_after").inc()
         self._metrics.telegram_retry_after.inc(err.retry_after)
         self._log.warning("telegram_flood_wait", chat_id=row.chat_id, retry_after=err.retry_after)
@@ -678,7 +562,7 @@ class Outbox:
             error=describe_error(err),
         )
 
-    def _on_transient(self, row: _Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
+    def _on_transient(self, row: Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
         reason = describe_error(err)
         self._metrics.telegram_sends.labels(result="error").inc()
         self._update(row.id, state="pending", attempts=row.attempts + 1, error=reason)
@@ -692,7 +576,7 @@ class Outbox:
             th.error(f"telegram: {reason}")
             th.set(TaskStatus.DEGRADED, f"telegram: {reason}")
 
-    def _on_bad_request(self, row: _Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
+    def _on_bad_request(self, row: Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
         description = err.message
         if is_parse_error(description) and not row.plain:
             self._metrics.telegram_sends.labels(result="parse_error").inc()
@@ -714,7 +598,7 @@ class Outbox:
             return
         self._dead(row, describe_error(err), th)
 
-    def _on_migrated(self, row: _Row, new_chat: int) -> None:
+    def _on_migrated(self, row: Row, new_chat: int) -> None:
         self._migrated[row.chat_id] = new_chat
         self._store.db.execute(
             "UPDATE outbox SET chat_id = ?, state = CASE state WHEN 'sending' THEN 'pending' ELSE state END "
@@ -730,7 +614,7 @@ class Outbox:
             hint="update the chat id in the settings",
         )
 
-    def _dead(self, row: _Row, reason: str, th: TaskHealth) -> None:
+    def _dead(self, row: Row, reason: str, th: TaskHealth) -> None:
         self._update(row.id, state="dead", error=reason, failed=self._clock.time(), attempts=row.attempts + 1)
         self._store.db.execute(
             "UPDATE outbox SET state = 'dead', error = ?, failed = ? WHERE carrier = ? AND state = 'carried'",
