@@ -8,6 +8,10 @@ strongest-first); when the carrier is sent, its signals become ``sent`` with the
 so an outcome reply answers the message that carried its signal. The swap is one transaction: a crash
 leaves either the single rows or the carriers, never both and never neither.
 
+Outcome replies coalesce the same way where it makes sense: replies whose signals went out in the same
+message (a coalesced one) become one reply to that message, so every outcome still answers the message that
+carried its signal.
+
 Charts under a burst: only the strongest ``coalesce_charts`` of a coalesced message get their chart
 (``Outbox.wants_chart``), so charts never crowd out signals.
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store
@@ -146,3 +151,49 @@ def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tupl
                 )
                 rank += 1
     return len(members), len(parts)
+
+
+def coalesce_replies(store: Store, *, chat: int, limit: int) -> tuple[int, int] | None:
+    """When at least ``limit`` outcome replies wait for ``chat``, those answering the same message become one
+    reply to it (one transaction); returns (replies, messages), or None when nothing was merged."""
+    if limit <= 0:
+        return None
+    rows = store.db.execute(
+        "SELECT o.id, o.text, o.created, o.silent, o.reply_to_key, s.message_id AS target FROM outbox o "
+        "JOIN outbox s ON s.dedupe_key = o.reply_to_key AND s.chat_id = o.chat_id "
+        "WHERE o.chat_id = ? AND o.state = 'pending' AND o.kind = 'outcome' AND o.carrier IS NULL "
+        "AND o.sent_upto = 0 AND o.plain = 0 AND s.message_id IS NOT NULL ORDER BY o.id",
+        (chat,),
+    ).fetchall()
+    if len(rows) < limit:
+        return None
+    by_target: dict[int, list[Any]] = {}
+    for r in rows:
+        by_target.setdefault(r["target"], []).append(r)
+    groups = [g for g in by_target.values() if len(g) > 1]
+    if not groups:
+        return None
+    with store.transaction() as db:
+        for group in groups:
+            texts = [r["text"] for r in group]
+            for n, part in enumerate(pack(texts), 1):
+                members = [group[i] for i in part]
+                text = "\n\n".join([f"📬 <b>{len(members)} updates</b>", *(texts[i] for i in part)])
+                cur = db.execute(
+                    "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, "
+                    "created, seq) VALUES (?, 'outcome', ?, ?, ?, ?, 'pending', ?, ?)",
+                    (
+                        f"coalesced:{chat}:{members[0]['id']}:{n}",
+                        chat,
+                        text,
+                        int(all(m["silent"] for m in members)),
+                        members[0]["reply_to_key"],
+                        max(m["created"] for m in members),
+                        members[0]["id"] - 1 + n / 100,  # where its first reply stood
+                    ),
+                )
+                db.executemany(
+                    "UPDATE outbox SET state = 'carried', carrier = ? WHERE id = ?",
+                    [(cur.lastrowid, m["id"]) for m in members],
+                )
+    return sum(len(g) for g in groups), len(groups)

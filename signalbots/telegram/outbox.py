@@ -418,13 +418,15 @@ class Outbox:
 
     def _coalesce(self, chat: int) -> bool:
         """Replace a backlog of signals for ``chat`` by coalesced messages; True if it did."""
-        done = coalesce.coalesce_backlog(
-            self._store, chat=chat, limit=coalesce.threshold(chat, self._settings), now=self._clock.time()
-        )
-        if done is None:
+        limit, now = coalesce.threshold(chat, self._settings), self._clock.time()
+        signals = coalesce.coalesce_backlog(self._store, chat=chat, limit=limit, now=now)
+        replies = coalesce.coalesce_replies(self._store, chat=chat, limit=limit)
+        for what, done in (("signals", signals), ("replies", replies)):
+            if done is not None:
+                self._log.info("outbox_coalesced", chat_id=chat, kind=what, rows=done[0], messages=done[1])
+        if signals is None and replies is None:
             return False
         self._progressed()
-        self._log.info("outbox_coalesced", chat_id=chat, signals=done[0], messages=done[1])
         return True
 
     def _reply_parameters(self, row: Row) -> ReplyParameters | None:
