@@ -103,20 +103,7 @@ def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tupl
     ).fetchall()
     if len(rows) < limit:
         return None
-    members = strongest_first(
-        [
-            Member(
-                r["id"],
-                r["text"],
-                r["compact"],
-                r["strength"] or 0.0,
-                r["created"],
-                r["expires"],
-                bool(r["silent"]),
-            )
-            for r in rows
-        ]
-    )
+    members = strongest_first([_member(r) for r in rows])
     blocks = [block(m, now) for m in members]
     parts = pack(blocks)
     first_id = rows[0]["id"]
@@ -151,6 +138,26 @@ def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tupl
                 )
                 rank += 1
     return len(members), len(parts)
+
+
+def refresh(store: Store, *, carrier: int, text: str, now: float) -> str | None:
+    """A coalesced message's text as it goes out now (its blocks say late or expired as of ``now``: it may
+    have waited out an outage); None when ``carrier`` carries no signals."""
+    rows = store.db.execute(
+        "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE carrier = ? "
+        "AND kind = 'signal' ORDER BY rank",
+        (carrier,),
+    ).fetchall()
+    if not rows:
+        return None
+    header = text.split("\n", 1)[0]
+    return "\n\n".join([header, *(block(_member(r), now) for r in rows)])
+
+
+def _member(r: Any) -> Member:
+    return Member(
+        r["id"], r["text"], r["compact"], r["strength"] or 0.0, r["created"], r["expires"], bool(r["silent"])
+    )
 
 
 def coalesce_replies(store: Store, *, chat: int, limit: int) -> tuple[int, int] | None:

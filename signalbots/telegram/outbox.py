@@ -442,6 +442,10 @@ class Outbox:
     def _display(self, row: Row) -> str:
         """The text as it goes out now: said late or expired, with the heartbeats it replaced."""
         now = self._clock.time()
+        if row.kind == Kind.SIGNAL and row.exchange is None:  # perhaps a coalesced message: each block anew
+            refreshed = coalesce.refresh(self._store, carrier=row.id, text=row.text, now=now)
+            if refreshed is not None:
+                return refreshed
         price_now = None
         if self._prices is not None and row.exchange and row.symbol:
             price_now = self._prices(row.exchange, row.symbol)

@@ -6,6 +6,8 @@ pacing with 429s; on a manual clock.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from signalbots.clock import ManualClock
 from signalbots.controls import Controls
 from signalbots.health import Health
@@ -206,3 +208,25 @@ async def test_only_the_strongest_signals_of_a_coalesced_message_want_their_char
         await drive(outbox, lambda: outbox.stats().pending == 0)
     assert outbox.wants_chart("signal:0")  # sent alone
     assert [i for i in range(1, 7) if outbox.wants_chart(f"signal:{i}")] == [4, 5, 6]  # coalesce_charts = 3
+
+
+async def test_a_coalesced_message_that_waited_out_an_outage_says_which_signals_expired(
+    sim: TelegramSim, make_outbox: OutboxFactory, clock: ManualClock, health: Health, drive: Drive
+) -> None:
+    outbox = make_outbox()
+    async with running(outbox, health):
+        sim.inject(Fault(FaultKind.DROP), times=None)
+        decided = clock.time()
+        for i in range(3):
+            outbox.submit(burst_signal(i, decided))
+        short = burst_signal(3, decided)
+        assert short.signal is not None
+        outbox.submit(replace(short, signal=replace(short.signal, expires_at=decided + 600)))  # valid 10 min
+        await drive(outbox, seconds=1200.0, step=1.0)  # Telegram is down for 20 minutes
+        sim.clear_faults()
+        await drive(outbox, lambda: outbox.stats().pending == 0)
+    [message] = sim.sent
+    assert "4 signals at once" in message.text
+    assert message.text.count("⏱ <i>20 min late</i>") == 3  # still valid, said late
+    assert "⌛ <i>expired undelivered</i> · 🟢 LONG <b>SYM03/USDT</b>" in message.text
+    assert "Entry <code>3.00</code>" not in message.text  # the expired one shows no levels
