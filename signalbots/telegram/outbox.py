@@ -62,7 +62,7 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store
-from signalbots.telegram import coalesce, retention, timeliness
+from signalbots.telegram import coalesce, retention, rows, timeliness
 from signalbots.telegram.bot import describe_error
 from signalbots.telegram.delivery import Reachability
 from signalbots.telegram.digest import release_held
@@ -161,59 +161,14 @@ class Outbox:
             return False
         silent = message.silent if message.silent is not None else self._silent_by_default(message.kind)
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
-        ref = message.signal
-        db = self._store.db
-        # A savepoint, not BEGIN: the desk submits inside its own transaction.
-        db.execute("SAVEPOINT outbox_submit")
-        try:
-            older = self._superseded_heartbeats(chat) if message.kind == Kind.HEARTBEAT else []
-            cur = db.execute(
-                "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, created, "
-                "strategy, exchange, symbol, ref_price, event_time, expires, strength, compact, skipped) "
-                f"VALUES ({', '.join('?' * 17)}) ON CONFLICT(dedupe_key) DO NOTHING",
-                (
-                    message.dedupe_key,
-                    str(message.kind),
-                    chat,
-                    message.text,
-                    int(silent),
-                    message.reply_to_key,
-                    "held" if held else "pending",
-                    self._clock.time(),
-                    message.strategy,
-                    ref and ref.exchange,
-                    ref and ref.symbol,
-                    ref and ref.price,
-                    ref and ref.event_time,
-                    ref and ref.expires_at,
-                    ref and ref.strength,
-                    ref and ref.compact,
-                    sum(1 + r["skipped"] for r in older),
-                ),
-            )
-            if cur.rowcount == 1 and older:
-                db.executemany(
-                    "UPDATE outbox SET state = 'superseded' WHERE id = ? AND state = 'pending'",
-                    [(r["id"],) for r in older],
-                )
-        except BaseException:
-            db.execute("ROLLBACK TO outbox_submit")
-            db.execute("RELEASE outbox_submit")
-            raise
-        db.execute("RELEASE outbox_submit")
-        if cur.rowcount != 1:
+        stored = rows.insert(
+            self._store.db, message, chat=chat, silent=silent, held=held, now=self._clock.time()
+        )
+        if not stored:
             return False
         self._poke()
         self._refresh_gauges()
         return True
-
-    def _superseded_heartbeats(self, chat: int) -> list[Any]:
-        """Older heartbeats to ``chat`` not yet sent (nor being sent): the new one replaces them."""
-        return self._store.db.execute(
-            "SELECT id, skipped FROM outbox WHERE kind = 'heartbeat' AND chat_id = ? AND state = 'pending' "
-            "AND sent_upto = 0",
-            (chat,),
-        ).fetchall()
 
     def _silent_by_default(self, kind: Kind) -> bool:
         return next((quiet for name, quiet in self._settings.silent.items() if name == kind), False)
@@ -640,9 +595,9 @@ class Outbox:
         """After a mute: the held alerts of each chat, as one digest message, in one transaction."""
         if self._controls.is_muted():
             return
-        chats, rows = release_held(
+        chats, released = release_held(
             self._store, now=self._clock.time(), silent=self._silent_by_default(Kind.DIGEST)
         )
-        if rows:
+        if released:
             self._progressed()
-            self._log.info("outbox_digest", chats=chats, held=rows)
+            self._log.info("outbox_digest", chats=chats, held=released)
