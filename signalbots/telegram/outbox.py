@@ -439,13 +439,7 @@ class Outbox:
         reply = self._reply_parameters(row)
         self._in_flight += 1
         try:
-            sent = await self._bot.send_message(
-                chat_id=row.chat_id,
-                text=to_plain(chunk) if row.plain else chunk,
-                parse_mode=None if row.plain else ParseMode.HTML,
-                disable_notification=True if row.silent else None,
-                reply_parameters=reply,
-            )
+            message_id = await self._request(row, chunk, reply)
         except TelegramRetryAfter as err:
             self._answered(th)
             self._on_retry_after(row, err)
@@ -469,10 +463,22 @@ class Outbox:
             raise
         else:
             self._answered(th)
-            self._on_sent(row, text, sent.message_id, upto, th)
+            self._on_sent(row, text, message_id, upto, th)
         finally:
             self._in_flight -= 1
             self._refresh_gauges()
+
+    async def _request(self, row: Row, chunk: str, reply: ReplyParameters | None) -> int:
+        """The one Bot API call for a row (another kind of message, e.g. a photo, is another method here);
+        returns Telegram's message id. aiogram's errors are what ``_attempt`` sorts."""
+        sent = await self._bot.send_message(
+            chat_id=row.chat_id,
+            text=to_plain(chunk) if row.plain else chunk,
+            parse_mode=None if row.plain else ParseMode.HTML,
+            disable_notification=True if row.silent else None,
+            reply_parameters=reply,
+        )
+        return sent.message_id
 
     # outcomes --------------------------------------------------------------------------------------
     def _answered(self, th: TaskHealth) -> None:
