@@ -126,6 +126,7 @@ class _Runtime:
                     health=rt.health,
                     metrics=rt.metrics,
                     controls=rt.controls,
+                    prices=lambda exchange, symbol: rt.tracker.last_price(exchange, symbol),
                 )
             )
             rt.notifier = outbox

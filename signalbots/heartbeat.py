@@ -154,6 +154,9 @@ def compose_heartbeat(health: Health, *, title: str = "health check") -> str:
         text = f"📨 outbox: {outbox.get('pending', 0)} pending"
         if outbox.get("dead"):
             text += f" · {outbox['dead']} undeliverable"
+        latency = outbox.get("latency_1h")  # market event → Telegram, signals of the last hour
+        if isinstance(latency, dict):
+            text += f" · ⚡ alert latency p50 {latency['p50']:.1f}s · p99 {latency['p99']:.1f}s (1h)"
         lines.append(text)
     if health.recent_errors:
         lines.append("Recent errors:")
