@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 Samples = Iterable[tuple[Sequence[str], float]]
@@ -65,6 +65,13 @@ class Metrics:
         )
         for result in ("ok", "error"):  # present from the start, so alert rules can compare them
             self.telegram_sends.labels(result=result)
+        self.alert_latency = Histogram(
+            "signalbots_alert_latency_seconds",
+            "From the triggering market event (exchange time) to Telegram accepting the alert",
+            ["strategy", "kind"],
+            buckets=(0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 900, 3600),
+            registry=r,
+        )
         self.telegram_retry_after = Counter(
             "signalbots_telegram_retry_after_seconds", "Seconds waited on Telegram retry_after", registry=r
         )

@@ -175,7 +175,7 @@ class Feed:
             await self.clock.sleep(max(err.retry_after or backoff, self.gateway.paused_for(), 1.0))
             return backoff
         if isinstance(err, TransientError) and self._health is not None:
-            self._health.error(str(err)[:200])
+            self._health.error(str(err))  # health cuts it at a word
         await self.clock.sleep(backoff)
         return min(backoff * 2, BACKOFF_MAX)
 

@@ -28,6 +28,7 @@ from signalbots.exchange import _klines
 from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.ratelimit import BUDGETS, WeightLimiter, request_cost, uses_funding_budget
 from signalbots.health import TaskHealth, TaskStatus
+from signalbots.logs import shorten
 from signalbots.metrics import Metrics
 from signalbots.settings import ExchangeSettings
 from signalbots.store import Store
@@ -382,7 +383,7 @@ def _short(err: BaseException) -> str:
 
 
 def _short_text(text: str) -> str:
-    return text if len(text) <= 200 else text[:197] + "..."
+    return shorten(text)  # at a word, with an ellipsis: "[Name o" read as a bug (issue 10)
 
 
 def _gated_class(base: type[Any]) -> type[Any]:

@@ -45,4 +45,8 @@ def release_held(store: Store, *, now: float, silent: bool) -> tuple[int, int]:
             db.executemany(
                 "UPDATE outbox SET state = 'sent', sent = ? WHERE id = ?", [(now, r["id"]) for r in held]
             )
+            db.executemany(  # the signals a held coalesced message carried
+                "UPDATE outbox SET state = 'sent', sent = ? WHERE carrier = ? AND state = 'carried'",
+                [(now, r["id"]) for r in held],
+            )
     return len(by_chat), len(rows)

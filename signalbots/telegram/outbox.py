@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -63,11 +62,13 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store
-from signalbots.telegram import retention, timeliness
+from signalbots.telegram import coalesce, retention, rows, timeliness
 from signalbots.telegram.bot import describe_error
 from signalbots.telegram.delivery import Reachability
 from signalbots.telegram.digest import release_held
+from signalbots.telegram.latency import Latency
 from signalbots.telegram.pacing import Pacer
+from signalbots.telegram.rows import COLUMNS, OutboxStats, Row
 from signalbots.telegram.text import is_parse_error, is_too_long, length, spans, to_plain
 
 _MIN_PART = 256  # "message is too long" below this is not a length problem we can fix by splitting
@@ -76,65 +77,6 @@ _PRUNE_EVERY = 3600.0
 _FLUSH_PROBE = 1.0  # while flushing at shutdown, probe a down Telegram this often
 
 PriceLookup = Callable[[str, str], float | None]  # (exchange, symbol) → last price known, if any
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    pending: int  # pending or sending
-    oldest_age: float | None  # seconds since the oldest pending message was committed
-    dead: int
-    held: int  # alerts held while muted
-
-
-_COLUMNS = (
-    "id, dedupe_key, kind, chat_id, text, silent, reply_to_key, attempts, not_before, sent_upto, part_limit, "
-    "plain, created, exchange, symbol, ref_price, expires, skipped"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    id: int
-    dedupe_key: str
-    kind: str
-    chat_id: int
-    text: str
-    silent: bool
-    reply_to_key: str | None
-    attempts: int
-    not_before: float
-    sent_upto: int
-    part_limit: int
-    plain: bool
-    created: float
-    exchange: str | None
-    symbol: str | None
-    ref_price: float | None
-    expires: float | None
-    skipped: int
-
-    @classmethod
-    def of(cls, r: Any) -> _Row:
-        return cls(
-            r["id"],
-            r["dedupe_key"],
-            r["kind"],
-            r["chat_id"],
-            r["text"],
-            bool(r["silent"]),
-            r["reply_to_key"],
-            r["attempts"],
-            r["not_before"],
-            r["sent_upto"],
-            r["part_limit"],
-            bool(r["plain"]),
-            r["created"],
-            r["exchange"],
-            r["symbol"],
-            r["ref_price"],
-            r["expires"],
-            r["skipped"],
-        )
 
 
 class Outbox:
@@ -167,6 +109,7 @@ class Outbox:
         self._progress = asyncio.Event()  # set and replaced whenever a row changes state
         self._pacer = Pacer(settings=settings, clock=clock)
         self._reach = Reachability(clock=clock, initial=probe_initial, cap=probe_every)
+        self._latency = Latency(clock=clock, metrics=metrics)
         self._migrated: dict[int, int] = {}
         self._unroutable: set[str] = set()
         self._reported: set[tuple[int, str]] = set()  # dead letters already logged at error
@@ -220,61 +163,14 @@ class Outbox:
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
         if held and message.photo is not None:
             return False  # muted: the alert waits for the digest; a picture has no place in it
-        ref = message.signal
-        db = self._store.db
-        # A savepoint, not BEGIN: the desk submits inside its own transaction.
-        db.execute("SAVEPOINT outbox_submit")
-        try:
-            older = self._superseded_heartbeats(chat) if message.kind == Kind.HEARTBEAT else []
-            cur = db.execute(
-                "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, created, "
-                "strategy, exchange, symbol, ref_price, event_time, expires, strength, compact, skipped, "
-                "photo) "
-                f"VALUES ({', '.join('?' * 18)}) ON CONFLICT(dedupe_key) DO NOTHING",
-                (
-                    message.dedupe_key,
-                    str(message.kind),
-                    chat,
-                    message.text,
-                    int(silent),
-                    message.reply_to_key,
-                    "held" if held else "pending",
-                    self._clock.time(),
-                    message.strategy,
-                    ref and ref.exchange,
-                    ref and ref.symbol,
-                    ref and ref.price,
-                    ref and ref.event_time,
-                    ref and ref.expires_at,
-                    ref and ref.strength,
-                    ref and ref.compact,
-                    sum(1 + r["skipped"] for r in older),
-                    message.photo,
-                ),
-            )
-            if cur.rowcount == 1 and older:
-                db.executemany(
-                    "UPDATE outbox SET state = 'superseded' WHERE id = ? AND state = 'pending'",
-                    [(r["id"],) for r in older],
-                )
-        except BaseException:
-            db.execute("ROLLBACK TO outbox_submit")
-            db.execute("RELEASE outbox_submit")
-            raise
-        db.execute("RELEASE outbox_submit")
-        if cur.rowcount != 1:
+        stored = rows.insert(
+            self._store.db, message, chat=chat, silent=silent, held=held, now=self._clock.time()
+        )
+        if not stored:
             return False
         self._poke()
         self._refresh_gauges()
         return True
-
-    def _superseded_heartbeats(self, chat: int) -> list[Any]:
-        """Older heartbeats to ``chat`` not yet sent (nor being sent): the new one replaces them."""
-        return self._store.db.execute(
-            "SELECT id, skipped FROM outbox WHERE kind = 'heartbeat' AND chat_id = ? AND state = 'pending' "
-            "AND sent_upto = 0",
-            (chat,),
-        ).fetchall()
 
     def _silent_by_default(self, kind: Kind) -> bool:
         return next((quiet for name, quiet in self._settings.silent.items() if name == kind), False)
@@ -306,7 +202,17 @@ class Outbox:
     def snapshot(self) -> dict[str, Any]:
         st = self.stats()
         age = None if st.oldest_age is None else round(st.oldest_age, 1)
-        return {"pending": st.pending, "oldest_age": age, "dead": st.dead, "held": st.held}
+        snap: dict[str, Any] = {"pending": st.pending, "oldest_age": age, "dead": st.dead, "held": st.held}
+        if (lat := self._latency.summary()) is not None:
+            snap["latency_1h"] = {"p50": round(lat.p50, 2), "p99": round(lat.p99, 2), "alerts": lat.count}
+        return snap
+
+    def wants_chart(self, dedupe_key: str) -> bool:
+        """Whether the signal message ``dedupe_key`` should get its chart: always when it went out alone;
+        in a coalesced message only for the strongest ``telegram.coalesce_charts`` (charts never crowd out
+        signals in a burst). Call it when the chart is about to be submitted or sent."""
+        r = self._store.db.execute("SELECT rank FROM outbox WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
+        return r is None or r["rank"] is None or r["rank"] < self._settings.coalesce_charts
 
     def problems(self) -> list[str]:
         r = self._store.db.execute(
@@ -431,13 +337,13 @@ class Outbox:
             )
         ]
 
-    def _head(self, chat: int) -> _Row | None:
+    def _head(self, chat: int) -> Row | None:
         r = self._store.db.execute(
-            f"SELECT {_COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
-            "ORDER BY id LIMIT 1",
+            f"SELECT {COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
+            "ORDER BY COALESCE(seq, id) LIMIT 1",
             (chat,),
         ).fetchone()
-        return None if r is None else _Row.of(r)
+        return None if r is None else Row.of(r)
 
     def _update(self, row_id: int, **columns: Any) -> None:
         assignments = ", ".join(f"{name} = ?" for name in columns)
@@ -457,6 +363,8 @@ class Outbox:
             if gate is None or gate > 0:  # Telegram is down: wait for the probe slot or its outcome
                 await self._wait(self._reach.changed(), seconds=gate)
                 continue
+            if row.sent_upto == 0 and self._coalesce(chat):
+                continue  # the head is now the first coalesced message
             probe = self._reach.begin()
             try:
                 await self._pacer.acquire(chat)
@@ -465,7 +373,20 @@ class Outbox:
                 if probe:
                     self._reach.abandoned()
 
-    def _reply_parameters(self, row: _Row) -> ReplyParameters | None:
+    def _coalesce(self, chat: int) -> bool:
+        """Replace a backlog of signals for ``chat`` by coalesced messages; True if it did."""
+        limit, now = coalesce.threshold(chat, self._settings), self._clock.time()
+        signals = coalesce.coalesce_backlog(self._store, chat=chat, limit=limit, now=now)
+        replies = coalesce.coalesce_replies(self._store, chat=chat, limit=limit)
+        for what, done in (("signals", signals), ("replies", replies)):
+            if done is not None:
+                self._log.info("outbox_coalesced", chat_id=chat, kind=what, rows=done[0], messages=done[1])
+        if signals is None and replies is None:
+            return False
+        self._progressed()
+        return True
+
+    def _reply_parameters(self, row: Row) -> ReplyParameters | None:
         if row.reply_to_key is None or row.sent_upto:
             return None
         r = self._store.db.execute(
@@ -475,13 +396,13 @@ class Outbox:
             return None
         return ReplyParameters(message_id=r["message_id"], allow_sending_without_reply=True)
 
-    def _photo(self, row: _Row) -> bytes | None:
-        r = self._store.db.execute("SELECT photo FROM outbox WHERE id = ?", (row.id,)).fetchone()
-        return bytes(r["photo"]) if r is not None and r["photo"] is not None else None
-
-    def _display(self, row: _Row) -> str:
+    def _display(self, row: Row) -> str:
         """The text as it goes out now: said late or expired, with the heartbeats it replaced."""
         now = self._clock.time()
+        if row.kind == Kind.SIGNAL and row.exchange is None:  # perhaps a coalesced message: each block anew
+            refreshed = coalesce.refresh(self._store, carrier=row.id, text=row.text, now=now)
+            if refreshed is not None:
+                return refreshed
         price_now = None
         if self._prices is not None and row.exchange and row.symbol:
             price_now = self._prices(row.exchange, row.symbol)
@@ -502,11 +423,15 @@ class Outbox:
             text = f"{text}\n{timeliness.skipped_note(row.skipped)}"
         return text
 
-    async def _attempt(self, row: _Row, th: TaskHealth, *, probe: bool) -> None:
+    async def _attempt(self, row: Row, th: TaskHealth, *, probe: bool) -> None:
         claimed = self._store.db.execute(
             "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'", (row.id,)
         ).rowcount
         if not claimed:  # superseded (a newer heartbeat) while this loop was waiting its turn
+            return
+        if row.kind == Kind.CHART and row.reply_to_key and not self.wants_chart(row.reply_to_key):
+            # its signal went out in a burst, beyond the strongest few: the picture would only delay alerts
+            self._update(row.id, state="superseded", photo=None)
             return
         self._progressed()
         text = self._display(row) if row.sent_upto == 0 else row.text
@@ -518,26 +443,9 @@ class Outbox:
         chunk = rest[parts[0][0] : parts[0][1]]
         upto = row.sent_upto + parts[1][0] if len(parts) > 1 else len(text)
         reply = self._reply_parameters(row)
-        photo = self._photo(row) if row.kind == Kind.CHART else None
         self._in_flight += 1
         try:
-            if photo is not None:  # a chart: multipart upload, the text is its caption
-                sent = await self._bot.send_photo(
-                    chat_id=row.chat_id,
-                    photo=BufferedInputFile(photo, filename="chart.png"),
-                    caption=to_plain(chunk) if row.plain else chunk,
-                    parse_mode=None if row.plain else ParseMode.HTML,
-                    disable_notification=True if row.silent else None,
-                    reply_parameters=reply,
-                )
-            else:
-                sent = await self._bot.send_message(
-                    chat_id=row.chat_id,
-                    text=to_plain(chunk) if row.plain else chunk,
-                    parse_mode=None if row.plain else ParseMode.HTML,
-                    disable_notification=True if row.silent else None,
-                    reply_parameters=reply,
-                )
+            message_id = await self._request(row, chunk, reply)
         except TelegramRetryAfter as err:
             self._answered(th)
             self._on_retry_after(row, err)
@@ -561,10 +469,33 @@ class Outbox:
             raise
         else:
             self._answered(th)
-            self._on_sent(row, text, sent.message_id, upto, th)
+            self._on_sent(row, text, message_id, upto, th)
         finally:
             self._in_flight -= 1
             self._refresh_gauges()
+
+    async def _request(self, row: Row, chunk: str, reply: ReplyParameters | None) -> int:
+        """The one Bot API call for a row (another kind of message, e.g. a photo, is another method here);
+        returns Telegram's message id. aiogram's errors are what ``_attempt`` sorts."""
+        photo = rows.photo(self._store.db, row.id) if row.kind == Kind.CHART else None
+        if photo is not None:  # a chart: a multipart upload, the text is its caption
+            with_photo = await self._bot.send_photo(
+                chat_id=row.chat_id,
+                photo=BufferedInputFile(photo, filename="chart.png"),
+                caption=to_plain(chunk) if row.plain else chunk,
+                parse_mode=None if row.plain else ParseMode.HTML,
+                disable_notification=True if row.silent else None,
+                reply_parameters=reply,
+            )
+            return with_photo.message_id
+        sent = await self._bot.send_message(
+            chat_id=row.chat_id,
+            text=to_plain(chunk) if row.plain else chunk,
+            parse_mode=None if row.plain else ParseMode.HTML,
+            disable_notification=True if row.silent else None,
+            reply_parameters=reply,
+        )
+        return sent.message_id
 
     # outcomes --------------------------------------------------------------------------------------
     def _answered(self, th: TaskHealth) -> None:
@@ -573,18 +504,37 @@ class Outbox:
             self._log.info("telegram_reachable", down_for=round(down, 1))
             th.set(TaskStatus.RUNNING, "")
 
-    def _on_sent(self, row: _Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
+    def _on_sent(self, row: Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
         done = upto >= len(text)
         self._store.db.execute(
             "UPDATE outbox SET state = ?, text = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), "
-            "sent = ?, error = NULL, photo = NULL WHERE id = ?",
+            "sent = ?, error = NULL, photo = NULL WHERE id = ?",  # a chart's picture is not kept
             ("sent" if done else "pending", text, upto, message_id, self._clock.time(), row.id),
         )
+        if done:
+            self._delivered(row)
         self._progressed()
         self._metrics.telegram_sends.labels(result="ok").inc()
         th.event()
 
-    def _on_retry_after(self, row: _Row, err: TelegramRetryAfter) -> None:
+    def _delivered(self, row: Row) -> None:
+        """A row fully sent: the signals it carried are sent with it; their latency is observed."""
+        db = self._store.db
+        members = db.execute(
+            "SELECT strategy, event_time FROM outbox WHERE carrier = ? AND state = 'carried'", (row.id,)
+        ).fetchall()
+        if members:
+            db.execute(
+                "UPDATE outbox SET state = 'sent', sent = ?, message_id = (SELECT message_id FROM outbox "
+                "WHERE id = ?) WHERE carrier = ? AND state = 'carried'",
+                (self._clock.time(), row.id, row.id),
+            )
+        carried = [(m["strategy"], m["event_time"], "coalesced") for m in members]
+        for strategy, event_time, kind in [*carried, (row.strategy, row.event_time, "single")]:
+            if event_time is not None:
+                self._latency.observe(event_time=event_time, strategy=strategy or "", kind=kind)
+
+    def _on_retry_after(self, row: Row, err: TelegramRetryAfter) -> None:
         self._metrics.telegram_sends.labels(result="retry_after").inc()
         self._metrics.telegram_retry_after.inc(err.retry_after)
         self._log.warning("telegram_flood_wait", chat_id=row.chat_id, retry_after=err.retry_after)
@@ -596,7 +546,7 @@ class Outbox:
             error=describe_error(err),
         )
 
-    def _on_transient(self, row: _Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
+    def _on_transient(self, row: Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
         reason = describe_error(err)
         self._metrics.telegram_sends.labels(result="error").inc()
         self._update(row.id, state="pending", attempts=row.attempts + 1, error=reason)
@@ -610,7 +560,7 @@ class Outbox:
             th.error(f"telegram: {reason}")
             th.set(TaskStatus.DEGRADED, f"telegram: {reason}")
 
-    def _on_bad_request(self, row: _Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
+    def _on_bad_request(self, row: Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
         description = err.message
         if is_parse_error(description) and not row.plain:
             self._metrics.telegram_sends.labels(result="parse_error").inc()
@@ -632,7 +582,7 @@ class Outbox:
             return
         self._dead(row, describe_error(err), th)
 
-    def _on_migrated(self, row: _Row, new_chat: int) -> None:
+    def _on_migrated(self, row: Row, new_chat: int) -> None:
         self._migrated[row.chat_id] = new_chat
         self._store.db.execute(
             "UPDATE outbox SET chat_id = ?, state = CASE state WHEN 'sending' THEN 'pending' ELSE state END "
@@ -648,8 +598,12 @@ class Outbox:
             hint="update the chat id in the settings",
         )
 
-    def _dead(self, row: _Row, reason: str, th: TaskHealth) -> None:
+    def _dead(self, row: Row, reason: str, th: TaskHealth) -> None:
         self._update(row.id, state="dead", error=reason, failed=self._clock.time(), attempts=row.attempts + 1)
+        self._store.db.execute(
+            "UPDATE outbox SET state = 'dead', error = ?, failed = ? WHERE carrier = ? AND state = 'carried'",
+            (reason, self._clock.time(), row.id),
+        )
         self._metrics.telegram_sends.labels(result="dead").inc()
         first = (row.chat_id, reason) not in self._reported
         self._reported.add((row.chat_id, reason))
@@ -664,9 +618,9 @@ class Outbox:
         """After a mute: the held alerts of each chat, as one digest message, in one transaction."""
         if self._controls.is_muted():
             return
-        chats, rows = release_held(
+        chats, released = release_held(
             self._store, now=self._clock.time(), silent=self._silent_by_default(Kind.DIGEST)
         )
-        if rows:
+        if released:
             self._progressed()
-            self._log.info("outbox_digest", chats=chats, held=rows)
+            self._log.info("outbox_digest", chats=chats, held=released)

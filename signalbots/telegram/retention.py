@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 
-DONE_STATES = ("sent", "dead", "superseded")
-
 
 def prune(db: sqlite3.Connection, *, before: float) -> int:
     """Delete finished rows last touched before ``before`` (epoch seconds); returns how many."""
