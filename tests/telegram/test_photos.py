@@ -3,6 +3,8 @@ and retried like every message; the simulator checks the upload as Telegram does
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
@@ -10,6 +12,7 @@ from aiogram.types import BufferedInputFile
 
 from signalbots.charts.draw import draw
 from signalbots.charts.spec import ChartSpec
+from signalbots.clock import ManualClock
 from signalbots.controls import Controls
 from signalbots.health import Health
 from signalbots.metrics import Metrics
@@ -18,7 +21,8 @@ from signalbots.sim.telegram import Fault, FaultKind, TelegramSim
 from signalbots.store import Store
 from tests.charts.png import decode
 
-from .conftest import ALERT_CHAT, Drive, OutboxFactory
+from .conftest import ALERT_CHAT, GROUP_CHAT, Drive, OutboxFactory
+from .test_coalesce import burst_signal
 from .test_outbox import running, sample
 
 
@@ -108,3 +112,35 @@ async def test_the_simulator_checks_uploads_as_telegram_does(sim: TelegramSim, b
     with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
         await bot.send_photo(ALERT_CHAT, BufferedInputFile(wide, filename="w.png"))
     assert [m.photo for m in sim.sent] == [png]
+
+
+async def test_in_a_burst_only_the_strongest_coalesced_signals_get_their_chart(
+    sim: TelegramSim,
+    make_outbox: OutboxFactory,
+    clock: ManualClock,
+    health: Health,
+    store: Store,
+    drive: Drive,
+    png: bytes,
+) -> None:
+    outbox = make_outbox()
+    async with running(outbox, health):
+        for i in range(1, 7):  # six signals at once to a group: they go out coalesced, strongest first
+            outbox.submit(burst_signal(i, clock.time()))
+        await drive(outbox, lambda: outbox.stats().pending == 0)
+        for i in range(1, 7):  # their charts, drawn afterwards, each replying to its signal
+            outbox.submit(replace(chart(str(i), png), chat_id=GROUP_CHAT, strategy="liquidation"))
+        await drive(outbox, lambda: outbox.stats().pending == 0, step=1.0)
+
+    photos = [m for m in sim.sent_to(GROUP_CHAT) if m.photo is not None]
+    assert sorted(m.text for m in photos) == [
+        f"📈 chart of <b>{i}</b>" for i in (4, 5, 6)
+    ]  # coalesce_charts = 3
+    (carrier_id,) = {m.reply_to_message_id for m in photos}
+    assert carrier_id in {m.message_id for m in sim.sent_to(GROUP_CHAT) if m.photo is None}
+    skipped = store.db.execute(
+        "SELECT dedupe_key, state, photo FROM outbox WHERE kind = 'chart' AND state != 'sent' ORDER BY id"
+    ).fetchall()
+    assert [(r["dedupe_key"], r["state"], r["photo"]) for r in skipped] == [
+        (f"chart:{i}", "superseded", None) for i in (1, 2, 3)
+    ]
