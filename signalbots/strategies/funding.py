@@ -60,6 +60,7 @@ class _Quote:
 
 class FundingStrategy:
     name = "funding"
+    inputs = ("funding",)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: FundingSettings) -> None:
         self._settings = settings
@@ -254,10 +255,7 @@ class FundingStrategy:
             expiry_s=s.expiry,
             key=dedupe_key(self.name, "spread", *first, *second, hour * _HOUR_MS),
             facts=facts,
-            notes=(
-                f"carry: long {low.exchange} {low.symbol} (APR {low.apr:+.1%}), "
-                f"short {high.exchange} {high.symbol} (APR {high.apr:+.1%}); "
-                "entry is the short leg's price",
-            ),
+            # The legs, their names and APRs are in the headline and the facts, rendered for people.
+            notes=("carry: entry is the short leg's price",),
             strength=diff / s.spread_apr,
         )

@@ -8,18 +8,24 @@ strongest-first); when the carrier is sent, its signals become ``sent`` with the
 so an outcome reply answers the message that carried its signal. The swap is one transaction: a crash
 leaves either the single rows or the carriers, never both and never neither.
 
+Outcome replies coalesce the same way where it makes sense: replies whose signals went out in the same
+message (a coalesced one) become one reply to that message, so every outcome still answers the message that
+carried its signal.
+
 Charts under a burst: only the strongest ``coalesce_charts`` of a coalesced message get their chart
 (``Outbox.wants_chart``), so charts never crowd out signals.
 
-Pure functions here; the outbox does the transaction.
+``coalesce_backlog`` does the swap; the rest are pure functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from signalbots.settings import TelegramSettings
+from signalbots.store import Store
 from signalbots.telegram.text import length
 from signalbots.telegram.timeliness import LATE_AFTER, how_long
 
@@ -82,3 +88,119 @@ def compose(blocks: list[str], *, total: int, first: float, last: float, part: i
     if parts > 1:
         header += f" · part {part}/{parts}"
     return "\n\n".join([header, *blocks])
+
+
+def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tuple[int, int] | None:
+    """When at least ``limit`` signals wait for ``chat``, swap them for carrier messages in one transaction;
+    returns (signals, messages), or None below the threshold."""
+    if limit <= 0:
+        return None
+    rows = store.db.execute(
+        "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE chat_id = ? "
+        "AND state = 'pending' AND kind = 'signal' AND carrier IS NULL AND compact IS NOT NULL "
+        "AND sent_upto = 0 AND plain = 0 ORDER BY id",
+        (chat,),
+    ).fetchall()
+    if len(rows) < limit:
+        return None
+    members = strongest_first([_member(r) for r in rows])
+    blocks = [block(m, now) for m in members]
+    parts = pack(blocks)
+    first_id = rows[0]["id"]
+    first, last = min(m.created for m in members), max(m.created for m in members)
+    with store.transaction() as db:
+        rank = 0
+        for n, part in enumerate(parts, 1):
+            text = compose(
+                [blocks[i] for i in part],
+                total=len(members),
+                first=first,
+                last=last,
+                part=n,
+                parts=len(parts),
+            )
+            cur = db.execute(
+                "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created, seq) "
+                "VALUES (?, 'signal', ?, ?, ?, 'pending', ?, ?)",
+                (
+                    f"coalesced:{chat}:{first_id}:{n}",
+                    chat,
+                    text,
+                    int(all(members[i].silent for i in part)),
+                    last,
+                    first_id - 1 + n / (len(parts) + 1),  # where the first signal stood, parts in order
+                ),
+            )
+            for i in part:
+                db.execute(
+                    "UPDATE outbox SET state = 'carried', carrier = ?, rank = ? WHERE id = ?",
+                    (cur.lastrowid, rank, members[i].id),
+                )
+                rank += 1
+    return len(members), len(parts)
+
+
+def refresh(store: Store, *, carrier: int, text: str, now: float) -> str | None:
+    """A coalesced message's text as it goes out now (its blocks say late or expired as of ``now``: it may
+    have waited out an outage); None when ``carrier`` carries no signals."""
+    rows = store.db.execute(
+        "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE carrier = ? "
+        "AND kind = 'signal' ORDER BY rank",
+        (carrier,),
+    ).fetchall()
+    if not rows:
+        return None
+    header = text.split("\n", 1)[0]
+    return "\n\n".join([header, *(block(_member(r), now) for r in rows)])
+
+
+def _member(r: Any) -> Member:
+    return Member(
+        r["id"], r["text"], r["compact"], r["strength"] or 0.0, r["created"], r["expires"], bool(r["silent"])
+    )
+
+
+def coalesce_replies(store: Store, *, chat: int, limit: int) -> tuple[int, int] | None:
+    """When at least ``limit`` outcome replies wait for ``chat``, those answering the same message become one
+    reply to it (one transaction); returns (replies, messages), or None when nothing was merged."""
+    if limit <= 0:
+        return None
+    rows = store.db.execute(
+        "SELECT o.id, o.text, o.created, o.silent, o.reply_to_key, s.message_id AS target FROM outbox o "
+        "JOIN outbox s ON s.dedupe_key = o.reply_to_key AND s.chat_id = o.chat_id "
+        "WHERE o.chat_id = ? AND o.state = 'pending' AND o.kind = 'outcome' AND o.carrier IS NULL "
+        "AND o.sent_upto = 0 AND o.plain = 0 AND s.message_id IS NOT NULL ORDER BY o.id",
+        (chat,),
+    ).fetchall()
+    if len(rows) < limit:
+        return None
+    by_target: dict[int, list[Any]] = {}
+    for r in rows:
+        by_target.setdefault(r["target"], []).append(r)
+    groups = [g for g in by_target.values() if len(g) > 1]
+    if not groups:
+        return None
+    with store.transaction() as db:
+        for group in groups:
+            texts = [r["text"] for r in group]
+            for n, part in enumerate(pack(texts), 1):
+                members = [group[i] for i in part]
+                text = "\n\n".join([f"📬 <b>{len(members)} updates</b>", *(texts[i] for i in part)])
+                cur = db.execute(
+                    "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, "
+                    "created, seq) VALUES (?, 'outcome', ?, ?, ?, ?, 'pending', ?, ?)",
+                    (
+                        f"coalesced:{chat}:{members[0]['id']}:{n}",
+                        chat,
+                        text,
+                        int(all(m["silent"] for m in members)),
+                        members[0]["reply_to_key"],
+                        max(m["created"] for m in members),
+                        members[0]["id"] - 1 + n / 100,  # where its first reply stood
+                    ),
+                )
+                db.executemany(
+                    "UPDATE outbox SET state = 'carried', carrier = ? WHERE id = ?",
+                    [(cur.lastrowid, m["id"]) for m in members],
+                )
+    return sum(len(g) for g in groups), len(groups)

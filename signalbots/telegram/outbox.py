@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -53,7 +52,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import ReplyParameters
+from aiogram.types import BufferedInputFile, ReplyParameters
 
 from signalbots.clock import Clock
 from signalbots.controls import Controls
@@ -63,12 +62,13 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store
-from signalbots.telegram import coalesce, retention, timeliness
+from signalbots.telegram import coalesce, retention, rows, timeliness
 from signalbots.telegram.bot import describe_error
 from signalbots.telegram.delivery import Reachability
 from signalbots.telegram.digest import release_held
 from signalbots.telegram.latency import Latency
 from signalbots.telegram.pacing import Pacer
+from signalbots.telegram.rows import COLUMNS, OutboxStats, Row
 from signalbots.telegram.text import is_parse_error, is_too_long, length, spans, to_plain
 
 _MIN_PART = 256  # "message is too long" below this is not a length problem we can fix by splitting
@@ -77,69 +77,6 @@ _PRUNE_EVERY = 3600.0
 _FLUSH_PROBE = 1.0  # while flushing at shutdown, probe a down Telegram this often
 
 PriceLookup = Callable[[str, str], float | None]  # (exchange, symbol) → last price known, if any
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    pending: int  # pending or sending
-    oldest_age: float | None  # seconds since the oldest pending message was committed
-    dead: int
-    held: int  # alerts held while muted
-
-
-_COLUMNS = (
-    "id, dedupe_key, kind, chat_id, text, silent, reply_to_key, attempts, not_before, sent_upto, part_limit, "
-    "plain, created, exchange, symbol, ref_price, expires, skipped, strategy, event_time"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    id: int
-    dedupe_key: str
-    kind: str
-    chat_id: int
-    text: str
-    silent: bool
-    reply_to_key: str | None
-    attempts: int
-    not_before: float
-    sent_upto: int
-    part_limit: int
-    plain: bool
-    created: float
-    exchange: str | None
-    symbol: str | None
-    ref_price: float | None
-    expires: float | None
-    skipped: int
-    strategy: str | None
-    event_time: float | None
-
-    @classmethod
-    def of(cls, r: Any) -> _Row:
-        return cls(
-            r["id"],
-            r["dedupe_key"],
-            r["kind"],
-            r["chat_id"],
-            r["text"],
-            bool(r["silent"]),
-            r["reply_to_key"],
-            r["attempts"],
-            r["not_before"],
-            r["sent_upto"],
-            r["part_limit"],
-            bool(r["plain"]),
-            r["created"],
-            r["exchange"],
-            r["symbol"],
-            r["ref_price"],
-            r["expires"],
-            r["skipped"],
-            r["strategy"],
-            r["event_time"],
-        )
 
 
 class Outbox:
@@ -224,59 +161,16 @@ class Outbox:
             return False
         silent = message.silent if message.silent is not None else self._silent_by_default(message.kind)
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
-        ref = message.signal
-        db = self._store.db
-        # A savepoint, not BEGIN: the desk submits inside its own transaction.
-        db.execute("SAVEPOINT outbox_submit")
-        try:
-            older = self._superseded_heartbeats(chat) if message.kind == Kind.HEARTBEAT else []
-            cur = db.execute(
-                "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, created, "
-                "strategy, exchange, symbol, ref_price, event_time, expires, strength, compact, skipped) "
-                f"VALUES ({', '.join('?' * 17)}) ON CONFLICT(dedupe_key) DO NOTHING",
-                (
-                    message.dedupe_key,
-                    str(message.kind),
-                    chat,
-                    message.text,
-                    int(silent),
-                    message.reply_to_key,
-                    "held" if held else "pending",
-                    self._clock.time(),
-                    message.strategy,
-                    ref and ref.exchange,
-                    ref and ref.symbol,
-                    ref and ref.price,
-                    ref and ref.event_time,
-                    ref and ref.expires_at,
-                    ref and ref.strength,
-                    ref and ref.compact,
-                    sum(1 + r["skipped"] for r in older),
-                ),
-            )
-            if cur.rowcount == 1 and older:
-                db.executemany(
-                    "UPDATE outbox SET state = 'superseded' WHERE id = ? AND state = 'pending'",
-                    [(r["id"],) for r in older],
-                )
-        except BaseException:
-            db.execute("ROLLBACK TO outbox_submit")
-            db.execute("RELEASE outbox_submit")
-            raise
-        db.execute("RELEASE outbox_submit")
-        if cur.rowcount != 1:
+        if held and message.photo is not None:
+            return False  # muted: the alert waits for the digest; a picture has no place in it
+        stored = rows.insert(
+            self._store.db, message, chat=chat, silent=silent, held=held, now=self._clock.time()
+        )
+        if not stored:
             return False
         self._poke()
         self._refresh_gauges()
         return True
-
-    def _superseded_heartbeats(self, chat: int) -> list[Any]:
-        """Older heartbeats to ``chat`` not yet sent (nor being sent): the new one replaces them."""
-        return self._store.db.execute(
-            "SELECT id, skipped FROM outbox WHERE kind = 'heartbeat' AND chat_id = ? AND state = 'pending' "
-            "AND sent_upto = 0",
-            (chat,),
-        ).fetchall()
 
     def _silent_by_default(self, kind: Kind) -> bool:
         return next((quiet for name, quiet in self._settings.silent.items() if name == kind), False)
@@ -443,13 +337,13 @@ class Outbox:
             )
         ]
 
-    def _head(self, chat: int) -> _Row | None:
+    def _head(self, chat: int) -> Row | None:
         r = self._store.db.execute(
-            f"SELECT {_COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
+            f"SELECT {COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
             "ORDER BY COALESCE(seq, id) LIMIT 1",
             (chat,),
         ).fetchone()
-        return None if r is None else _Row.of(r)
+        return None if r is None else Row.of(r)
 
     def _update(self, row_id: int, **columns: Any) -> None:
         assignments = ", ".join(f"{name} = ?" for name in columns)
@@ -480,70 +374,19 @@ class Outbox:
                     self._reach.abandoned()
 
     def _coalesce(self, chat: int) -> bool:
-        """Replace a backlog of signals for ``chat`` by coalesced messages (one transaction); True if done."""
-        limit = coalesce.threshold(chat, self._settings)
-        if limit <= 0:
+        """Replace a backlog of signals for ``chat`` by coalesced messages; True if it did."""
+        limit, now = coalesce.threshold(chat, self._settings), self._clock.time()
+        signals = coalesce.coalesce_backlog(self._store, chat=chat, limit=limit, now=now)
+        replies = coalesce.coalesce_replies(self._store, chat=chat, limit=limit)
+        for what, done in (("signals", signals), ("replies", replies)):
+            if done is not None:
+                self._log.info("outbox_coalesced", chat_id=chat, kind=what, rows=done[0], messages=done[1])
+        if signals is None and replies is None:
             return False
-        rows = self._store.db.execute(
-            "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE chat_id = ? "
-            "AND state = 'pending' AND kind = 'signal' AND carrier IS NULL AND compact IS NOT NULL "
-            "AND sent_upto = 0 AND plain = 0 ORDER BY id",
-            (chat,),
-        ).fetchall()
-        if len(rows) < limit:
-            return False
-        members = coalesce.strongest_first(
-            [
-                coalesce.Member(
-                    r["id"],
-                    r["text"],
-                    r["compact"],
-                    r["strength"] or 0.0,
-                    r["created"],
-                    r["expires"],
-                    bool(r["silent"]),
-                )
-                for r in rows
-            ]
-        )
-        now = self._clock.time()
-        blocks = [coalesce.block(m, now) for m in members]
-        parts = coalesce.pack(blocks)
-        first_id = rows[0]["id"]
-        first, last = min(m.created for m in members), max(m.created for m in members)
-        with self._store.transaction() as db:
-            rank = 0
-            for n, part in enumerate(parts, 1):
-                cur = db.execute(
-                    "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created, seq) "
-                    "VALUES (?, 'signal', ?, ?, ?, 'pending', ?, ?)",
-                    (
-                        f"coalesced:{chat}:{first_id}:{n}",
-                        chat,
-                        coalesce.compose(
-                            [blocks[i] for i in part],
-                            total=len(members),
-                            first=first,
-                            last=last,
-                            part=n,
-                            parts=len(parts),
-                        ),
-                        int(all(members[i].silent for i in part)),
-                        last,
-                        first_id - 1 + n / (len(parts) + 1),  # where the first signal stood, parts in order
-                    ),
-                )
-                for i in part:
-                    db.execute(
-                        "UPDATE outbox SET state = 'carried', carrier = ?, rank = ? WHERE id = ?",
-                        (cur.lastrowid, rank, members[i].id),
-                    )
-                    rank += 1
         self._progressed()
-        self._log.info("outbox_coalesced", chat_id=chat, signals=len(members), messages=len(parts))
         return True
 
-    def _reply_parameters(self, row: _Row) -> ReplyParameters | None:
+    def _reply_parameters(self, row: Row) -> ReplyParameters | None:
         if row.reply_to_key is None or row.sent_upto:
             return None
         r = self._store.db.execute(
@@ -553,9 +396,13 @@ class Outbox:
             return None
         return ReplyParameters(message_id=r["message_id"], allow_sending_without_reply=True)
 
-    def _display(self, row: _Row) -> str:
+    def _display(self, row: Row) -> str:
         """The text as it goes out now: said late or expired, with the heartbeats it replaced."""
         now = self._clock.time()
+        if row.kind == Kind.SIGNAL and row.exchange is None:  # perhaps a coalesced message: each block anew
+            refreshed = coalesce.refresh(self._store, carrier=row.id, text=row.text, now=now)
+            if refreshed is not None:
+                return refreshed
         price_now = None
         if self._prices is not None and row.exchange and row.symbol:
             price_now = self._prices(row.exchange, row.symbol)
@@ -576,11 +423,15 @@ class Outbox:
             text = f"{text}\n{timeliness.skipped_note(row.skipped)}"
         return text
 
-    async def _attempt(self, row: _Row, th: TaskHealth, *, probe: bool) -> None:
+    async def _attempt(self, row: Row, th: TaskHealth, *, probe: bool) -> None:
         claimed = self._store.db.execute(
             "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'", (row.id,)
         ).rowcount
         if not claimed:  # superseded (a newer heartbeat) while this loop was waiting its turn
+            return
+        if row.kind == Kind.CHART and row.reply_to_key and not self.wants_chart(row.reply_to_key):
+            # its signal went out in a burst, beyond the strongest few: the picture would only delay alerts
+            self._update(row.id, state="superseded", photo=None)
             return
         self._progressed()
         text = self._display(row) if row.sent_upto == 0 else row.text
@@ -594,13 +445,7 @@ class Outbox:
         reply = self._reply_parameters(row)
         self._in_flight += 1
         try:
-            sent = await self._bot.send_message(
-                chat_id=row.chat_id,
-                text=to_plain(chunk) if row.plain else chunk,
-                parse_mode=None if row.plain else ParseMode.HTML,
-                disable_notification=True if row.silent else None,
-                reply_parameters=reply,
-            )
+            message_id = await self._request(row, chunk, reply)
         except TelegramRetryAfter as err:
             self._answered(th)
             self._on_retry_after(row, err)
@@ -624,10 +469,33 @@ class Outbox:
             raise
         else:
             self._answered(th)
-            self._on_sent(row, text, sent.message_id, upto, th)
+            self._on_sent(row, text, message_id, upto, th)
         finally:
             self._in_flight -= 1
             self._refresh_gauges()
+
+    async def _request(self, row: Row, chunk: str, reply: ReplyParameters | None) -> int:
+        """The one Bot API call for a row (another kind of message, e.g. a photo, is another method here);
+        returns Telegram's message id. aiogram's errors are what ``_attempt`` sorts."""
+        photo = rows.photo(self._store.db, row.id) if row.kind == Kind.CHART else None
+        if photo is not None:  # a chart: a multipart upload, the text is its caption
+            with_photo = await self._bot.send_photo(
+                chat_id=row.chat_id,
+                photo=BufferedInputFile(photo, filename="chart.png"),
+                caption=to_plain(chunk) if row.plain else chunk,
+                parse_mode=None if row.plain else ParseMode.HTML,
+                disable_notification=True if row.silent else None,
+                reply_parameters=reply,
+            )
+            return with_photo.message_id
+        sent = await self._bot.send_message(
+            chat_id=row.chat_id,
+            text=to_plain(chunk) if row.plain else chunk,
+            parse_mode=None if row.plain else ParseMode.HTML,
+            disable_notification=True if row.silent else None,
+            reply_parameters=reply,
+        )
+        return sent.message_id
 
     # outcomes --------------------------------------------------------------------------------------
     def _answered(self, th: TaskHealth) -> None:
@@ -636,11 +504,11 @@ class Outbox:
             self._log.info("telegram_reachable", down_for=round(down, 1))
             th.set(TaskStatus.RUNNING, "")
 
-    def _on_sent(self, row: _Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
+    def _on_sent(self, row: Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
         done = upto >= len(text)
         self._store.db.execute(
             "UPDATE outbox SET state = ?, text = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), "
-            "sent = ?, error = NULL WHERE id = ?",
+            "sent = ?, error = NULL, photo = NULL WHERE id = ?",  # a chart's picture is not kept
             ("sent" if done else "pending", text, upto, message_id, self._clock.time(), row.id),
         )
         if done:
@@ -649,7 +517,7 @@ class Outbox:
         self._metrics.telegram_sends.labels(result="ok").inc()
         th.event()
 
-    def _delivered(self, row: _Row) -> None:
+    def _delivered(self, row: Row) -> None:
         """A row fully sent: the signals it carried are sent with it; their latency is observed."""
         db = self._store.db
         members = db.execute(
@@ -666,7 +534,7 @@ class Outbox:
             if event_time is not None:
                 self._latency.observe(event_time=event_time, strategy=strategy or "", kind=kind)
 
-    def _on_retry_after(self, row: _Row, err: TelegramRetryAfter) -> None:
+    def _on_retry_after(self, row: Row, err: TelegramRetryAfter) -> None:
         self._metrics.telegram_sends.labels(result="retry_after").inc()
         self._metrics.telegram_retry_after.inc(err.retry_after)
         self._log.warning("telegram_flood_wait", chat_id=row.chat_id, retry_after=err.retry_after)
@@ -678,7 +546,7 @@ class Outbox:
             error=describe_error(err),
         )
 
-    def _on_transient(self, row: _Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
+    def _on_transient(self, row: Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
         reason = describe_error(err)
         self._metrics.telegram_sends.labels(result="error").inc()
         self._update(row.id, state="pending", attempts=row.attempts + 1, error=reason)
@@ -692,7 +560,7 @@ class Outbox:
             th.error(f"telegram: {reason}")
             th.set(TaskStatus.DEGRADED, f"telegram: {reason}")
 
-    def _on_bad_request(self, row: _Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
+    def _on_bad_request(self, row: Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
         description = err.message
         if is_parse_error(description) and not row.plain:
             self._metrics.telegram_sends.labels(result="parse_error").inc()
@@ -714,7 +582,7 @@ class Outbox:
             return
         self._dead(row, describe_error(err), th)
 
-    def _on_migrated(self, row: _Row, new_chat: int) -> None:
+    def _on_migrated(self, row: Row, new_chat: int) -> None:
         self._migrated[row.chat_id] = new_chat
         self._store.db.execute(
             "UPDATE outbox SET chat_id = ?, state = CASE state WHEN 'sending' THEN 'pending' ELSE state END "
@@ -730,7 +598,7 @@ class Outbox:
             hint="update the chat id in the settings",
         )
 
-    def _dead(self, row: _Row, reason: str, th: TaskHealth) -> None:
+    def _dead(self, row: Row, reason: str, th: TaskHealth) -> None:
         self._update(row.id, state="dead", error=reason, failed=self._clock.time(), attempts=row.attempts + 1)
         self._store.db.execute(
             "UPDATE outbox SET state = 'dead', error = ?, failed = ? WHERE carrier = ? AND state = 'carried'",
@@ -750,9 +618,9 @@ class Outbox:
         """After a mute: the held alerts of each chat, as one digest message, in one transaction."""
         if self._controls.is_muted():
             return
-        chats, rows = release_held(
+        chats, released = release_held(
             self._store, now=self._clock.time(), silent=self._silent_by_default(Kind.DIGEST)
         )
-        if rows:
+        if released:
             self._progressed()
-            self._log.info("outbox_digest", chats=chats, held=rows)
+            self._log.info("outbox_digest", chats=chats, held=released)

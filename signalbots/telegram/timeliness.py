@@ -66,7 +66,8 @@ def late_note(t: Timing, now: float) -> str | None:
     if t.kind == "signal" and t.price and t.price_now and t.symbol:
         move = (t.price_now / t.price - 1.0) * 100.0
         sign = "+" if move > 0 else _MINUS if move < 0 else ""
-        note += f"\n📉 {escape(t.symbol)} moved {sign}{abs(move):.2f}% since: now {t.price_now:.6g}"
+        arrow = "📈" if move > 0 else "📉"
+        note += f"\n{arrow} {escape(t.symbol)} moved {sign}{abs(move):.2f}% since: now {t.price_now:.6g}"
     return note
 
 

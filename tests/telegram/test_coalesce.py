@@ -6,6 +6,8 @@ pacing with 429s; on a manual clock.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from signalbots.clock import ManualClock
 from signalbots.controls import Controls
 from signalbots.health import Health
@@ -85,9 +87,11 @@ async def test_25_signals_in_15_s_to_a_group_are_all_visible_within_10_s_of_the_
             if f"SYM{i:02d}/" in m.text
         ]
         assert [i % 7 for i in order] == sorted((i % 7 for i in order), reverse=True)
-    replies = {m.text.rsplit(" · ", 1)[1]: m.reply_to_message_id for m in sim.sent if "✅ Target 1" in m.text}
-    for i in range(25):
-        assert replies[f"SYM{i:02d}"] == carrying(sim, i)[0].message_id
+    reply_messages = [m for m in sim.sent if "✅ Target 1" in m.text]
+    for i in range(25):  # each outcome once, answering the message that carried its signal
+        [reply] = [m for m in reply_messages if f"✅ Target 1 · SYM{i:02d}" in m.text]
+        assert reply.reply_to_message_id == carrying(sim, i)[0].message_id
+    assert len(reply_messages) <= len(signal_messages)  # replies to one message went out as one
 
 
 async def test_below_the_threshold_signals_go_one_by_one(
@@ -204,3 +208,25 @@ async def test_only_the_strongest_signals_of_a_coalesced_message_want_their_char
         await drive(outbox, lambda: outbox.stats().pending == 0)
     assert outbox.wants_chart("signal:0")  # sent alone
     assert [i for i in range(1, 7) if outbox.wants_chart(f"signal:{i}")] == [4, 5, 6]  # coalesce_charts = 3
+
+
+async def test_a_coalesced_message_that_waited_out_an_outage_says_which_signals_expired(
+    sim: TelegramSim, make_outbox: OutboxFactory, clock: ManualClock, health: Health, drive: Drive
+) -> None:
+    outbox = make_outbox()
+    async with running(outbox, health):
+        sim.inject(Fault(FaultKind.DROP), times=None)
+        decided = clock.time()
+        for i in range(3):
+            outbox.submit(burst_signal(i, decided))
+        short = burst_signal(3, decided)
+        assert short.signal is not None
+        outbox.submit(replace(short, signal=replace(short.signal, expires_at=decided + 600)))  # valid 10 min
+        await drive(outbox, seconds=1200.0, step=1.0)  # Telegram is down for 20 minutes
+        sim.clear_faults()
+        await drive(outbox, lambda: outbox.stats().pending == 0)
+    [message] = sim.sent
+    assert "4 signals at once" in message.text
+    assert message.text.count("⏱ <i>20 min late</i>") == 3  # still valid, said late
+    assert "⌛ <i>expired undelivered</i> · 🟢 LONG <b>SYM03/USDT</b>" in message.text
+    assert "Entry <code>3.00</code>" not in message.text  # the expired one shows no levels
