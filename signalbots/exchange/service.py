@@ -8,6 +8,7 @@ inside ``Gateway.__aenter__``, so it holds up this exchange only.
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from signalbots.clock import Clock
 from signalbots.exchange.breaker import BreakerRegistry
@@ -67,6 +68,7 @@ class ExchangeService:
             store=self._store,
         ) as gateway:
             health.set(TaskStatus.RUNNING, f"{len(gateway.markets)} markets")
+            gc.freeze()  # the loaded markets too: long-lived, and scanned by every full collection otherwise
             feeds = feeds_for(
                 gateway=gateway,
                 bus=self._bus,
