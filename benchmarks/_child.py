@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -50,6 +51,7 @@ class ObservedDaemon(Daemon):
     def _observer(self, rt: _Runtime) -> Callable[[TaskHealth], Awaitable[None]]:
         clock = self._bench_clock
         last: dict[tuple[str, str, str], float] = {}
+        stalls: list[float] = []
         strategies = list(rt.settings.enabled_strategies())
         exchanges = list(rt.settings.enabled_exchanges())
         sample = rt.metrics.registry.get_sample_value
@@ -60,11 +62,15 @@ class ObservedDaemon(Daemon):
             for (kind, ex, _sym), at in last.items():
                 ages.setdefault(kind, {}).setdefault(ex, []).append(now - at)
             cpu = resource.getrusage(resource.RUSAGE_SELF)
+            stall = max(stalls, default=0.0)
+            stalls.clear()
             return {
                 "t": now,
                 "real": time.monotonic(),
                 "cpu_s": cpu.ru_utime + cpu.ru_stime,
                 "rss_mb": _rss_mb(),
+                "stall_ms": round(stall * 1000, 1),
+                "gc": gc.get_stats()[2]["collections"],
                 "published": rt.bus.published,
                 "handled": {s: sample("signalbots_events_total", {"strategy": s}) or 0.0 for s in strategies},
                 "dropped": {
@@ -96,8 +102,16 @@ class ObservedDaemon(Daemon):
             finally:
                 sub.close()
 
+        async def lag() -> None:
+            # How late a 10 ms sleep wakes: the longest stall of the event loop since the last report.
+            while True:
+                before = time.perf_counter()
+                await asyncio.sleep(0.01)
+                stalls.append(time.perf_counter() - before - 0.01)
+
         async def observe(health: TaskHealth) -> None:
             consumer = asyncio.create_task(consume()) if self._track else None
+            prober = asyncio.create_task(lag())
             try:
                 with self._report.open("a") as out:
                     while True:
@@ -108,6 +122,7 @@ class ObservedDaemon(Daemon):
                             self._report.with_suffix(".malloc").write_text("\n".join(map(str, top)))
                         await clock.sleep(self._every)
             finally:
+                prober.cancel()
                 if consumer is not None:
                     consumer.cancel()
 
