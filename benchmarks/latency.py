@@ -46,7 +46,7 @@ LIQ_RATE = 1000.0  # background prints per second (each symbol once a second)
 KLINE_RATE = 1000.0  # background open-candle updates per second (250 symbols × 4)
 WINDOW = 75.0  # seconds of sampling: at least one minute boundary, usually two
 SPACING = 2.5  # seconds between cascades
-REPEAT = 1
+REPEAT = 2
 
 EXTRA = (
     """

@@ -30,7 +30,7 @@ EX = "binanceusdm"
 SYMBOLS = 500
 RATES = (2_000, 5_000, 10_000, 15_000, 20_000, 22_500, 25_000, 27_500, 30_000, 35_000, 40_000)
 STEP = 4.0
-REPEAT = 1
+REPEAT = 2
 
 EXTRA = """
 [strategies.volume]
