@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signalbots.events import Candle, Liquidation, MarketEvent, Side, Ticker, base_asset
-from signalbots.settings import LiquidationSettings
+from signalbots.settings import LiquidationSettings, format_duration
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import atr, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
@@ -171,7 +171,7 @@ class LiquidationStrategy:
             if stop is None:
                 stop = pct_stop(entry, direction, s.stop_pct)
         side_word = "longs" if p.side is Side.LONG else "shorts"
-        notes = [f"{len(prints)} {side_word} liquidated within {s.window:g}s"]
+        notes = [f"{len(prints)} {side_word} liquidated within {format_duration(s.window)}"]
         if p.exchange in _LOWER_BOUND_EXCHANGES:
             notes.append(_LOWER_BOUND_NOTE)
         return directional(
