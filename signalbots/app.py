@@ -244,8 +244,11 @@ class Daemon:
         clock: Clock | None = None,
         env_file: str | None = ".env",
         environ: dict[str, str] | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        """``settings``: already loaded by the caller (the CLI validates before importing the daemon)."""
         self._config = config
+        self._loaded = settings
         self._clock = clock or SystemClock()
         self._env_file = env_file
         self._environ = dict(os.environ) if environ is None else environ
@@ -334,7 +337,8 @@ class Daemon:
     async def run(self) -> int:
         from signalbots.logs import configure_logging
 
-        settings = self._load()  # ConfigError propagates: the CLI prints it and exits 78
+        # The one validation; ConfigError propagates (exit 78) before anything is written.
+        settings = self._loaded or self._load()
         token = settings.telegram.bot_token
         configure_logging(
             fmt=settings.log.format,
@@ -366,9 +370,6 @@ class Daemon:
             store = await stack.enter_async_context(Store(path=settings.daemon.state_dir / "signalbots.db"))
             previous = store.get("run")
             unclean = isinstance(previous, dict) and previous.get("state") == "running"
-            store.put(
-                "run", {"state": "running", "pid": os.getpid(), "started": clock.time()}, now=clock.time()
-            )
             rt = await _Runtime.open(stack, settings=settings, store=store, clock=clock, notify=notify)
             self.health = rt.health
             if rt.outbox is None:
@@ -383,6 +384,11 @@ class Daemon:
                 await stack.enter_async_context(
                     HttpServer(host=hp[0], port=hp[1], health=rt.health, metrics=rt.metrics)
                 )
+            # Marked running only once everything it needs is open: a start that fails before this point
+            # (a port in use, an unreadable state directory) is not reported as an unclean run next time.
+            store.put(
+                "run", {"state": "running", "pid": os.getpid(), "started": clock.time()}, now=clock.time()
+            )
             reason = "stopped"
             async with asyncio.TaskGroup() as tg:
                 units = _Units(tg=tg, supervisor=rt.supervisor, health=rt.health)

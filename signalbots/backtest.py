@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         type=Path,
         metavar="PATH",
-        help="a data file or a directory of candle/funding CSVs and .jsonl(.gz) recordings",
+        help="a data file, or a directory of candle/funding CSVs and .jsonl(.gz) recordings (required)",
     )
     parser.add_argument(
         "--strategy",
@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_time,
         default=None,
         metavar="T",
-        help="first signal time (UTC date/time or ms); earlier data only warms up",
+        help="first signal time (UTC date/time or ms); earlier data only warms up "
+        "(default: from the start of the data)",
     )
     parser.add_argument(
         "--to",
@@ -96,7 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_time,
         default=None,
         metavar="T",
-        help="no new signals from this time on (UTC date/time or ms); open ones still resolve",
+        help="no new signals from this time on (UTC date/time or ms); open ones still resolve "
+        "(default: until the end of the data)",
     )
     parser.add_argument(
         "--json", dest="as_json", action="store_true", help="print one JSON document instead of tables"
@@ -105,7 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         default=argparse.SUPPRESS,
         metavar="PATH",
-        help="TOML settings file whose strategy, desk and risk settings the replay uses",
+        help="TOML settings file whose strategy, desk and risk settings the replay uses (default: as "
+        "for run: $SIGNALBOTS_CONFIG, config/signalbots.toml, /etc/signalbots/signalbots.toml)",
     )
 
 
@@ -273,7 +276,8 @@ def run_backtest(
     """Replay ``data``; print the signals and statistics to ``out``, notes and problems to ``err``.
 
     Exit codes: 0 done; 64 bad arguments; 65 a data file was rejected (nothing replayed) or a recording
-    was damaged mid-way (the report covers what was read); 66 no such path or no usable data.
+    was damaged mid-way (the report covers what was read); 66 no such path or no usable data (nor a
+    recording damaged from its start: no report then).
     """
     names = list(dict.fromkeys(strategies)) if strategies else settings.enabled_strategies()
     unknown = [n for n in names if n not in STRATEGIES]
@@ -325,6 +329,10 @@ def run_backtest(
         finally:
             progress.done()
             store.close()
+    if damaged and replay.events == 0:
+        # Every recording was damaged from its first line: an all-zero report would pass for a quiet market.
+        print(f"backtest: no usable data at {data}: nothing could be read before the damage", file=err)
+        return EX_NOINPUT
     report = build_report(
         signals,
         names,

@@ -1,4 +1,4 @@
-"""``signalbots`` command line. Exit codes: 0 clean, 78 invalid settings (EX_CONFIG), 1 other failure."""
+"""``signalbots`` command line. Exit codes per command: ``EXIT_CODES`` (the README has the same table)."""
 
 from __future__ import annotations
 
@@ -6,56 +6,219 @@ import argparse
 import asyncio
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
+from typing import NoReturn
 
 from signalbots import __version__
-from signalbots.settings import ConfigError, effective, env_file_warning, load_settings
+from signalbots.settings import ConfigError, effective, env_file_warning, load_settings, parse_duration
 
 EX_OK = 0
 EX_FAILURE = 1
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_NOINPUT = 66
+EX_CANTCREAT = 73
 EX_CONFIG = 78
+
+# The exit codes, per command; the README's table says the same (tests/test_cli.py compares them).
+_SETTINGS = (EX_CONFIG, "invalid settings (every problem listed by file, variable or key)")
+_BUG = (EX_FAILURE, "an unexpected error (see the log)")
+_USAGE = (EX_USAGE, "bad command-line arguments")
+EXIT_CODES: dict[str, list[tuple[int, str]]] = {
+    "run": [
+        (EX_OK, "stopped cleanly (SIGTERM, SIGINT / Ctrl-C)"),
+        (EX_FAILURE, "a fatal error (see the log)"),
+        _USAGE,
+        _SETTINGS,
+    ],
+    "check-config": [(EX_OK, "the settings are valid"), _BUG, _USAGE, _SETTINGS],
+    "status": [
+        (EX_OK, "the daemon answers and is healthy"),
+        (EX_FAILURE, "the daemon is unhealthy, unreachable, or serves no /healthz"),
+        _USAGE,
+        _SETTINGS,
+    ],
+    "backtest": [
+        (EX_OK, "replayed; the report is on stdout"),
+        _BUG,
+        _USAGE,
+        (EX_DATAERR, "a data file was rejected (nothing replayed), or a recording is damaged mid-way"),
+        (EX_NOINPUT, "no such path, or no usable data in it"),
+        _SETTINGS,
+    ],
+    "demo": [
+        (EX_OK, "the demo showed every kind of message, or was stopped with Ctrl-C"),
+        (EX_FAILURE, "the demo ended without a signal from each strategy, an outcome or a heartbeat"),
+        _USAGE,
+        _SETTINGS,
+    ],
+    "record": [
+        (EX_OK, "stopped (duration over, SIGTERM, Ctrl-C) with events recorded"),
+        (EX_FAILURE, "nothing was recorded, or every exchange stopped for good (the reason is printed)"),
+        _USAGE,
+        (EX_CANTCREAT, "the output directory cannot be created"),
+        _SETTINGS,
+    ],
+}
+_CONFIG_HELP = (
+    "TOML settings file (default: $SIGNALBOTS_CONFIG, else config/signalbots.toml, else "
+    "/etc/signalbots/signalbots.toml; none: the built-in defaults)"
+)
+
+
+def exit_code_table() -> str:
+    """The README's exit-code table (Markdown), from ``EXIT_CODES``."""
+    rows = ["| code | meaning |", "|---|---|"]
+    for code in sorted({c for codes in EXIT_CODES.values() for c, _ in codes}):
+        meanings = {cmd: m for cmd, codes in EXIT_CODES.items() for c, m in codes if c == code}
+        if len(meanings) == len(EXIT_CODES) and len(set(meanings.values())) == 1:
+            text = f"every command: {next(iter(meanings.values()))}"
+        else:
+            text = " · ".join(f"`{cmd}`: {m}" for cmd, m in meanings.items())
+        rows.append(f"| {code} | {text} |")
+    return "\n".join(rows)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments exit 64 (EX_USAGE, sysexits.h) like the commands' own usage errors, not argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _epilog(codes: list[tuple[int, str]]) -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<3} {meaning}" for code, meaning in codes)
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 market minutes (e.g. 60)")
+    return value
+
+
+def _positive_duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than 0 (e.g. 90s, 30m, 6h)")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="signalbots", description="Crypto perpetual-futures signal daemon.")
-    p.add_argument("--version", action="version", version=f"signalbots {__version__}")
-    p.add_argument(
-        "--config",
-        metavar="PATH",
-        help="TOML settings file (default: $SIGNALBOTS_CONFIG, config/signalbots.toml, "
-        "/etc/signalbots/signalbots.toml)",
+    p = _Parser(
+        prog="signalbots",
+        description="Crypto perpetual-futures signals to Telegram: one supervised daemon and its tools.",
+        epilog="Run 'signalbots COMMAND --help' for a command's options and its exit codes: 0 success, "
+        "1 failure, 64 bad arguments, 78 invalid settings, and (backtest) 65 rejected data, 66 no data, "
+        "(record) 73 cannot create the output directory.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"signalbots {__version__}")
+    p.add_argument("--config", metavar="PATH", help=_CONFIG_HELP)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `--config` is accepted after the subcommand too (`signalbots status --config FILE`).
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sub.add_parser("run", help="run the daemon", parents=[common])
-    cc = sub.add_parser(
-        "check-config", help="validate settings and print the effective values", parents=[common]
+    common = _Parser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=_CONFIG_HELP)
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=summary,
+            description=textwrap.fill(description, 100),  # raw (for the epilog's table): wrap it here
+            epilog=_epilog(EXIT_CODES[name]),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[common] if name != "backtest" else [],
+        )
+
+    command(
+        "run",
+        "run the daemon",
+        "Run the daemon: watch the enabled exchanges, run the strategies and send signals to Telegram. "
+        "Without a bot token it runs dry and prints every message to the log. SIGTERM or Ctrl-C stop it "
+        "cleanly; SIGHUP re-reads the settings.",
+    )
+    cc = command(
+        "check-config",
+        "validate the settings and print the effective values",
+        "Validate the settings (TOML file, .env, environment) exactly as 'run' does, and print the "
+        "effective values with secrets masked.",
     )
     cc.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
-    st = sub.add_parser("status", help="ask a running daemon for its health", parents=[common])
+    st = command(
+        "status",
+        "ask a running daemon for its health",
+        "Ask the running daemon for its health at [http] listen (GET /healthz) and print a summary.",
+    )
     st.add_argument("--json", action="store_true", help="print the raw /healthz JSON")
-    bt = sub.add_parser("backtest", help="replay recorded market data through the strategies")
+    bt = command(
+        "backtest",
+        "replay recorded market data through the strategies",
+        "Replay recorded market data (candle/funding CSVs, 'record' recordings) through the strategies, "
+        "the desk and the tracker: which signals these settings would have sent, and how they ended. "
+        "See docs/backtest.md.",
+    )
     from signalbots.backtest import add_arguments as backtest_arguments
 
     backtest_arguments(bt)
-    dm = sub.add_parser(
-        "demo", help="the whole product against a simulated market, offline", parents=[common]
+    dm = command(
+        "demo",
+        "the whole product against a simulated market, offline",
+        "The whole product against a simulated market and a simulated Telegram, offline: a scripted hour "
+        "in which every strategy fires, printed as the chats show it. See docs/demo.md.",
     )
-    dm.add_argument("--minutes", type=float, default=None, help="simulated market minutes to run")
-    dm.add_argument("--seed", type=int, default=7)
+    dm.add_argument(
+        "--minutes",
+        type=_positive_minutes,
+        default=60.0,
+        help="simulated market minutes to run, at 30× speed (default: 60, about two minutes)",
+    )
+    dm.add_argument(
+        "--seed",
+        type=int,
+        default=7,
+        help="seed of the simulated market: the same seed tells the same story (default: 7)",
+    )
     dm.add_argument(
         "--telegram-real",
         action="store_true",
         help="send the demo to the real chat in SIGNALBOTS_TELEGRAM__* instead of the simulator",
     )
-    rc = sub.add_parser(
-        "record", help="record live normalised market events to gzip JSON lines", parents=[common]
+    rc = command(
+        "record",
+        "record live normalised market events to gzip JSON lines",
+        "Record the live exchanges' normalised events (liquidations, funding, closed candles, tickers) "
+        "to hourly gzip JSON-lines files that 'backtest --data DIR' replays. Sends nothing to Telegram and "
+        "opens no state database. See docs/backtest.md.",
     )
-    rc.add_argument("--out", required=True, metavar="DIR")
-    rc.add_argument("--duration", default=None, help="e.g. 1h; default: until stopped")
-    rc.add_argument("--exchange", action="append", default=None, metavar="ID")
+    rc.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="directory for events-<YYYYMMDD-HH>.jsonl.gz (created if missing; required)",
+    )
+    rc.add_argument(
+        "--duration",
+        type=_positive_duration,
+        default=None,
+        metavar="D",
+        help="stop after D, e.g. 90s, 30m, 6h, 7d (default: until SIGTERM or Ctrl-C)",
+    )
+    rc.add_argument(
+        "--exchange",
+        action="append",
+        default=None,
+        metavar="ID",
+        help="record this exchange (binanceusdm, bybit, okx, mexc), even if disabled for the daemon; "
+        "repeatable (default: the enabled exchanges)",
+    )
     return p
 
 
@@ -103,9 +266,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)  # refused in a quarter second, before the daemon's imports
     from signalbots.app import Daemon
 
-    return asyncio.run(Daemon(config=args.config).run())
+    return asyncio.run(Daemon(config=args.config, settings=settings).run())
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -119,7 +283,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     from signalbots.record import run_record
 
-    return run_record(config=args.config, out=args.out, duration=args.duration, exchanges=args.exchange)
+    return run_record(config=args.config, out=args.out, duration_s=args.duration, exchanges=args.exchange)
 
 
 def _backtest(args: argparse.Namespace) -> int:

@@ -177,6 +177,8 @@ class _Chat:
             self.kinds["heartbeat"] += 1
         elif is_reply:
             self.kinds["outcome"] += 1
+        elif first.startswith("⚪ CARRY"):  # a carry alert has no entry, stop or outcome: not a signal
+            self.kinds["carry"] += 1
         elif first.startswith(("🟢", "🔴", "⚪")):
             self.kinds["signal"] += 1
             lowered = text.lower()
@@ -251,16 +253,21 @@ async def _race(task: asyncio.Task[int], timer: Awaitable[None]) -> bool:
     return not task.done()
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def summary(chat: _Chat) -> tuple[str, bool]:
-    missing = [f"a {name} signal" for name in _STRATEGIES if not chat.strategies[name]]
-    missing += [
-        f"a{'n' if k == 'outcome' else ''} {k}" for k in ("outcome", "heartbeat") if not chat.kinds[k]
-    ]
+    missing = [f"{name} signal" for name in _STRATEGIES if not chat.strategies[name]]
+    missing += [k for k in ("outcome", "heartbeat") if not chat.kinds[k]]
     per = ", ".join(f"{name} {chat.strategies[name]}" for name in _STRATEGIES)
+    k = chat.kinds
     text = (
-        f"\nsummary: {len(chat.messages)} messages — {chat.kinds['signal']} signals ({per}), "
-        f"{chat.kinds['outcome']} outcome replies, {chat.kinds['heartbeat']} heartbeats, "
-        f"{chat.kinds['notice']} notices"
+        f"\nsummary: {_count(len(chat.messages), 'message', 'messages')} — "
+        f"{_count(k['signal'], 'signal', 'signals')} ({per}), "
+        f"{_count(k['carry'], 'carry alert', 'carry alerts')}, "
+        f"{_count(k['outcome'], 'outcome reply', 'outcome replies')}, "
+        f"{_count(k['heartbeat'], 'heartbeat', 'heartbeats')}, {_count(k['notice'], 'notice', 'notices')}"
     )
     if not chat.finished:
         return text + "\ndemo stopped early", True
@@ -269,7 +276,10 @@ def summary(chat: _Chat) -> tuple[str, bool]:
     return text, not missing
 
 
-def run_demo(*, minutes: float | None, seed: int, telegram_real: bool, config: str | None = None) -> int:
+def run_demo(*, minutes: float, seed: int, telegram_real: bool, config: str | None = None) -> int:
+    """``minutes`` > 0 (the CLI refuses anything else with exit 64)."""
+    if not minutes > 0:
+        raise ValueError("minutes must be more than 0")
     if telegram_real and not os.environ.get("SIGNALBOTS_TELEGRAM__BOT_TOKEN"):
         print(
             "demo --telegram-real needs SIGNALBOTS_TELEGRAM__BOT_TOKEN and "
@@ -280,7 +290,7 @@ def run_demo(*, minutes: float | None, seed: int, telegram_real: bool, config: s
     from signalbots.logs import configure_logging
 
     configure_logging(fmt="console", level="warning")  # the simulators log too: quietly, like the daemon
-    chat = asyncio.run(demo(minutes=minutes or 60.0, seed=seed, telegram_real=telegram_real, out=sys.stdout))
+    chat = asyncio.run(demo(minutes=minutes, seed=seed, telegram_real=telegram_real, out=sys.stdout))
     text, complete = summary(chat)
     print(text)
     return 0 if complete or telegram_real else 1

@@ -25,10 +25,11 @@ from signalbots.exchange.service import ExchangeService
 from signalbots.health import Health, TaskHealth
 from signalbots.metrics import Metrics
 from signalbots.recording import RecordingWriter
-from signalbots.settings import ConfigError, Settings, load_settings, parse_duration
+from signalbots.settings import ConfigError, Settings, format_duration, load_settings
 from signalbots.supervisor import Supervisor
 
 EX_OK = 0
+EX_FAILURE = 1
 EX_USAGE = 64
 EX_CANTCREAT = 73
 
@@ -42,15 +43,18 @@ async def record(
     clock: Clock,
     stop: asyncio.Event | None = None,
     bus: EventBus | None = None,
+    health: Health | None = None,
 ) -> int:
     """Record ``exchanges`` into ``out_dir`` until ``duration_s`` (clock seconds) passes or ``stop`` is set;
     returns the number of events written, including those received but not yet written when it stopped.
 
     ``bus``: the stream the feeds publish on (default: a new one); pass one to watch what is recorded.
+    ``health``: where the exchanges' errors are recorded (default: a new one); the CLI reads it to say why
+    nothing was recorded.
     Raises FatalError when every exchange has stopped for good: there is nothing left to record.
     """
     metrics = Metrics()
-    health = Health(clock=clock)
+    health = health if health is not None else Health(clock=clock)
     bus = bus if bus is not None else EventBus(metrics=metrics)
     supervisor = Supervisor(health=health, clock=clock, metrics=metrics)
     volume = settings.strategies.volume
@@ -118,8 +122,12 @@ async def _until_done(
     return bool(services) and all(task.done() for task in services) and not stop.is_set()
 
 
-def run_record(*, config: str | None, out: str, duration: str | None, exchanges: list[str] | None) -> int:
-    """The ``record`` subcommand. ConfigError propagates (the CLI exits 78)."""
+def run_record(*, config: str | None, out: str, duration_s: float | None, exchanges: list[str] | None) -> int:
+    """The ``record`` subcommand (``--duration`` already parsed). ConfigError propagates (the CLI exits 78).
+
+    Exits 1 when nothing was recorded, saying why (each exchange's last error), so that a script or a
+    timer never takes an empty directory for a recording.
+    """
     from signalbots.logs import configure_logging
 
     def fail(code: int, text: str) -> int:
@@ -127,12 +135,6 @@ def run_record(*, config: str | None, out: str, duration: str | None, exchanges:
         return code
 
     settings = load_settings(config)
-    try:
-        duration_s = None if duration is None else parse_duration(duration)
-    except ValueError as err:
-        return fail(EX_USAGE, f"--duration: {err}")
-    if duration_s is not None and duration_s <= 0:
-        return fail(EX_USAGE, "--duration must be longer than 0")
     unknown = sorted(set(exchanges or ()) - set(settings.exchanges))
     if unknown:
         return fail(
@@ -154,10 +156,22 @@ def run_record(*, config: str | None, out: str, duration: str | None, exchanges:
         fmt=settings.log.format, level=settings.log.level, secrets=[token.get_secret_value()] if token else []
     )
     before = set(out_dir.glob("events-*"))
-    until = f"for {duration}" if duration else "until stopped (Ctrl-C)"
+    until = f"for {format_duration(duration_s)}" if duration_s else "until stopped (Ctrl-C)"
     print(f"record: {', '.join(chosen)} → {out_dir}/events-<YYYYMMDD-HH>.jsonl.gz, {until}", file=sys.stderr)
-    written = asyncio.run(_main(settings, out_dir, duration_s, chosen))
+    clock = SystemClock()
+    health = Health(clock=clock)
+    started = clock.monotonic()
+    try:
+        written = asyncio.run(_main(settings, out_dir, duration_s, chosen, clock, health))
+    except FatalError as err:
+        return fail(EX_FAILURE, f"{err}{_reasons(health)}")
     files = sorted(set(out_dir.glob("events-*")) - before)
+    if not written:
+        took = format_duration(max(1.0, float(round(clock.monotonic() - started))))
+        why = _reasons(health) or (
+            "\n  no exchange reported an error: the markets sent nothing (try a longer --duration)"
+        )
+        return fail(EX_FAILURE, f"nothing recorded in {took}{why}")
     print(
         f"record: {written:,} events in {len(files)} file(s)" + "".join(f"\n  {f}" for f in files),
         file=sys.stderr,
@@ -165,7 +179,22 @@ def run_record(*, config: str | None, out: str, duration: str | None, exchanges:
     return EX_OK
 
 
-async def _main(settings: Settings, out_dir: Path, duration_s: float | None, exchanges: list[str]) -> int:
+def _reasons(health: Health) -> str:
+    """The last error of each task, one line each (the log has the details)."""
+    last: dict[str, str] = {}
+    for e in health.recent_errors:
+        last[e.task] = e.reason
+    return "".join(f"\n  {task}: {reason}" for task, reason in last.items())
+
+
+async def _main(
+    settings: Settings,
+    out_dir: Path,
+    duration_s: float | None,
+    exchanges: list[str],
+    clock: Clock,
+    health: Health,
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -176,6 +205,7 @@ async def _main(settings: Settings, out_dir: Path, duration_s: float | None, exc
         out_dir=out_dir,
         duration_s=duration_s,
         exchanges=exchanges,
-        clock=SystemClock(),
+        clock=clock,
         stop=stop,
+        health=health,
     )

@@ -28,29 +28,44 @@ def outcome(sig: Signal) -> str:
     return sig.status.value
 
 
+def tidy(value: Any) -> Any:
+    """Floats to 10 significant digits, recursively: ``0.9687000000000001`` is float noise, not data, and
+    two statistics computed two ways (``avg_r``, ``expectancy``) must not differ in the 16th digit."""
+    if isinstance(value, float):
+        return float(f"{value:.10g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [tidy(v) for v in value]
+    return value
+
+
 def signal_json(sig: Signal) -> dict[str, Any]:
     c = sig.candidate
-    return {
-        "id": sig.id,
-        "time": _iso(c.time_ms),
-        "time_ms": c.time_ms,
-        "strategy": c.strategy,
-        "kind": c.kind,
-        "exchange": c.exchange,
-        "symbol": c.symbol,
-        "direction": c.direction.value,
-        "entry": c.entry,
-        "stop": c.stop,
-        "targets": list(c.targets),
-        "expiry_ms": c.expiry_ms,
-        "outcome": outcome(sig),
-        "resolved": _iso(sig.resolved_ms),
-        "resolved_ms": sig.resolved_ms,
-        "exit_price": sig.exit_price,
-        "r": sig.r_multiple,
-        "facts": c.facts,
-        "dedupe_key": c.dedupe_key,
-    }
+    doc: dict[str, Any] = tidy(
+        {
+            "id": sig.id,
+            "time": _iso(c.time_ms),
+            "time_ms": c.time_ms,
+            "strategy": c.strategy,
+            "kind": c.kind,
+            "exchange": c.exchange,
+            "symbol": c.symbol,
+            "direction": c.direction.value,
+            "entry": c.entry,
+            "stop": c.stop,
+            "targets": list(c.targets),
+            "expiry_ms": c.expiry_ms,
+            "outcome": outcome(sig),
+            "resolved": _iso(sig.resolved_ms),
+            "resolved_ms": sig.resolved_ms,
+            "exit_price": sig.exit_price,
+            "r": sig.r_multiple,
+            "facts": c.facts,
+            "dedupe_key": c.dedupe_key,
+        }
+    )
+    return doc
 
 
 def _resolved(signals: list[Signal]) -> list[Signal]:
@@ -74,7 +89,7 @@ def stats_json(signals: list[Signal], names: list[str]) -> dict[str, dict[str, A
             "signals": len(subset),
             "open": sum(outcome(s) == "open" for s in subset),
             "alerts": sum(outcome(s) == "alert" for s in subset),
-        } | asdict(per.get(name, Stats.empty()))
+        } | tidy(asdict(per.get(name, Stats.empty())))
     return out
 
 
@@ -121,8 +136,14 @@ def report_text(report: dict[str, Any]) -> str:
         "",
     ]
     rows = []
+    # One symbol, one number of decimals in every row (enough for its lowest price): 0.74970 and 1.05350,
+    # not 0.74970 and 1.0535.
+    places: dict[tuple[str, str], int] = {}
     for s in report["signals"]:
-        d = render.decimals_for(s["entry"]) if s["entry"] else 2
+        key = (s["exchange"], s["symbol"])
+        places[key] = max(places.get(key, 0), render.decimals_for(s["entry"]) if s["entry"] else 2)
+    for s in report["signals"]:
+        d = places[(s["exchange"], s["symbol"])]
         rows.append(
             [
                 s["time"][:16].replace("T", " "),

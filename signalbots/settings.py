@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,9 +30,11 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from signalbots import settings_input
 from signalbots.exchange.venues import VENUES
 
 ENV_PREFIX = "SIGNALBOTS_"
@@ -68,6 +71,53 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def _longer_than_zero(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be longer than 0 (e.g. '500ms', '90s', '5m')")
+    return seconds
+
+
+def _at_least_a_minute(seconds: float) -> float:
+    if seconds < 60:
+        raise ValueError("must be at least 1m (a shorter interval floods the admin chat)")
+    return seconds
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError("must be a fraction in (0, 1], e.g. 0.5")
+    return value
+
+
+def _timeframe(value: str) -> str:
+    from signalbots.events import timeframe_ms
+
+    if timeframe_ms(value) <= 0:
+        raise ValueError(f"timeframe {value!r} must be longer than 0 (e.g. '5m', '1h')")
+    return value
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
+            raise ValueError(f"must start with {' or '.join(f'{s}://' for s in schemes)} ('' = the default)")
+        return value
+
+    return check
+
+
+def _bot_token(value: SecretStr | None) -> SecretStr | None:
+    # aiogram's own rule (aiogram.utils.token.validate_token), checked here so that check-config refuses
+    # what `run` would, without importing aiogram; the value is never echoed.
+    if value is None:
+        return None
+    token = value.get_secret_value()
+    left, sep, right = token.partition(":")
+    if any(c.isspace() for c in token) or not sep or not left.isdigit() or not right:
+        raise ValueError("not a bot token (expected <digits>:<secret> from @BotFather)")
+    return value
+
+
 def format_duration(seconds: float) -> str:
     """90.0 → ``"90s"``, 3600 → ``"1h"``; the inverse of ``parse_duration`` for whole units."""
     for unit in ("d", "h", "m", "s"):
@@ -77,13 +127,18 @@ def format_duration(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-Duration = Annotated[
+Cooldown = Annotated[  # 0: no cooldown
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string"}),
 ]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Duration = Annotated[Cooldown, AfterValidator(_longer_than_zero)]
+Interval = Annotated[Cooldown, AfterValidator(_at_least_a_minute)]
+Fraction = Annotated[float, AfterValidator(_fraction)]
+Timeframe = Annotated[str, AfterValidator(_timeframe)]
+HttpUrl = Annotated[str, AfterValidator(_url("http", "https"))]
+WsUrl = Annotated[str, AfterValidator(_url("ws", "wss"))]
 
 
 class _Section(BaseModel):
@@ -92,7 +147,7 @@ class _Section(BaseModel):
 
 class DaemonSettings(_Section):
     state_dir: Path = Path("./state")
-    heartbeat_interval: Duration = 3600.0
+    heartbeat_interval: Interval = 3600.0
     shutdown_timeout: Duration = 10.0
     daily_summary: bool = True
 
@@ -127,10 +182,10 @@ MessageKind = Literal["signal", "outcome", "heartbeat", "notice", "error", "dige
 
 
 class TelegramSettings(_Section):
-    bot_token: SecretStr | None = None
+    bot_token: Annotated[SecretStr | None, AfterValidator(_bot_token)] = None
     alert_chat_id: int | None = None
     admin_chat_id: int | None = None  # None: the alert chat
-    api_url: str = ""  # "" = Telegram; else a self-hosted Bot API server or a simulator
+    api_url: HttpUrl = ""  # "" = Telegram; else a self-hosted Bot API server or a simulator
     allowed_chat_ids: list[int] = []
     allowed_user_ids: list[int] = []  # empty: any user in an allowed chat
     strategy_chat_ids: dict[str, int] = {}  # per-strategy alert chat overrides
@@ -153,8 +208,8 @@ class TelegramSettings(_Section):
 
 class ExchangeSettings(_Section):
     enabled: bool = True
-    rest_url: str = ""  # "" = the exchange's own
-    ws_url: str = ""
+    rest_url: HttpUrl = ""  # "" = the exchange's own
+    ws_url: WsUrl = ""
     budget_fraction: Fraction = 0.5
     stale_after: Duration = 120.0
     liquidation_stale_after: Duration = 900.0  # liquidations pause in calm markets: a longer silence limit
@@ -192,10 +247,10 @@ class LiquidationSettings(_Section):
     liquid_threshold_usd: float = Field(default=1_000_000.0, gt=0)
     other_threshold_usd: float = Field(default=250_000.0, gt=0)
     mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
-    cooldown: Duration = 1800.0
+    cooldown: Cooldown = 1800.0
     atr_period: int = Field(default=14, ge=2)
     atr_multiple: float = Field(default=1.5, gt=0)
-    atr_timeframe: str = "5m"  # candles (from the candle feed) whose ATR sets the stop
+    atr_timeframe: Timeframe = "5m"  # candles (from the candle feed) whose ATR sets the stop
     stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
     expiry: Duration = 86400.0
 
@@ -206,7 +261,7 @@ class FundingSettings(_Section):
     rearm_fraction: Fraction = 0.75
     spread_apr: float = Field(default=0.30, gt=0)  # 30% APR difference
     spread_volume_floor_usd: float = Field(default=10_000_000.0, ge=0)
-    spread_cooldown: Duration = 28800.0
+    spread_cooldown: Cooldown = 28800.0
     max_age: Duration = 600.0  # spread legs / ticker prices this much older than the event are ignored
     stop_pct: float = Field(default=2.0, gt=0)
     expiry: Duration = 86400.0
@@ -214,14 +269,14 @@ class FundingSettings(_Section):
 
 class VolumeSettings(_Section):
     enabled: bool = True
-    timeframe: str = "5m"
+    timeframe: Timeframe = "5m"
     baseline: int = Field(default=48, ge=5)
     multiple: float = Field(default=6.0, gt=0)
     robust_z: float = Field(default=8.0, gt=0)
     min_body_pct: float = Field(default=1.0, ge=0)
     min_quote_volume_usd: float = Field(default=1_000_000.0, ge=0)
     liquidity_floor_usd: float = Field(default=5_000_000.0, ge=0)  # 24h quote volume to watch a symbol
-    cooldown: Duration = 7200.0
+    cooldown: Cooldown = 7200.0
     expiry: Duration = 86400.0
 
 
@@ -243,7 +298,7 @@ class RiskSettings(_Section):
     per_signal: Fraction = 0.01
     # Live candidates older than this (e.g. replayed by the startup backfill) are not sent.
     max_signal_age: Duration = 900.0
-    extreme_cooldown: Duration = (
+    extreme_cooldown: Cooldown = (
         28800.0  # funding extremes per (exchange, symbol, direction); survives restarts
     )
 
@@ -254,6 +309,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `NAME=` in .env (as .env.example ships) means "unset", not ""
         extra="forbid",
         hide_input_in_errors=True,
         frozen=True,
@@ -309,17 +365,17 @@ class _CredentialsSource(PydanticBaseSettingsSource):
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
-    """``--config`` or ``SIGNALBOTS_CONFIG`` must exist; otherwise the first default that exists."""
+    """``--config`` or ``SIGNALBOTS_CONFIG`` must name a file; otherwise the first default that exists."""
     named = explicit if explicit is not None else os.environ.get("SIGNALBOTS_CONFIG")
     if named:
         path = Path(named)
-        if not path.is_file():
+        by = "--config" if explicit is not None else "SIGNALBOTS_CONFIG"
+        if path.is_dir():
             raise ConfigError(
-                [
-                    f"config file {str(path)!r} does not exist (named by "
-                    f"{'--config' if explicit is not None else 'SIGNALBOTS_CONFIG'})"
-                ]
+                [f"config file {str(path)!r} (named by {by}) is a directory; name the TOML file in it"]
             )
+        if not path.is_file():
+            raise ConfigError([f"config file {str(path)!r} does not exist (named by {by})"])
         return path
     return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
 
@@ -330,28 +386,80 @@ def _loc_name(loc: tuple[int | str, ...]) -> str:
     return f"{key} (env {env})"
 
 
-def _problems(err: ValidationError) -> list[str]:
-    out = []
+def _problems(err: ValidationError, *, env_file: str | None) -> dict[str, str]:
+    """Each error by its dotted key → the line that names it."""
+    out = {}
     for e in err.errors(include_input=False, include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        if e["type"] == "extra_forbidden":
-            out.append(f"{_loc_name(loc)}: unknown key (typo?)")
+        key = ".".join(str(part) for part in loc)
+        if e["type"] == "extra_forbidden" and len(loc) == 1 and key.upper().startswith(ENV_PREFIX):
+            # a SIGNALBOTS_ line in .env that names no setting (pydantic reports it as a top-level key)
+            out[key] = f"{key.upper()} (in {env_file}): unknown variable (typo?)"
+        elif e["type"] == "extra_forbidden":
+            out[key] = f"{_loc_name(loc)}: unknown key (typo?)"
         else:
-            out.append(f"{_loc_name(loc)}: {e['msg']}")
+            msg = e["msg"].removeprefix("Value error, ")
+            out[key] = f"{_loc_name(loc)}: {msg}"
     return out
 
 
 def load_settings(config: str | os.PathLike[str] | None = None, *, env_file: str | None = ".env") -> Settings:
-    """Read every source once. Calling it again re-reads them all (that is the reload)."""
-    path = resolve_config_path(config)
-    if path is not None:
-        try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError([f"{path}: not valid TOML: {err}"]) from None
-        except OSError as err:
-            raise ConfigError([f"{path}: cannot read: {err.strerror}"]) from None
+    """Read every source once. Calling it again re-reads them all (that is the reload).
 
+    The one validation: whatever would make ``run`` refuse to start is a ``ConfigError`` here, listing every
+    problem (file and line, variable, or TOML key, with the fix); nothing else checks settings again.
+    """
+    path = resolve_config_path(config)
+    problems: list[str] = []  # problems of the raw inputs (see settings_input), in the order met
+    by_key: dict[str, str] = {}  # problems of values, by dotted key
+    doc: dict[str, Any] = {}
+    if path is not None:
+        doc, problems = settings_input.toml_document(path)
+        by_key = {
+            k: f"{k} (in {path}): {v}" for k, v in settings_input.toml_type_problems(doc, Settings).items()
+        }
+    toml_usable = not problems
+    dotenv: str | None = None
+    if env_file is not None:
+        values, env_problems = settings_input.dotenv_values(Path(env_file), prefix=ENV_PREFIX)
+        problems += env_problems
+        problems += [
+            p
+            for name, (line, value) in values.items()
+            for p in _env_json_problems({name: value}, where=f"{env_file} line {line}, {{name}}")
+        ]
+        # A .env that cannot be read whole is left out, so the other sources are still checked.
+        dotenv = env_file if Path(env_file).is_file() and not env_problems else None
+    problems += _env_json_problems(os.environ, where="env {name}")
+    if not toml_usable:
+        raise ConfigError(problems)
+    try:
+        settings = _loaded_class(path, dotenv)()
+    except ValidationError as err:
+        raise ConfigError(problems + list((_problems(err, env_file=env_file) | by_key).values())) from None
+    except SettingsError as err:
+        # pydantic-settings stops at the first env value it cannot decode (the checks above name them all);
+        # the TOML file alone is still checked, so that its problems are listed too.
+        try:
+            _loaded_class(path, None, environ=False)()
+        except ValidationError as toml_err:
+            by_key = _problems(toml_err, env_file=env_file) | by_key
+        raise ConfigError(problems + list(by_key.values()) or [str(err)]) from None
+    if problems or by_key:
+        raise ConfigError(problems + list(by_key.values()))
+    if settings.telegram.bot_token is not None and settings.telegram.alert_chat_id is None:
+        # With a token but no chat, every alert would be refused at delivery time: say so at startup.
+        raise ConfigError([f"{_loc_name(('telegram', 'alert_chat_id'))}: required when a bot token is set"])
+    return settings
+
+
+def _env_json_problems(values: Mapping[str, str], *, where: str) -> list[str]:
+    return settings_input.env_json_problems(
+        values, prefix=ENV_PREFIX, delimiter="__", model=Settings, where=where
+    )
+
+
+def _loaded_class(path: Path | None, env_file: str | None, *, environ: bool = True) -> type[Settings]:
     class _Loaded(Settings):
         model_config = SettingsConfigDict(toml_file=path, env_file=env_file)
 
@@ -364,24 +472,15 @@ def load_settings(config: str | os.PathLike[str] | None = None, *, env_file: str
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: list[PydanticBaseSettingsSource] = [
-                init_settings,
-                env_settings,
-                dotenv_settings,
-                _CredentialsSource(settings_cls),
-            ]
+            sources: list[PydanticBaseSettingsSource] = [init_settings]
+            if environ:
+                sources += [env_settings, dotenv_settings]
+            sources.append(_CredentialsSource(settings_cls))
             if path is not None:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
             return tuple(sources)
 
-    try:
-        settings = _Loaded()
-    except ValidationError as err:
-        raise ConfigError(_problems(err)) from None
-    if settings.telegram.bot_token is not None and settings.telegram.alert_chat_id is None:
-        # With a token but no chat, every alert would be refused at delivery time: say so at startup.
-        raise ConfigError([f"{_loc_name(('telegram', 'alert_chat_id'))}: required when a bot token is set"])
-    return settings
+    return _Loaded
 
 
 def env_file_warning(env_file: str | os.PathLike[str] = ".env") -> str | None:

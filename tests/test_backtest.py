@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -139,6 +140,33 @@ def test_the_text_report_lists_every_signal_and_the_statistics() -> None:
         assert header in text
     volume_line = next(line for line in text.splitlines() if line.startswith("volume "))
     assert f"{doc['stats']['volume']['avg_r']:+.2f}" in volume_line
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [f for v in value for f in _floats(v)] if isinstance(value, list) else []
+
+
+def test_json_numbers_carry_no_float_noise() -> None:
+    doc = report(MARKET)
+    floats = _floats(doc)
+    assert floats and all(float(f"{x:.10g}") == x for x in floats)  # no 0.9687000000000001
+    funding = next(s for s in doc["signals"] if s["strategy"] == "funding")
+    assert funding["targets"] == [0.764694, 0.779688] and funding["facts"]["rate"] == -0.00219334
+    for st in doc["stats"].values():
+        assert st["expectancy"] == st["avg_r"]  # equal by definition: equal in print too
+
+
+def test_one_symbol_prints_its_prices_with_the_same_decimals_in_every_row() -> None:
+    code, text, _ = backtest(MARKET, as_json=False)
+    assert code == EX_OK
+    rows = [line.split() for line in text.splitlines() if "binanceusdm XRP/USDT:USDT" in line]
+    prices = [cell for row in rows for cell in [*row[6:9], row[10]]]  # entry, stop, targets
+    assert len(rows) == 5 and {len(p.split(".")[1]) for p in prices} == {5}
+    assert "1.05350" in text and "0.74970" in text
 
 
 def test_from_and_to_bound_when_signals_are_made_not_how_they_end() -> None:
@@ -320,6 +348,18 @@ def test_a_damaged_recording_is_an_error_after_the_report(tmp_path: Path) -> Non
     assert code == EX_DATAERR
     assert f"error: {path}:3:" in err
     assert json.loads(out)["replay"]["events"] == 2
+
+
+@pytest.mark.parametrize("content", [b"\x1f\x8b\x08\x00garbage-not-deflate", gzip.compress(b"not json\n")])
+def test_a_recording_damaged_from_its_start_is_no_data_not_an_empty_report(
+    tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / "x.jsonl.gz").write_bytes(content)
+    code, out, err = backtest(tmp_path, as_json=False)
+    assert code == EX_NOINPUT
+    assert out == ""  # no report of zeros that would pass for a quiet market
+    assert f"error: {tmp_path / 'x.jsonl.gz'}" in err
+    assert f"backtest: no usable data at {tmp_path}" in err
 
 
 # the command line ---------------------------------------------------------------------------------------

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from signalbots.demo import demo, summary
+from signalbots.demo import _Chat, demo, summary
+from signalbots.sim.telegram import SentMessage
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from docs_samples import blocks  # noqa: E402  (scripts/ is not a package)
 
 
 def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> None:
@@ -37,6 +40,9 @@ def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> Non
     assert "· ↩ reply to #" in out  # an outcome reply to the signal it resolves
     assert "demo incomplete" not in out
     assert "Traceback" not in out + proc.stderr
+    # docs/demo.md's sample (scripts/docs_samples.py --demo) tells this very story: same messages, same order
+    sample = blocks(ROOT / "docs" / "demo.md")["demo"]
+    assert _story(sample) == _story(out), "docs/demo.md is out of date: python scripts/docs_samples.py --demo"
 
 
 def _story(text: str) -> list[str]:
@@ -86,3 +92,25 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
     assert "🛑 signalbots stopping: SIGINT" in output
     assert "demo stopped early" in output
     assert "Traceback" not in output
+
+
+def _shown(chat: _Chat, text: str, reply_to: int | None = None) -> None:
+    n = len(chat.messages) + 1
+    chat.show(SentMessage(1001, n, text, None, reply_to, False, 0.0))
+
+
+def test_the_summary_counts_carry_alerts_apart_and_speaks_english() -> None:
+    chat = _Chat(out=io.StringIO())
+    _shown(chat, "🚀 signalbots 0.1.0 started")
+    _shown(chat, "⚪ CARRY SOL long OKX / short Bybit · Bybit + OKX\n↔️ Funding spread")
+    _shown(chat, "🟢 LONG DOGE/USDT:USDT · Binance\n💸 Funding extreme")
+    _shown(chat, "🟢 LONG XRP/USDT:USDT · Binance\n📊 Volume spike")
+    _shown(chat, "✅ Target 2 · +2.0R · XRP/USDT:USDT 🟢 LONG · volume", reply_to=4)
+    chat.finished = True
+    text, complete = summary(chat)
+    assert text.strip() == (
+        "summary: 5 messages — 2 signals (volume 1, funding 1, liquidation 0), 1 carry alert, "
+        "1 outcome reply, 0 heartbeats, 1 notice\n"
+        "demo incomplete: no liquidation signal, no heartbeat"
+    )
+    assert not complete

@@ -21,7 +21,7 @@ def test_mypy_strict_passes_on_the_package() -> None:
 
 
 def test_ruff_lint_and_format_pass() -> None:
-    lint = _run("ruff", "check", "signalbots", "tests", "benchmarks")
+    lint = _run("ruff", "check", "signalbots", "tests", "benchmarks", "scripts")
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = _run("ruff", "format", "--check", "signalbots", "tests", "benchmarks")
+    fmt = _run("ruff", "format", "--check", "signalbots", "tests", "benchmarks", "scripts")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr

@@ -440,3 +440,23 @@ def test_an_unknown_exchange_is_a_usage_error_naming_it(tmp_path: Path, capsys: 
     err = capsys.readouterr().err
     assert "unknown exchange kraken" in err and "binanceusdm" in err
     assert not (tmp_path / "rec").exists()
+
+
+async def test_recording_nothing_exits_1_saying_why(tmp_path: Path) -> None:
+    # No exchange answers (a closed local port stands for "no network"): an empty directory is no recording.
+    cfg = tmp_path / "signalbots.toml"
+    cfg.write_text(
+        '[http]\nlisten = ""\n[exchanges.binanceusdm]\n'
+        'rest_url = "http://127.0.0.1:1"\nws_url = "ws://127.0.0.1:1"\n'
+    )
+    proc = await spawn(
+        tmp_path, "--config", str(cfg), "record", "--out", "rec", "--duration", "1s", "--exchange", EX
+    )
+    async with asyncio.timeout(REAL_TIMEOUT):
+        _, err_bytes = await proc.communicate()
+    stderr = err_bytes.decode()
+    assert proc.returncode == 1, stderr
+    assert "record: nothing recorded in 1s\n" in stderr
+    assert f"  exchange:{EX}: " in stderr and "Cannot connect to host 127.0.0.1:1" in stderr
+    assert "events in" not in stderr
+    assert list((tmp_path / "rec").glob("events-*")) == []

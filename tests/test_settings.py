@@ -100,7 +100,7 @@ cooldown = "30 minutes"           # bad duration
     assert main(["--config", str(cfg), "check-config"]) == EX_CONFIG
     err = capsys.readouterr().err
     assert "daemon.heartbeat_intervall" in err and "unknown key" in err
-    assert "strategies.volume.multiple" in err and "SIGNALBOTS_STRATEGIES__VOLUME__MULTIPLE" in err
+    assert f"strategies.volume.multiple (in {cfg}): expected a number" in err
     assert "strategies.liquidation.cooldown" in err and "not a duration" in err
 
 
@@ -173,3 +173,175 @@ def test_a_token_without_an_alert_chat_is_an_error(monkeypatch: pytest.MonkeyPat
         "telegram.alert_chat_id (env SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID): required when a bot token is set"
     ]
     assert TOKEN not in str(err.value)
+
+
+def test_empty_values_in_dotenv_mean_unset(tmp_path: Path) -> None:
+    # .env.example ships `NAME=` lines: they must not become "" (not an integer) or an empty token
+    env = write(
+        tmp_path,
+        "SIGNALBOTS_TELEGRAM__BOT_TOKEN=\nSIGNALBOTS_TELEGRAM__ALERT_CHAT_ID=\nSIGNALBOTS_LOG__LEVEL=\n",
+        ".env",
+    )
+    s = load_settings(env_file=str(env))
+    assert s.telegram.bot_token is None and s.telegram.alert_chat_id is None and s.log.level == "info"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "says"),
+    [
+        ('[daemon]\nheartbeat_interval = "0s"', "daemon.heartbeat_interval", "at least 1m"),
+        ('[daemon]\nheartbeat_interval = "10s"', "daemon.heartbeat_interval", "at least 1m"),
+        ('[daemon]\nshutdown_timeout = "0ms"', "daemon.shutdown_timeout", "longer than 0"),
+        ('[exchanges.okx]\nstale_after = "0s"', "exchanges.okx.stale_after", "longer than 0"),
+        ('[strategies.volume]\nexpiry = "0ms"', "strategies.volume.expiry", "longer than 0"),
+        ("[exchanges.bybit]\nbudget_fraction = 0", "exchanges.bybit.budget_fraction", "(0, 1]"),
+        ("[risk]\nper_signal = 1.5", "risk.per_signal", "(0, 1]"),
+        ("[strategies.funding]\nrearm_fraction = -0.1", "strategies.funding.rearm_fraction", "(0, 1]"),
+        ('[strategies.volume]\ntimeframe = "7x"', "strategies.volume.timeframe", "unknown timeframe"),
+        ('[strategies.liquidation]\natr_timeframe = "0m"', "strategies.liquidation.atr_timeframe", "than 0"),
+        ('[telegram]\napi_url = "localhost:8081"', "telegram.api_url", "http://"),
+        ('[exchanges.okx]\nws_url = "http://x"', "exchanges.okx.ws_url", "ws://"),
+    ],
+)
+def test_nonsense_ranges_are_config_errors_naming_key_and_range(
+    tmp_path: Path, toml: str, key: str, says: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, toml + "\n"), env_file=None)
+    (problem,) = err.value.problems
+    assert problem.startswith(key + " ") and says in problem
+
+
+def test_a_zero_cooldown_means_none(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, '[strategies.volume]\ncooldown = "0s"\n'), env_file=None)
+    assert s.strategies.volume.cooldown == 0
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "fix"),
+    [
+        ('[strategies.volume]\nenabled = "yes"', "strategies.volume.enabled", "write enabled = true"),
+        ('[exchanges.mexc]\nenabled = "no"', "exchanges.mexc.enabled", "write enabled = false"),
+        ('[risk]\nmax_open = "10"', "risk.max_open", "write max_open = 10"),
+        ("[risk]\nmax_open = 10.0", "risk.max_open", "whole number"),
+        ('[strategies.volume]\nmultiple = "8"', "strategies.volume.multiple", "write multiple = 8"),
+        ('[telegram]\nallowed_chat_ids = ["1"]', "telegram.allowed_chat_ids", "allowed_chat_ids = [1, 2]"),
+    ],
+)
+def test_quoted_booleans_and_numbers_in_toml_are_refused(
+    tmp_path: Path, toml: str, key: str, fix: str
+) -> None:
+    cfg = write(tmp_path, toml + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    (problem,) = err.value.problems
+    assert problem.startswith(f"{key} (in {cfg})") and fix in problem
+
+
+def test_numbers_from_the_environment_are_still_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every env value is a string: there, "10" and "false" are the convention, not a mistake
+    monkeypatch.setenv("SIGNALBOTS_RISK__MAX_OPEN", "10")
+    monkeypatch.setenv("SIGNALBOTS_EXCHANGES__OKX__ENABLED", "false")
+    s = load_settings(env_file=None)
+    assert s.risk.max_open == 10 and not s.exchanges["okx"].enabled
+
+
+def test_a_list_in_the_environment_must_be_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS", "1,2")
+    env = write(tmp_path, "# chats\nSIGNALBOTS_STRATEGIES__LIQUIDATION__MAJORS=BTC,ETH\n", ".env")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=str(env))
+    assert err.value.problems == [
+        f"strategies.liquidation.majors ({env} line 2, SIGNALBOTS_STRATEGIES__LIQUIDATION__MAJORS): "
+        'a list is written as JSON, e.g. SIGNALBOTS_STRATEGIES__LIQUIDATION__MAJORS=["BTC", "ETH"]',
+        "telegram.allowed_chat_ids (env SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS): a list is written as JSON, "
+        "e.g. SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS=[1, 2]",
+    ]
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS", "[1, 2]")
+    env.write_text('SIGNALBOTS_STRATEGIES__LIQUIDATION__MAJORS=["BTC"]\n')
+    s = load_settings(env_file=str(env))
+    assert s.telegram.allowed_chat_ids == [1, 2] and s.strategies.liquidation.majors == ["BTC"]
+
+
+def test_an_unparsable_dotenv_line_is_refused_naming_the_line(tmp_path: Path) -> None:
+    secret = "123456789:AAE-not-to-be-echoed"
+    env = write(
+        tmp_path,
+        f'SIGNALBOTS_TELEGRAM__BOT_TOKEN="{secret}\nSIGNALBOTS_RISK__MAX_OPEN=5\nSIGNALBOTS_LOG__LEVEL\n',
+        ".env",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=str(env))
+    assert err.value.problems == [
+        f"{env}:1 (SIGNALBOTS_TELEGRAM__BOT_TOKEN): cannot parse this line; write NAME=value "
+        "(quotes, if any, must close on the same line)",
+        f"{env}:3 (SIGNALBOTS_LOG__LEVEL): no '=' — write SIGNALBOTS_LOG__LEVEL=value",
+    ]
+    assert secret not in str(err.value)
+
+
+def test_dotenv_line_numbers_count_blank_lines_and_comments(tmp_path: Path) -> None:
+    text = '# secrets\n\n\nSIGNALBOTS_LOG__LEVEL=info\n\nSIGNALBOTS_RISK__MAX_OPEN="5\n'
+    env = write(tmp_path, text, ".env")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=str(env))
+    assert [p.split(" ")[0] for p in err.value.problems] == [f"{env}:6"]
+
+
+def test_a_bad_env_list_does_not_hide_the_toml_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS", "1,2")
+    cfg = write(tmp_path, "[daemon]\nbogus = 1\n[exchanges.okx]\nbudget_fraction = 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    keys = sorted(p.split(" ")[0] for p in err.value.problems)
+    assert keys == ["daemon.bogus", "exchanges.okx.budget_fraction", "telegram.allowed_chat_ids"]
+
+
+def test_an_unknown_variable_in_dotenv_is_named_as_written(tmp_path: Path) -> None:
+    env = write(tmp_path, "SIGNALBOTS_TELEGRAM_BOT_TOKEN=1\n", ".env")  # one underscore short
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=str(env))
+    assert err.value.problems == [f"SIGNALBOTS_TELEGRAM_BOT_TOKEN (in {env}): unknown variable (typo?)"]
+
+
+@pytest.mark.parametrize("name", ["s.toml", ".env"])
+def test_a_binary_file_is_named_not_a_traceback(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe")
+    with pytest.raises(ConfigError) as err:
+        load_settings(
+            path if name.endswith(".toml") else None, env_file=str(path) if name == ".env" else None
+        )
+    (problem,) = err.value.problems
+    assert repr(str(path)) in problem and "not a text file" in problem and "UTF-8" in problem
+
+
+def test_a_directory_as_config_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, env_file=None)
+    assert err.value.problems == [
+        f"config file {str(tmp_path)!r} (named by --config) is a directory; name the TOML file in it"
+    ]
+
+
+def test_a_malformed_token_is_refused_without_echoing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__BOT_TOKEN", "my secret token")
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID", "7")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=None)
+    assert err.value.problems == [
+        "telegram.bot_token (env SIGNALBOTS_TELEGRAM__BOT_TOKEN): "
+        "not a bot token (expected <digits>:<secret> from @BotFather)"
+    ]
+    assert "my secret token" not in str(err.value)
+
+
+def test_every_problem_is_listed_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOTS_RISK__CORRELATION", "2")
+    cfg = write(tmp_path, '[risk]\nmax_open = "3"\n[daemon]\nshutdown_timeout = "0s"\nbogus = 1\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    keys = sorted(p.split(" ")[0] for p in err.value.problems)
+    assert keys == ["daemon.bogus", "daemon.shutdown_timeout", "risk.correlation", "risk.max_open"]

@@ -153,8 +153,9 @@ def exchange_name(exchange: str) -> str:
     return " + ".join(display_name(part) for part in exchange.split("+"))
 
 
-def fact(name: str, value: float) -> str:
-    """One trigger number, formatted by its name (see the module docstring)."""
+def fact(name: str, value: float, decimals: int | None = None) -> str:
+    """One trigger number, formatted by its name (see the module docstring). ``decimals``: the signal's
+    price decimals, so that an ATR or a mark price reads like the entry it sits next to."""
     if not math.isfinite(value):
         return "n/a"
     if name.endswith("_usd"):
@@ -182,7 +183,7 @@ def fact(name: str, value: float) -> str:
     if name in ("count", "prints") or name.endswith("_count"):
         return f"{value:,.0f}"
     if name == "atr" or name.endswith("price"):
-        return price(value)
+        return price(value, decimals)
     return f"{value:,.4g}"
 
 
@@ -198,14 +199,18 @@ def _level(label: str, level: float, entry: float, decimals: int) -> str:
     return f"{label} <code>{escape(price(level, decimals))}</code> ({signed(pct, 2, '%')})"
 
 
-def _facts_lines(kind: str, facts: Mapping[str, float]) -> list[str]:
+def _facts_lines(kind: str, facts: Mapping[str, float], decimals: int | None = None) -> list[str]:
     layout = _LAYOUTS.get(kind, ())
     shown = {name for name, _ in layout} | _HIDDEN
     if facts.get("interval_h") == 8:
         facts = {k: v for k, v in facts.items() if k != "rate"}  # the same number as the rate per 8h
-    known = [escape(template.format(fact(name, facts[name]))) for name, template in layout if name in facts]
+    known = [
+        escape(template.format(fact(name, facts[name], decimals)))
+        for name, template in layout
+        if name in facts
+    ]
     other = [
-        f"{escape(name.replace('_', ' '))} {escape(fact(name, v))}"
+        f"{escape(name.replace('_', ' '))} {escape(fact(name, v, decimals))}"
         for name, v in facts.items()
         if name not in shown
     ]
@@ -231,7 +236,7 @@ def signal(sig: Signal) -> str:
         lines.append(" · ".join(_level(f"T{i}", t, c.entry, d) for i, t in enumerate(c.targets, 1)))
     elif c.entry > 0:
         lines.append(f"Price <code>{escape(price(c.entry, d))}</code>")
-    lines += [f"📈 {line}" for line in _facts_lines(c.kind, c.facts)]
+    lines += [f"📈 {line}" for line in _facts_lines(c.kind, c.facts, d if c.entry > 0 else None)]
     if sig.size_base is not None and c.risk:
         lines.append(
             f"💰 Size {escape(quantity(sig.size_base))} {escape(base_asset(c.symbol))} ≈ "

@@ -254,10 +254,7 @@ class FundingStrategy:
             expiry_s=s.expiry,
             key=dedupe_key(self.name, "spread", *first, *second, hour * _HOUR_MS),
             facts=facts,
-            notes=(
-                f"carry: long {low.exchange} {low.symbol} (APR {low.apr:+.1%}), "
-                f"short {high.exchange} {high.symbol} (APR {high.apr:+.1%}); "
-                "entry is the short leg's price",
-            ),
+            # The legs, their names and APRs are in the headline and the facts, rendered for people.
+            notes=("carry: entry is the short leg's price",),
             strength=diff / s.spread_apr,
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 from signalbots.events import Candle, Liquidation, MarketEvent, Side, Ticker, base_asset
 from signalbots.exchange.venues import VENUES
-from signalbots.settings import LiquidationSettings
+from signalbots.settings import LiquidationSettings, format_duration
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import atr, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
@@ -166,7 +166,7 @@ class LiquidationStrategy:
             if stop is None:
                 stop = pct_stop(entry, direction, s.stop_pct)
         side_word = "longs" if p.side is Side.LONG else "shorts"
-        notes = [f"{len(prints)} {side_word} liquidated within {s.window:g}s"]
+        notes = [f"{len(prints)} {side_word} liquidated within {format_duration(s.window)}"]
         # A sampled stream (Binance: the latest print per symbol per second) makes the sum a lower bound.
         lower_bound = VENUES[p.exchange].liquidation_lower_bound if p.exchange in VENUES else ""
         if lower_bound:

@@ -17,7 +17,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramRetryAfter
-from aiogram.utils.token import TokenValidationError
 
 from signalbots.settings import ConfigError, TelegramSettings
 
@@ -28,22 +27,18 @@ _TOKEN_ENV = "telegram.bot_token (env SIGNALBOTS_TELEGRAM__BOT_TOKEN)"
 def create_bot(settings: TelegramSettings) -> Bot:
     """A ``Bot`` for ``settings`` (HTML parse mode, no link previews, ``request_timeout`` per request).
 
-    ``api_url`` points it at a self-hosted Bot API server or the simulator. Raises ``ConfigError`` for a
-    missing or malformed token (without echoing it).
+    ``api_url`` points it at a self-hosted Bot API server or the simulator. The token's form is checked with
+    the settings (check-config refuses what this would); a missing one raises ``ConfigError``.
     """
     if settings.bot_token is None:
         raise ConfigError([f"{_TOKEN_ENV}: required to talk to Telegram"])
     api = TelegramAPIServer.from_base(settings.api_url) if settings.api_url else PRODUCTION
     session = AiohttpSession(api=api, timeout=settings.request_timeout)
-    try:
-        return Bot(
-            settings.bot_token.get_secret_value(),
-            session=session,
-            default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
-        )
-    except TokenValidationError:
-        problem = f"{_TOKEN_ENV}: not a bot token (expected <digits>:<secret> from @BotFather)"
-        raise ConfigError([problem]) from None
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
 
 
 @asynccontextmanager

@@ -78,7 +78,7 @@ CASCADE = Signal(
             "atr": 1.12,
         },
         notes=(
-            "7 longs liquidated within 300s",
+            "7 longs liquidated within 5m",
             "Binance publishes at most one liquidation per symbol per second: the sum is a lower bound",
         ),
         strength=1.84,
@@ -132,10 +132,7 @@ SPREAD = Signal(
             "volume_long_leg_usd": 1_240_000_000.0,
             "volume_short_leg_usd": 380_000_000.0,
         },
-        notes=(
-            "carry: long binanceusdm XRP/USDT:USDT (APR -240.2%), short bybit XRP/USDT:USDT (APR -197.1%); "
-            "entry is the short leg's price",
-        ),
+        notes=("carry: entry is the short leg's price",),
         strength=1.44,
     ),
 )

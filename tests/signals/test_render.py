@@ -156,3 +156,20 @@ def test_docs_show_what_the_code_renders() -> None:
     assert not stale, (
         f"docs/signals.md is out of date for {stale}: run python tests/signals/signal_examples.py"
     )
+
+
+def test_an_atr_and_a_mark_price_read_like_the_entry_they_sit_next_to() -> None:
+    # "ATR 0.083017" under "Entry 34.919": a distance of the same instrument, shown with its decimals
+    c = candidate(
+        strategy="liquidation",
+        kind="cascade",
+        entry=34.919,
+        risk=0.125,
+        facts={
+            "window_s": 300.0,
+            "atr": 0.083017,
+            "mark_price": 34.9,
+        },
+    )
+    text = visible(render.signal(Signal(id=1, candidate=c)))
+    assert "Entry 34.919" in text and "ATR 0.083\n" in text and "mark price 34.900" in text

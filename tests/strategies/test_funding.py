@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -9,8 +10,10 @@ import pytest
 
 from signalbots.events import Candle, FundingSnapshot, Ticker
 from signalbots.settings import FundingSettings
-from signalbots.signals.model import Candidate, Direction
+from signalbots.signals import render
+from signalbots.signals.model import Candidate, Direction, Signal
 from signalbots.strategies.funding import FundingStrategy
+from signalbots.telegram.text import to_plain
 
 XRP = "XRP/USDT:USDT"
 HOUR = 3_600_000
@@ -183,6 +186,21 @@ def test_a_cross_exchange_spread_is_a_carry_alert() -> None:
     assert strategy.on_event(_sol("binanceusdm", 0.0001, 2)) == []
     later = strategy.on_event(_sol("binanceusdm", 0.0001, 61)) + strategy.on_event(_sol("okx", 0.0005, 61))
     assert len(later) == 1 and later[0].dedupe_key != c.dedupe_key
+
+
+def test_a_carry_alert_reads_like_its_headline() -> None:
+    # The note once repeated the legs as "long binanceusdm … (APR -273.8%)" under a headline saying
+    # "Binance" and "−273.8%": the legs and APRs are now said once, rendered for people.
+    strategy = FundingStrategy(settings=FundingSettings())
+    for ex in ("binanceusdm", "okx"):
+        strategy.on_event(_tick(ex, 50e6))
+    strategy.on_event(_sol("okx", -0.0025, 0))
+    (c,) = strategy.on_event(_sol("binanceusdm", 0.0001, 1))
+    text = to_plain(render.signal(Signal(id=1, candidate=c)))
+    assert "binanceusdm" not in text and "okx" not in text
+    assert "long OKX SOL/USDT:USDT / short Binance SOL/USDT:USDT" in text
+    assert "long leg APR −273.8%" in text and not re.search(r"(?<!\d)-\d", text)
+    assert c.notes == ("carry: entry is the short leg's price",)
 
 
 def test_a_spread_needs_both_legs_liquid_fresh_and_far_enough_apart() -> None:

@@ -84,6 +84,7 @@ def test_a_binance_long_cascade_fires_once_and_clears_its_window() -> None:
     assert c.facts["prints"] == 3
     assert c.facts["threshold_usd"] == 250_000
     assert c.dedupe_key == f"liquidation:binanceusdm:SOL/USDT:USDT:long:{T0 + 2_000}"
+    assert c.notes[0] == "3 longs liquidated within 5m"  # as the facts line says it, not "300s"
     assert any("lower bound" in n for n in c.notes)
     assert c.entry == 100.0 and c.stop == pytest.approx(98.5)  # stop_pct 1.5% without candles
     assert c.targets == pytest.approx((101.5, 103.0))
