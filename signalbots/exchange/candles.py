@@ -77,8 +77,9 @@ class CandleFeed(StreamFeed):
 
     async def _watch_batch(self, batch: list[str]) -> None:
         pairs = [[symbol, self.timeframe] for symbol in batch]
+        name = f"klines {batch[0]}…"
         await self._watch_loop(
-            "watch_ohlcv", "watch_ohlcv_for_symbols", lambda: (pairs,), stream=f"klines {batch[0]}…"
+            "watch_ohlcv", "watch_ohlcv_for_symbols", lambda: (pairs,), stream=name, key=name
         )
 
     def _drain(self) -> None:

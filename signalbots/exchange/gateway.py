@@ -240,10 +240,14 @@ class Gateway:
         self._succeeded(endpoint, symbol)
         return result
 
-    async def watch(self, endpoint: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def watch(
+        self, endpoint: str, method: str, *args: Any, key: str | None = None, **kwargs: Any
+    ) -> Any:
         """A websocket ``watch_*`` call through the same door: a ban stops it (the exchange blocks the IP, not
         one protocol), its breaker applies, and its errors are translated by the same table as REST.
 
+        ``key`` names one stream among many of the endpoint (a symbol's topic): its failures count against
+        its own breaker, so that one dropped connection carrying thirty topics does not open the endpoint's.
         A REST rate limit does not stop streams: they carry no request weight, and what arrives meanwhile
         is what the feeds would miss.
         """
@@ -255,7 +259,7 @@ class Gateway:
                 banned=True,
             )
         fn = self._method(method)
-        self._breakers.check(self.exchange_id, endpoint)
+        self._breakers.check(self.exchange_id, endpoint, key)
         try:
             result = await fn(*args, **kwargs)
         except asyncio.CancelledError:
@@ -264,13 +268,13 @@ class Gateway:
                 raise
             # ccxt cancelled the future (its connection closed): a failure of the stream, not of our task.
             failure = TransientError(f"{self.exchange_id} {endpoint}: connection closed")
-            self._record_failure(failure, endpoint, None)
+            self._breakers.record_failure(self.exchange_id, endpoint, key)
             raise failure from None
         except Exception as err:
             translated = self._translate(err, endpoint, None)
-            self._record_failure(translated, endpoint, None)
+            self._breakers.record_failure(self.exchange_id, endpoint, key)
             raise translated from err
-        self._breakers.record_success(self.exchange_id, endpoint)
+        self._breakers.record_success(self.exchange_id, endpoint, key)
         return result
 
     def _method(self, method: str) -> Any:
