@@ -91,7 +91,8 @@ class _Runtime:
         self.bus = EventBus(metrics=self.metrics)
         self.liquidity = Liquidity()
         self.breakers = BreakerRegistry(settings=settings.breaker, clock=clock, metrics=self.metrics)
-        self.health.add_section("breakers", self.breakers.snapshot, problems=self._open_endpoints)
+        # Health turns open circuits into problems itself, folded into their exchange's (listed once).
+        self.health.add_section("breakers", self.breakers.snapshot)
         self.notifier: Notifier = DryRunNotifier()
         self.outbox: Outbox | None = None
         self.commands: Commands | None = None
@@ -125,6 +126,7 @@ class _Runtime:
                     health=rt.health,
                     metrics=rt.metrics,
                     controls=rt.controls,
+                    prices=lambda exchange, symbol: rt.tracker.last_price(exchange, symbol),
                 )
             )
             rt.notifier = outbox
@@ -177,13 +179,6 @@ class _Runtime:
         elif getattr(current, "settings", section) != section:
             current.reconfigure(section)  # type: ignore[attr-defined]
         return current
-
-    def _open_endpoints(self) -> list[str]:
-        return [
-            f"circuit open: {b['exchange']} {b['endpoint']}"
-            for b in self.breakers.snapshot()
-            if b.get("state") == "open" and not b.get("symbol")
-        ]
 
     def _fatal(self, name: str, err: BaseException) -> None:
         self.notifier.submit(

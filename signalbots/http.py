@@ -75,23 +75,63 @@ async def fetch_health(listen: str, *, within: float = 5.0) -> tuple[int, dict[s
 
 
 def describe_health(status: int, data: dict[str, Any]) -> str:
-    """/healthz for a human."""
-    lines = [f"signalbots: {data.get('status', '?')} (HTTP {status}), uptime {data.get('uptime', 0):.0f}s"]
+    """/healthz for a human: the verdict, then each exchange, strategy and task once."""
+    # The problems are listed below, each once: the first line says only how bad it is.
+    severity = data.get("severity")
+    lines = [
+        f"signalbots: {data.get('status', '?')} (HTTP {status}"
+        + (f", {severity}" if severity and severity != "ok" else "")
+        + f"), uptime {data.get('uptime', 0):.0f}s"
+    ]
+    exchanges: dict[str, Any] = data.get("exchanges") or {}
+    for ex, e in exchanges.items():
+        parts = [f"  {e.get('state', '?'):<10} {ex}: {e.get('detail') or '-'}"]
+        feeds = e.get("feeds") or {}
+        if feeds:
+            parts.append(f"feeds {e.get('live_feeds', 0)}/{len(feeds)} live")
+        # What is wrong with a working exchange is in the problems below; a down one's circuits are not.
+        if e.get("state") == "down":
+            circuits = [
+                f"{b.get('endpoint')} {b.get('state')}"
+                for b in data.get("breakers", []) or []
+                if b.get("exchange") == ex and not b.get("symbol")
+            ]
+            if circuits:
+                parts.append("circuit " + ", ".join(circuits))
+        age = e.get("last_data_age")
+        if isinstance(age, int | float):
+            parts.append(f"last data {age:.0f}s ago")
+        lines.append(", ".join(parts))
+    strategies: dict[str, Any] = data.get("strategies") or {}
+    owned = {f"strategy:{name}" for name in strategies} | {f"exchange:{ex}" for ex in exchanges}
     for name, t in sorted(data.get("tasks", {}).items()):
+        kind, _, rest = name.partition(":")
+        if (kind in ("markets", "feed") and rest.split(":")[0] in exchanges) or (
+            name in owned and kind == "exchange"
+        ):
+            continue  # shown in its exchange's line
+        state = t["status"]
+        detail = t.get("detail") or ""
+        if kind == "strategy" and rest in strategies:
+            state = strategies[rest].get("state", state)
+            detail = strategies[rest].get("detail", detail)
         age = t.get("last_event_age")
         extra = f", last event {age:.0f}s ago" if isinstance(age, int | float) else ""
-        detail = f" — {t['detail']}" if t.get("detail") else ""
-        lines.append(
-            f"  {t['status']:<10} {name}: events {t['events']}, signals {t['signals']}, "
-            f"errors {t['errors']}{extra}{detail}"
-        )
+        if t.get("kind") == "strategy":
+            counters = f"events {t['events']}, candidates {t['candidates']}, signals {t['signals']}"
+        else:
+            counters = f"cycles {t['cycles']}, events {t['events']}"
+        counters += f", errors {t['errors']}"
+        if detail and any(detail in p for p in data.get("problems", [])):
+            detail = ""  # its problem line below says it
+        lines.append(f"  {state:<10} {name}: {counters}{extra}" + (f" — {detail}" if detail else ""))
     for p in data.get("problems", []):
         lines.append(f"  problem: {p}")
     outbox = data.get("outbox")
     if isinstance(outbox, dict):
         lines.append(f"  outbox: {outbox.get('pending', 0)} pending, {outbox.get('dead', 0)} dead")
     for b in data.get("breakers", []) or []:
-        lines.append(
-            f"  breaker {b.get('state')}: {b.get('exchange')} {b.get('endpoint')} {b.get('symbol') or ''}"
-        )
+        if b.get("symbol"):  # one symbol's circuit (a delisting): not a problem, said here only
+            where = " ".join(str(b[k]) for k in ("exchange", "endpoint", "symbol") if b.get(k))
+            lines.append(f"  breaker {b.get('state')}: {where}")
     return "\n".join(lines)

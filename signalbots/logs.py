@@ -276,3 +276,18 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` on one line and at most ``limit`` characters, cut at a word boundary with an ellipsis.
+
+    Error texts reach the heartbeat, /healthz and log lines: ``…[Name o`` reads as a bug, ``…`` as a cut.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:  # a word boundary not too far back; else one very long word is cut inside
+        cut = cut[:space]
+    return cut.rstrip(" :;,.-([{'\"") + "…"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -27,6 +27,13 @@ class Metrics:
         )
         self.telegram_sends = Counter(
             "signalbots_telegram_sends", "Telegram sends by result", ["result"], registry=r
+        )
+        self.alert_latency = Histogram(
+            "signalbots_alert_latency_seconds",
+            "From the triggering market event (exchange time) to Telegram accepting the alert",
+            ["strategy", "kind"],
+            buckets=(0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 900, 3600),
+            registry=r,
         )
         self.telegram_retry_after = Counter(
             "signalbots_telegram_retry_after_seconds", "Seconds waited on Telegram retry_after", registry=r

@@ -27,6 +27,24 @@ ALERT_KINDS = frozenset({Kind.SIGNAL, Kind.OUTCOME})  # to the alert chat; the r
 
 
 @dataclass(frozen=True, slots=True)
+class SignalRef:
+    """What the outbox knows of the trade signal a message carries.
+
+    It lets a late delivery say how late it is and how far the price moved, an expired one say so instead
+    of presenting a live trade, a backlog be coalesced strongest first (``compact`` is the signal as one
+    block of such a message), and the alert latency be measured from the market event (``event_time``).
+    """
+
+    exchange: str
+    symbol: str
+    price: float  # the entry at the decision
+    event_time: float  # exchange time of the triggering market event, epoch seconds
+    expires_at: float  # epoch seconds
+    strength: float = 0.0
+    compact: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One message. ``text`` is Telegram HTML with every dynamic value escaped.
 
@@ -42,6 +60,7 @@ class Message:
     strategy: str | None = None
     reply_to_key: str | None = None
     silent: bool | None = None  # None: the per-kind setting
+    signal: SignalRef | None = None  # for a signal message: its market, timing and strength
 
 
 class Notifier(Protocol):

@@ -62,6 +62,7 @@ class StrategyRunner:
             self.strategy.restore(saved)
         events = self._metrics.events.labels(strategy=name)
         sub = self._bus.subscribe(f"strategy:{name}")
+        health.inputs = tuple(getattr(self.strategy, "inputs", ()))  # health: "no data" when all are down
         log.info("strategy_started")
         try:
             while True:

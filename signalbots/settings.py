@@ -195,6 +195,10 @@ class TelegramSettings(_Section):
     group_per_minute: int = Field(default=19, ge=1, le=20)
     global_per_second: int = Field(default=25, ge=1, le=30)
     request_timeout: Duration = 20.0
+    retention: Duration = Field(default=30 * 86400.0, ge=3600.0)  # sent/dead outbox rows kept this long
+    coalesce_group: int = Field(default=3, ge=0)  # signals waiting for a group that go out as one (0: never)
+    coalesce_private: int = Field(default=6, ge=0)  # the same for a private chat
+    coalesce_charts: int = Field(default=3, ge=0)  # charts for the strongest N of a coalesced message
 
     @field_validator("alert_chat_id", "admin_chat_id")
     @classmethod

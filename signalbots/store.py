@@ -37,7 +37,7 @@ _MIGRATIONS: tuple[str, ...] = (
         text TEXT NOT NULL,
         silent INTEGER NOT NULL DEFAULT 0,
         reply_to_key TEXT,
-        state TEXT NOT NULL DEFAULT 'pending',   -- pending | sending | sent | dead | held
+        state TEXT NOT NULL DEFAULT 'pending',   -- pending | sending | sent | dead | held (+ 6)
         attempts INTEGER NOT NULL DEFAULT 0,
         not_before REAL NOT NULL DEFAULT 0,
         created REAL NOT NULL,
@@ -81,6 +81,25 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN part_limit INTEGER NOT NULL DEFAULT 4096; -- lowered on "message too long"
     ALTER TABLE outbox ADD COLUMN plain INTEGER NOT NULL DEFAULT 0;         -- 1 after "can't parse entities"
     ALTER TABLE outbox ADD COLUMN failed REAL;                              -- when it was dead-lettered
+    """,
+    # 6: what the outbox knows of the signal a row carries (lateness, expiry, coalescing, latency),
+    # heartbeats collapsed into a newer one, and the retention prune's index. New states: superseded (a
+    # heartbeat replaced by a newer one), carried (a signal inside a pending coalesced message)
+    """
+    ALTER TABLE outbox ADD COLUMN strategy TEXT;
+    ALTER TABLE outbox ADD COLUMN exchange TEXT;
+    ALTER TABLE outbox ADD COLUMN symbol TEXT;
+    ALTER TABLE outbox ADD COLUMN ref_price REAL;        -- the signal's entry
+    ALTER TABLE outbox ADD COLUMN event_time REAL;       -- exchange time of the triggering market event
+    ALTER TABLE outbox ADD COLUMN expires REAL;          -- a signal delivered later says it expired
+    ALTER TABLE outbox ADD COLUMN strength REAL;         -- strongest first in a coalesced message
+    ALTER TABLE outbox ADD COLUMN compact TEXT;          -- the signal as one block of a coalesced message
+    ALTER TABLE outbox ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;  -- older heartbeats collapsed into it
+    ALTER TABLE outbox ADD COLUMN carrier INTEGER;       -- the coalesced row that delivers this one
+    ALTER TABLE outbox ADD COLUMN rank INTEGER;          -- its place, strongest first, in that message
+    ALTER TABLE outbox ADD COLUMN seq REAL;              -- delivery order when not its id (a coalesced row)
+    CREATE INDEX outbox_done ON outbox (state, sent);
+    CREATE INDEX outbox_carrier ON outbox (carrier) WHERE carrier IS NOT NULL;
     """,
 )
 

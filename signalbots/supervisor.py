@@ -1,21 +1,30 @@
 """Run long-lived tasks; restart one that fails, with backoff, without touching the others.
 
-A task is ``async def fn(health: TaskHealth) -> None``. An exception is logged with its traceback,
-recorded in health, and the task is started again after a backoff that doubles from ``initial_backoff``
-to ``max_backoff``, reset once a run has lasted ``stable_after``. ``FatalError`` stops the task for good
-(and tells the admin). Cancellation always propagates.
+A task is ``async def fn(health: TaskHealth) -> None``. An exception is recorded in health and the task is
+started again after a backoff that doubles from ``initial_backoff`` to ``max_backoff``, reset once a run has
+lasted ``stable_after``. ``FatalError`` stops the task for good (and tells the admin). Cancellation always
+propagates.
+
+Logs say state changes, not attempts: a streak of failures (the network is down) logs one traceback when it
+starts, one short warning when its cause changes, and ``task_recovered`` once a run lasts ``stable_after``.
+``CircuitOpen`` is a consequence, not a cause — the breaker logged its opening — so it never starts a line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
 from signalbots.clock import Clock
-from signalbots.errors import FatalError
+from signalbots.errors import CircuitOpen, FatalError, TransientError
 from signalbots.health import Health, TaskHealth, TaskStatus
+from signalbots.logs import shorten
 from signalbots.metrics import Metrics
 
 TaskFn = Callable[[TaskHealth], Awaitable[None]]
@@ -23,7 +32,27 @@ TaskFn = Callable[[TaskHealth], Awaitable[None]]
 
 def short_reason(err: BaseException) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {text}"[:200] if text else type(err).__name__
+    return shorten(f"{type(err).__name__}: {text}") if text else type(err).__name__
+
+
+def _cause(err: BaseException) -> str:
+    """What went wrong, for health: our own errors' texts say it; others need their type."""
+    text = " ".join(str(err).split())
+    if isinstance(err, TransientError) and text:
+        return shorten(text)
+    return short_reason(err)
+
+
+def _same(reason: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "#", reason)  # "retry in 16s" is the failure "retry in 8s" was
+
+
+@dataclass(slots=True)
+class _Streak:
+    """Failures with no stable run between them: one episode for the log."""
+
+    types: set[type[BaseException]] = field(default_factory=set)
+    reason: str = ""  # the last cause logged (numbers blanked)
 
 
 class Supervisor:
@@ -50,18 +79,22 @@ class Supervisor:
         log = structlog.get_logger("supervisor").bind(task=name, **bind)
         th = self._health.task(name, kind=kind)
         backoff = self.initial_backoff
-        failing: str | None = None  # the reason of the current streak of failures
+        streak: _Streak | None = None
         while True:
             started = self._clock.monotonic()
             if th.status is not TaskStatus.PAUSED:
-                th.set(TaskStatus.RUNNING, "")
+                th.set(TaskStatus.STARTING if streak is not None else TaskStatus.RUNNING, "")
             try:
-                await fn(th)
+                if streak is None:
+                    await fn(th)
+                else:
+                    await self._attempt(fn, th, log)
             except asyncio.CancelledError:
                 th.set(TaskStatus.STOPPED)
                 raise
             except FatalError as err:
                 th.error(short_reason(err))
+                th.failing = _cause(err)
                 th.set(TaskStatus.STOPPED, f"stopped: {short_reason(err)}")
                 self._metrics.task_errors.labels(task=name).inc()
                 log.error("task_fatal", error=short_reason(err), exc_info=err)
@@ -71,18 +104,22 @@ class Supervisor:
             except Exception as err:
                 if self._clock.monotonic() - started >= self.stable_after:
                     backoff = self.initial_backoff
-                    failing = None
+                    streak = None
+                if not th.failing:  # recovered (see _attempt): a new failure is a new episode
+                    streak = None
                 reason = short_reason(err)
-                th.error(reason)
+                if isinstance(
+                    err, CircuitOpen
+                ):  # counted, but kept out of the recent errors: the cause is there
+                    th.errors += 1
+                    th.last_error = reason
+                else:
+                    th.error(reason)
                 th.restarts += 1
-                th.set(TaskStatus.RESTARTING, f"restart in {backoff:g}s")
                 self._metrics.task_errors.labels(task=name).inc()
                 self._metrics.task_restarts.labels(task=name).inc()
-                if reason != failing:  # a new failure: with its traceback, once
-                    log.error("task_failed", error=reason, restart_in=backoff, exc_info=err)
-                else:  # the same failure again (e.g. the network is down): one line, no traceback
-                    log.warning("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
-                failing = reason
+                streak = self._log_failure(log, streak, err, reason, th, backoff)
+                th.set(TaskStatus.RESTARTING, f"restart in {backoff:g}s")
                 try:
                     await self._clock.sleep(backoff)
                 except asyncio.CancelledError:
@@ -94,3 +131,50 @@ class Supervisor:
             th.set(TaskStatus.STOPPED)
             log.info("task_finished")
             return
+
+    def _log_failure(
+        self, log: Any, streak: _Streak | None, err: Exception, reason: str, th: TaskHealth, backoff: float
+    ) -> _Streak:
+        """One traceback when a streak starts (and for a new kind of error in it), one line per new cause."""
+        circuit = isinstance(err, CircuitOpen)
+        # A transient failure is the world's (network, exchange), an unexpected exception is ours: error.
+        level = log.warning if isinstance(err, TransientError) else log.error
+        if streak is None:
+            streak = _Streak()
+            level("task_failed", error=reason, restart_in=backoff, exc_info=None if circuit else err)
+        elif circuit:  # the breaker said "opened" once; its refusals are the same outage
+            log.debug("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
+            return streak
+        elif type(err) not in streak.types:
+            level("task_failed", error=reason, restart_in=backoff, exc_info=err)
+        elif _same(reason) != streak.reason:
+            log.warning("task_failure_changed", error=reason, restarts=th.restarts, restart_in=backoff)
+        else:
+            log.debug("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
+        if not circuit:
+            streak.types.add(type(err))
+            streak.reason = _same(reason)
+            th.failing = _cause(err)
+        elif not th.failing:
+            th.failing = _cause(err)
+        return streak
+
+    async def _attempt(self, fn: TaskFn, th: TaskHealth, log: Any) -> None:
+        """Run ``fn`` after failures; once it has lasted ``stable_after``, say it recovered (once)."""
+        work = asyncio.ensure_future(fn(th))
+        calm = asyncio.ensure_future(self._clock.sleep(self.stable_after))
+        try:
+            await asyncio.wait({work, calm}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                log.info("task_recovered", failed_with=th.failing, restarts=th.restarts)
+                th.failing = ""
+                if th.status is TaskStatus.STARTING:  # tasks that never report their own status
+                    th.set(TaskStatus.RUNNING)
+            await work
+        finally:
+            calm.cancel()
+            if not work.done():
+                work.cancel()
+                # We are leaving by an exception already (our cancellation): the work's end adds nothing.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work

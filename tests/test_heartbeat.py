@@ -18,8 +18,8 @@ def test_heartbeat_has_one_line_per_strategy_in_the_familiar_look() -> None:
     liq.event(41_220)
     liq.signals = 2
     vol = health.task("strategy:volume", kind="strategy")
-    vol.set(TaskStatus.DEGRADED, "circuit open: mexc fetch_ohlcv")
-    vol.cycles = 27
+    vol.set(TaskStatus.RUNNING)
+    vol.event(27)
     vol.error("mexc: rate limited (retry after 30 s)")
     health.add_section("outbox", lambda: {"pending": 0, "dead": 0})
     clock.advance(2 * 3600 + 15 * 60)
@@ -27,13 +27,24 @@ def test_heartbeat_has_one_line_per_strategy_in_the_familiar_look() -> None:
     lines = text.splitlines()
     assert lines[0] == "💚 signalbots — health check"
     assert lines[1] == "⏱ Uptime 2h 15m · ⏰ 2025-12-09 06:37 UTC"
-    assert lines[2] == "✅ liquidation RUNNING · 🔄 events 41,220 · signals 2 · ⚠️ errors 0"
-    assert lines[3] == (
-        "🟡 volume      DEGRADED · 🔄 cycles 27 · signals 0 · ⚠️ errors 1 · circuit open: mexc fetch_ohlcv"
-    )
+    # Every strategy row has the same columns, the liquidation one included (issue 11, item 9).
+    assert lines[2] == ("✅ liquidation RUNNING · 🔄 events 41,220 · candidates 0 · signals 2 · ⚠️ errors 0")
+    assert lines[3] == "✅ volume      RUNNING · 🔄 events 27 · candidates 0 · signals 0 · ⚠️ errors 1"
     assert "📨 outbox: 0 pending" in lines
     assert lines[-2] == "Recent errors:"
     assert lines[-1] == "• [04:22:00] strategy:volume: mexc: rate limited (retry after 30 s)"
+
+
+def test_a_degraded_strategy_turns_the_headline_yellow_with_the_reason_first() -> None:
+    health = Health(clock=ManualClock())
+    health.task("strategy:liquidation", kind="strategy").set(TaskStatus.RUNNING)
+    vol = health.task("strategy:volume", kind="strategy")
+    vol.set(TaskStatus.DEGRADED, "circuit open: mexc fetch_ohlcv")
+    lines = compose_heartbeat(health).splitlines()
+    assert lines[0] == "🟡 signalbots — strategy:volume degraded: circuit open: mexc fetch_ohlcv"
+    assert lines[3].startswith("🟡 volume      DEGRADED · ") and lines[3].endswith(
+        "circuit open: mexc fetch_ohlcv"
+    )
 
 
 def test_dynamic_values_are_escaped() -> None:

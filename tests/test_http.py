@@ -35,9 +35,9 @@ async def test_healthz_is_200_when_all_run_and_503_with_the_reason_otherwise() -
         feed.error("websocket silent for 120 s")
         status, data = await fetch_health(listen)
         assert status == 503
-        assert data["problems"] == ["feed:binanceusdm:liquidations degraded"]
+        assert data["problems"] == ["feed:binanceusdm:liquidations degraded: stale for 2m"]
         text = describe_health(status, data)
-        assert "unhealthy (HTTP 503)" in text and "stale for 2m" in text
+        assert "unhealthy (HTTP 503" in text and text.count("stale for 2m") == 1
 
         metrics.task_restarts.labels(task="strategy:volume").inc()
         metrics.signals.labels(strategy="volume").inc(2)

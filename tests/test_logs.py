@@ -316,3 +316,18 @@ def test_redaction_reaches_nested_values_and_objects() -> None:
         "req": f"<Request key={REDACTED}>",
         "n": 3,
     }
+
+
+def test_error_texts_are_cut_at_a_word_with_an_ellipsis() -> None:
+    from signalbots.logs import shorten
+
+    text = (
+        "bybit load_markets: bybit GET https://api.bybit.com/v5/market/instruments-info?category=linear"
+        "&limit=1000: Cannot connect to host api.bybit.com:443 ssl:default [Name or service not known]"
+    )
+    cut = shorten(text, 180)
+    assert len(cut) <= 180 and cut.endswith("…")
+    assert cut.removesuffix("…") == text[: len(cut) - 1]  # a prefix of the text …
+    assert text[len(cut) - 1] == " "  # … ending where a word ends, not inside "[Name or"
+    assert shorten("short\nand\ttidy") == "short and tidy"
+    assert shorten("x" * 300, 50) == "x" * 49 + "…"  # one endless word: cut inside it, still marked

@@ -73,6 +73,12 @@ async def test_error_shows_in_healthz_and_heartbeat() -> None:
     text = compose_heartbeat(health)
     assert "🔴 volume" in text and "RESTARTING" in text and "⚠️ errors 1" in text
     assert "Recent errors:" in text and "mexc: rate limited (retry after 30 s)" in text
+    assert text.splitlines()[0].startswith("🔴 signalbots — strategy:volume restarting: ValueError: mexc")
+    # Retrying after the backoff, before it has run a stable minute: still failing, not "✅ STARTING".
+    await clock.run_for(1.5, step=0.5)
+    lines = compose_heartbeat(health).splitlines()
+    assert lines[0].startswith("🔴 signalbots — strategy:volume")
+    assert not any(line.startswith("✅ volume") for line in lines)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -146,25 +152,102 @@ async def test_cancellation_propagates_and_is_not_a_failure() -> None:
     assert health.task("x").errors == 0 and health.task("x").restarts == 0
 
 
-async def test_a_repeated_failure_is_logged_with_its_traceback_once() -> None:
+async def test_a_persistent_failure_logs_one_traceback_then_one_line_per_change() -> None:
+    """The network is down: DNS errors alternate with the breaker's refusals (issue 10: a 6.6 KB traceback
+    at error on every alternation). One traceback at warning, one line when the cause changes, one when the
+    task recovers; the attempts in between are debug only."""
     from structlog.testing import capture_logs
+
+    from signalbots.errors import CircuitOpen, TransientError
 
     clock = ManualClock()
     _, _, sup = make(clock)
-    reasons = iter(["network down"] * 3 + ["bad payload"])
+    dns = "okx load_markets: Cannot connect to host www.okx.com:443 ssl:default [Name or service not known]"
+    failures: list[Exception] = [
+        TransientError(dns),
+        TransientError(dns),
+        CircuitOpen("circuit open: okx load_markets (retry in 27s)"),
+        CircuitOpen("circuit open: okx load_markets (retry in 11s)"),
+        TransientError(dns),
+        TransientError("okx load_markets: request timeout"),
+        TransientError("okx load_markets: request timeout"),
+    ]
+    attempts = iter(failures)
+    stable = asyncio.Event()
 
-    async def failing(th: TaskHealth) -> None:
-        raise ConnectionError(next(reasons))
+    async def load_markets(th: TaskHealth) -> None:
+        failure = next(attempts, None)
+        if failure is not None:
+            raise failure
+        stable.set()
+        await asyncio.Event().wait()  # markets loaded: runs until stopped
 
     with capture_logs() as logs:
-        task = asyncio.create_task(sup.run("exchange:okx", failing))
+        task = asyncio.create_task(sup.run("exchange:okx", load_markets, exchange="okx"))
         await settle()
-        await clock.run_for(1 + 2 + 4, step=0.5)
+        await clock.run_for(1 + 2 + 4 + 8 + 16 + 32 + 64, step=0.5)
+        assert stable.is_set()
+        await clock.run_for(60, step=1)
         task.cancel()
-    failures = [(e["event"], e["error"], "exc_info" in e) for e in logs if "error" in e]
-    assert failures == [
-        ("task_failed", "ConnectionError: network down", True),
-        ("task_still_failing", "ConnectionError: network down", False),
-        ("task_still_failing", "ConnectionError: network down", False),
-        ("task_failed", "ConnectionError: bad payload", True),
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    said = [
+        (e["event"], e["log_level"], "exc_info" in e and e["exc_info"] is not None)
+        for e in logs
+        if e["log_level"] != "debug"
     ]
+    assert said == [
+        ("task_failed", "warning", True),
+        ("task_failure_changed", "warning", False),
+        ("task_recovered", "info", False),
+    ]
+
+
+async def test_a_new_kind_of_error_inside_a_streak_gets_its_own_traceback() -> None:
+    from structlog.testing import capture_logs
+
+    from signalbots.errors import TransientError
+
+    clock = ManualClock()
+    _, _, sup = make(clock)
+    attempts = iter([TransientError("network down"), TransientError("network down"), KeyError("price")])
+
+    async def failing(th: TaskHealth) -> None:
+        raise next(attempts)
+
+    with capture_logs() as logs:
+        task = asyncio.create_task(sup.run("strategy:volume", failing))
+        await settle()
+        await clock.run_for(1 + 2 + 0.5, step=0.5)
+        task.cancel()
+    said = [(e["event"], e["log_level"], e["error"]) for e in logs if e["log_level"] != "debug"]
+    assert said == [
+        ("task_failed", "warning", "TransientError: network down"),
+        ("task_failed", "error", "KeyError: 'price'"),
+    ]
+
+
+async def test_health_shows_the_cause_of_a_streak_not_the_breaker_refusing() -> None:
+    from signalbots.errors import CircuitOpen, TransientError
+
+    clock = ManualClock()
+    health, _, sup = make(clock)
+    attempts = iter(
+        [TransientError("okx load_markets: connection refused")] * 5 + [CircuitOpen("circuit open")]
+    )
+
+    async def failing(th: TaskHealth) -> None:
+        raise next(attempts)
+
+    task = asyncio.create_task(sup.run("exchange:okx", failing))
+    await settle()
+    await clock.run_for(1 + 2 + 4 + 8 + 16 + 1, step=0.5)
+    task.cancel()
+    th = health.task("exchange:okx")
+    assert th.down and th.failing == "okx load_markets: connection refused"
+    errors = health.snapshot()["recent_errors"]
+    # The breaker's refusal is counted but leaves the recent errors to the cause.
+    assert [(e["reason"], e["count"]) for e in errors] == [
+        ("TransientError: okx load_markets: connection refused", 5)
+    ]
+    assert th.errors == 6

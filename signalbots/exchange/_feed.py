@@ -27,6 +27,7 @@ from signalbots.events import MarketEvent
 from signalbots.exchange.bus import EventBus
 from signalbots.exchange.gateway import Gateway
 from signalbots.health import TaskHealth, TaskStatus
+from signalbots.logs import shorten
 from signalbots.metrics import Metrics
 from signalbots.settings import ExchangeSettings
 
@@ -178,7 +179,7 @@ class Feed:
             await self.clock.sleep(max(err.retry_after or backoff, self.gateway.paused_for(), 1.0))
             return backoff
         if isinstance(err, TransientError) and self._health is not None:
-            self._health.error(str(err)[:200])
+            self._health.error(str(err))  # health cuts it at a word
         await self.clock.sleep(backoff)
         return min(backoff * 2, BACKOFF_MAX)
 
@@ -303,7 +304,7 @@ class StreamFeed(Feed):
     def _stream_failed(self, name: str, err: Exception) -> None:
         if name in self._down:
             return
-        reason = str(err)[:200]
+        reason = shorten(str(err))
         first = not self._down
         self._down[name] = reason
         if not first:

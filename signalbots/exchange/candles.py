@@ -116,7 +116,7 @@ class CandleFeed(StreamFeed):
                 return None
             except BadPayload as err:
                 if self._health is not None:
-                    self._health.error(str(err)[:200])
+                    self._health.error(str(err))  # health cuts it at a word
                 return None
             except TransientError as err:
                 backoff = await self._pause_for(err, backoff)

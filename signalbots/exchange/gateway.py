@@ -33,6 +33,7 @@ from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.exchange.venues import RateLimitRule, venue
 from signalbots.health import TaskHealth, TaskStatus
+from signalbots.logs import shorten
 from signalbots.metrics import Metrics
 from signalbots.settings import ExchangeSettings
 from signalbots.store import Store
@@ -500,4 +501,4 @@ def _short(err: BaseException) -> str:
 
 
 def _short_text(text: str) -> str:
-    return text if len(text) <= 200 else text[:197] + "..."
+    return shorten(text)  # at a word, with an ellipsis: "[Name o" read as a bug (issue 10)

@@ -22,7 +22,7 @@ import structlog
 from signalbots.clock import Clock
 from signalbots.events import base_asset
 from signalbots.metrics import Metrics
-from signalbots.notifier import Kind, Message, Notifier
+from signalbots.notifier import Kind, Message, Notifier, SignalRef
 from signalbots.settings import Settings
 from signalbots.signals import render
 from signalbots.signals.model import Candidate, Direction, Signal, Status
@@ -318,6 +318,15 @@ class Desk:
                         text=render.signal(sig),
                         dedupe_key=f"signal:{c.dedupe_key}",
                         strategy=c.strategy,
+                        signal=SignalRef(
+                            exchange=c.exchange,
+                            symbol=c.symbol,
+                            price=c.entry,
+                            event_time=c.time_ms / 1000,
+                            expires_at=c.expiry_ms / 1000,
+                            strength=c.strength,
+                            compact=render.compact(sig),
+                        ),
                     )
                 )
         except sqlite3.IntegrityError:

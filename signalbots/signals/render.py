@@ -247,6 +247,29 @@ def signal(sig: Signal) -> str:
     return "\n".join(lines)
 
 
+def compact(sig: Signal) -> str:
+    """The signal as one block of a coalesced message (a burst): direction, symbol, exchange, levels and
+    its headline fact, in three lines."""
+    c = sig.candidate
+    lines = [
+        f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {escape(exchange_name(c.exchange))}"
+        f" · {escape(_TITLES.get(c.kind, f'{c.strategy} {c.kind}'))}"
+    ]
+    d = decimals_for(c.entry)
+    if c.direction is not Direction.NONE and c.stop is not None:
+        targets = " · ".join(f"T{i} <code>{escape(price(t, d))}</code>" for i, t in enumerate(c.targets, 1))
+        lines.append(
+            f"Entry <code>{escape(price(c.entry, d))}</code> · Stop <code>{escape(price(c.stop, d))}</code>"
+            + (f" · {targets}" if targets else "")
+        )
+    elif c.entry > 0:
+        lines.append(f"Price <code>{escape(price(c.entry, d))}</code>")
+    facts = _facts_lines(c.kind, c.facts)
+    if facts:
+        lines.append("📈 " + facts[0].split(" · ")[0])
+    return "\n".join(lines)
+
+
 def _headline(sig: Signal) -> str:
     c = sig.candidate
     return f"<b>{escape(_symbol(c))}</b> {_direction(c.direction, c.kind)} · {escape(c.strategy)}"

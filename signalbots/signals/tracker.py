@@ -199,6 +199,11 @@ class Tracker:
                     out.append(self._expire(o, seen[1] if seen is not None and usable else None))
         return out
 
+    def last_price(self, exchange: str, symbol: str) -> float | None:
+        """The last price seen for the market (a late alert says how far it moved since the signal)."""
+        seen = self._last.get((exchange, symbol))
+        return None if seen is None else seen[1]
+
     # views ------------------------------------------------------------------------------------------
     def open_signals(self) -> list[Signal]:
         """Open directional signals, oldest first (alerts have nothing to follow and are left out)."""

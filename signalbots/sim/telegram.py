@@ -70,6 +70,7 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "server_error"  # 500 with a JSON body
     BAD_GATEWAY = "bad_gateway"  # 502 with an HTML body (a proxy in front of Telegram)
     HANG = "hang"  # never answers until released (the client times out); nothing is delivered
+    DROP = "drop"  # the connection is closed without an answer; nothing is delivered
     PARSE_ERROR = "parse_error"  # 400 can't parse entities
     TOO_LONG = "too_long"  # 400 message is too long
     CHAT_NOT_FOUND = "chat_not_found"  # 400 chat not found
@@ -427,6 +428,11 @@ class TelegramSim:
         record = SimRequest(self._clock.monotonic(), method, _int(params.get("chat_id")))
         self.requests.append(record)
         fault = self._take_fault(method, record.chat_id)
+        if fault is not None and fault.kind is FaultKind.DROP:
+            record.status = -1
+            if request.transport is not None:
+                request.transport.close()
+            raise asyncio.CancelledError  # aiohttp's way for a handler to abandon the connection
         response = await (self._answer_fault(fault) if fault is not None else self._dispatch(method, params))
         record.status = response.status
         self._log.debug("sim_telegram_request", method=method, chat_id=record.chat_id, status=response.status)

@@ -60,6 +60,7 @@ class _Quote:
 
 class FundingStrategy:
     name = "funding"
+    inputs = ("funding",)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: FundingSettings) -> None:
         self._settings = settings

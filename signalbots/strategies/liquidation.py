@@ -40,6 +40,7 @@ class _Last:
 
 class LiquidationStrategy:
     name = "liquidation"
+    inputs = ("liquidations",)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: LiquidationSettings) -> None:
         self._settings = settings

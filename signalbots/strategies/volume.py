@@ -46,6 +46,7 @@ class _Series:
 
 class VolumeStrategy:
     name = "volume"
+    inputs = ("candles",)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: VolumeSettings) -> None:
         self._settings = settings

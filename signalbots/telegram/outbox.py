@@ -7,14 +7,22 @@ loop per chat with pending rows, each sending that chat's rows in commit order, 
 
 Pacing stays below Telegram's limits: ``per_chat_interval`` between messages to a private chat,
 ``group_per_minute`` for groups (negative ids), ``global_per_second`` overall. A 429 is waited out to the
-second (``retry_after``) for that chat. 5xx answers, network errors and undecodable answers (a proxy's 502
-HTML page is an aiogram ``ClientDecodeError``) back off exponentially with jitter. Permanent failures (chat
-not found, bot blocked, any other 400) and rows that exhausted ``max_attempts`` become dead letters: one
-error log, a health error, a count in the ``outbox`` health section. "can't parse entities" is resent once
+second (``retry_after``) for that chat. 5xx answers, network errors, timeouts and undecodable answers (a
+proxy's 502 HTML page is an aiogram ``ClientDecodeError``) mean Telegram is down for every chat: one probe
+at a time, at most one per ``probe_every`` seconds, and the first answer resumes every chat
+(``delivery.Reachability``). A transient error never gives up on a message, however long the outage. Only
+permanent answers (chat not found, bot blocked, any other 400) become dead letters: one error log per chat
+and reason, a health error, a count in the ``outbox`` health section. "can't parse entities" is resent once
 as plain text; "message is too long" is split smaller.
 
+Late is said (``timeliness``): a signal delivered over a minute after it was decided opens with how late it
+is, one delivered after its expiry says it expired undelivered; a heartbeat submitted while an older one is
+still pending replaces it and says how many it replaced. Finished rows are deleted after
+``telegram.retention`` (``retention``).
+
 States: ``pending`` → ``sending`` → ``sent`` (with Telegram's ``message_id``, which later replies use), or
-``dead``; ``held`` while alerts are muted (released as one digest message per chat when the mute ends).
+``dead``; ``held`` while alerts are muted (released as one digest message per chat when the mute ends);
+``superseded`` for a heartbeat replaced by a newer one before it could be sent.
 
 Crash window: a row is committed as ``sending`` before its request and as ``sent`` after Telegram's answer.
 If the process dies after Telegram accepted the message but before that second commit, the row is still
@@ -27,10 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -57,40 +62,21 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store
+from signalbots.telegram import coalesce, retention, rows, timeliness
 from signalbots.telegram.bot import describe_error
+from signalbots.telegram.delivery import Reachability
+from signalbots.telegram.digest import release_held
+from signalbots.telegram.latency import Latency
 from signalbots.telegram.pacing import Pacer
+from signalbots.telegram.rows import COLUMNS, OutboxStats, Row
 from signalbots.telegram.text import is_parse_error, is_too_long, length, spans, to_plain
 
 _MIN_PART = 256  # "message is too long" below this is not a length problem we can fix by splitting
 _DEAD_RECENT = 86400.0  # dead letters this recent make the daemon unhealthy
+_PRUNE_EVERY = 3600.0
+_FLUSH_PROBE = 1.0  # while flushing at shutdown, probe a down Telegram this often
 
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    pending: int  # pending or sending
-    oldest_age: float | None  # seconds since the oldest pending message was committed
-    dead: int
-    held: int  # alerts held while muted
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    id: int
-    dedupe_key: str
-    kind: str
-    chat_id: int
-    text: str
-    silent: bool
-    reply_to_key: str | None
-    attempts: int
-    not_before: float
-    sent_upto: int
-    part_limit: int
-    plain: bool
-
-
-def _hhmm(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M")
+PriceLookup = Callable[[str, str], float | None]  # (exchange, symbol) → last price known, if any
 
 
 class Outbox:
@@ -106,10 +92,9 @@ class Outbox:
         health: Health,
         metrics: Metrics,
         controls: Controls,
-        max_attempts: int = 50,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 300.0,
-        rng: random.Random | None = None,
+        prices: PriceLookup | None = None,
+        probe_initial: float = 1.0,
+        probe_every: float = 5.0,
     ) -> None:
         self._store = store
         self._bot = bot
@@ -118,18 +103,16 @@ class Outbox:
         self._health = health
         self._metrics = metrics
         self._controls = controls
-        self._max_attempts = max_attempts
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
-        self._rng = rng or random.Random()
+        self._prices = prices
         self._log = structlog.get_logger(__name__)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()  # set and replaced whenever a row changes state
         self._pacer = Pacer(settings=settings, clock=clock)
-        self._failures: dict[int, int] = {}  # consecutive transient failures per chat
+        self._reach = Reachability(clock=clock, initial=probe_initial, cap=probe_every)
+        self._latency = Latency(clock=clock, metrics=metrics)
         self._migrated: dict[int, int] = {}
-        self._unreachable_since: float | None = None
         self._unroutable: set[str] = set()
+        self._reported: set[tuple[int, str]] = set()  # dead letters already logged at error
         self._worker = asyncio.Lock()  # one delivery loop per outbox: run() and flush() never overlap
         self._in_flight = 0
         self._task_health: TaskHealth | None = None
@@ -178,21 +161,10 @@ class Outbox:
             return False
         silent = message.silent if message.silent is not None else self._silent_by_default(message.kind)
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
-        cur = self._store.db.execute(
-            "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedupe_key) DO NOTHING",
-            (
-                message.dedupe_key,
-                str(message.kind),
-                chat,
-                message.text,
-                int(silent),
-                message.reply_to_key,
-                "held" if held else "pending",
-                self._clock.time(),
-            ),
+        stored = rows.insert(
+            self._store.db, message, chat=chat, silent=silent, held=held, now=self._clock.time()
         )
-        if cur.rowcount != 1:
+        if not stored:
             return False
         self._poke()
         self._refresh_gauges()
@@ -228,7 +200,17 @@ class Outbox:
     def snapshot(self) -> dict[str, Any]:
         st = self.stats()
         age = None if st.oldest_age is None else round(st.oldest_age, 1)
-        return {"pending": st.pending, "oldest_age": age, "dead": st.dead, "held": st.held}
+        snap: dict[str, Any] = {"pending": st.pending, "oldest_age": age, "dead": st.dead, "held": st.held}
+        if (lat := self._latency.summary()) is not None:
+            snap["latency_1h"] = {"p50": round(lat.p50, 2), "p99": round(lat.p99, 2), "alerts": lat.count}
+        return snap
+
+    def wants_chart(self, dedupe_key: str) -> bool:
+        """Whether the signal message ``dedupe_key`` should get its chart: always when it went out alone;
+        in a coalesced message only for the strongest ``telegram.coalesce_charts`` (charts never crowd out
+        signals in a burst). Call it when the chart is about to be submitted or sent."""
+        r = self._store.db.execute("SELECT rank FROM outbox WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
+        return r is None or r["rank"] is None or r["rank"] < self._settings.coalesce_charts
 
     def problems(self) -> list[str]:
         r = self._store.db.execute(
@@ -247,6 +229,16 @@ class Outbox:
         self._metrics.outbox_depth.set(st.pending)
         self._metrics.outbox_oldest_age.set(st.oldest_age or 0.0)
 
+    # retention -------------------------------------------------------------------------------------
+    def prune(self) -> int:
+        """Delete finished rows older than ``telegram.retention``; returns how many."""
+        removed = retention.prune(self._store.db, before=self._clock.time() - self._settings.retention)
+        if removed:
+            self._log.info(
+                "outbox_pruned", rows=removed, older_than_days=round(self._settings.retention / 86400, 1)
+            )
+        return removed
+
     # the worker ------------------------------------------------------------------------------------
     async def run(self, health: TaskHealth) -> None:
         """Deliver until cancelled (supervised); one delivery loop per chat with pending rows."""
@@ -256,6 +248,7 @@ class Outbox:
     async def _serve(self, health: TaskHealth) -> None:
         self._task_health = health
         chats: dict[int, asyncio.Task[None]] = {}
+        next_prune = self._clock.monotonic()
         try:
             while True:
                 self._wake.clear()
@@ -264,6 +257,9 @@ class Outbox:
                         del chats[chat]
                         if not task.cancelled() and (err := task.exception()) is not None:
                             raise err
+                if self._clock.monotonic() >= next_prune:
+                    self.prune()
+                    next_prune = self._clock.monotonic() + _PRUNE_EVERY
                 self._release_held()
                 for chat in self._active_chats():
                     if chat not in chats:
@@ -271,9 +267,11 @@ class Outbox:
                         task.add_done_callback(lambda _t: self._poke())
                         chats[chat] = task
                 health.cycle()
+                wait = next_prune - self._clock.monotonic()
                 until = self._controls.muted_until()  # wake when the mute ends, to send the digest
-                unmute = None if until is None else until - self._clock.time()
-                await self._wait(self._wake.wait(), seconds=unmute)
+                if until is not None:
+                    wait = min(wait, until - self._clock.time())
+                await self._wait(self._wake.wait(), seconds=wait)
         finally:
             for task in chats.values():
                 task.cancel()
@@ -282,11 +280,16 @@ class Outbox:
                     await task
 
     async def flush(self, timeout: float) -> bool:  # noqa: ASYNC109 — measured on the injected clock
-        """Deliver what is pending, for at most ``timeout`` seconds; True when nothing is left pending."""
+        """Deliver what is pending, for at most ``timeout`` seconds; True when nothing is left pending.
+
+        The deadline is spent delivering: a down Telegram is probed at once and then every second, not
+        after the outage's backoff.
+        """
         runner = None
         if not self._worker.locked():
             th = self._task_health or TaskHealth(name="outbox", kind="worker")
             runner = asyncio.create_task(self.run(th), name="outbox-flush")
+        cap = self._reach.hurry(_FLUSH_PROBE)
         deadline = self._clock.monotonic() + timeout
         try:
             while self.stats().pending:
@@ -299,6 +302,7 @@ class Outbox:
                 await self._wait(*waits, seconds=remaining)
             return self.stats().pending == 0
         finally:
+            self._reach.cap = cap
             if runner is not None:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -331,29 +335,13 @@ class Outbox:
             )
         ]
 
-    def _head(self, chat: int) -> _Row | None:
+    def _head(self, chat: int) -> Row | None:
         r = self._store.db.execute(
-            "SELECT id, dedupe_key, kind, chat_id, text, silent, reply_to_key, attempts, not_before, "
-            "sent_upto, part_limit, plain FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
-            "ORDER BY id LIMIT 1",
+            f"SELECT {COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
+            "ORDER BY COALESCE(seq, id) LIMIT 1",
             (chat,),
         ).fetchone()
-        if r is None:
-            return None
-        return _Row(
-            r["id"],
-            r["dedupe_key"],
-            r["kind"],
-            r["chat_id"],
-            r["text"],
-            bool(r["silent"]),
-            r["reply_to_key"],
-            r["attempts"],
-            r["not_before"],
-            r["sent_upto"],
-            r["part_limit"],
-            bool(r["plain"]),
-        )
+        return None if r is None else Row.of(r)
 
     def _update(self, row_id: int, **columns: Any) -> None:
         assignments = ", ".join(f"{name} = ?" for name in columns)
@@ -365,17 +353,38 @@ class Outbox:
             if row.kind in ALERT_KINDS and row.sent_upto == 0 and self._controls.is_muted():
                 self._update(row.id, state="held")
                 continue
-            wait = max(
-                row.not_before - self._clock.time(),
-                self._pacer.chat_delay(chat),
-            )
+            wait = max(row.not_before - self._clock.time(), self._pacer.chat_delay(chat))
             if wait > 0:
                 await self._clock.sleep(wait)
                 continue
-            await self._pacer.acquire(chat)
-            await self._attempt(row, th)
+            gate = self._reach.wait_time()
+            if gate is None or gate > 0:  # Telegram is down: wait for the probe slot or its outcome
+                await self._wait(self._reach.changed(), seconds=gate)
+                continue
+            if row.sent_upto == 0 and self._coalesce(chat):
+                continue  # the head is now the first coalesced message
+            probe = self._reach.begin()
+            try:
+                await self._pacer.acquire(chat)
+                await self._attempt(row, th, probe=probe)
+            finally:
+                if probe:
+                    self._reach.abandoned()
 
-    def _reply_parameters(self, row: _Row) -> ReplyParameters | None:
+    def _coalesce(self, chat: int) -> bool:
+        """Replace a backlog of signals for ``chat`` by coalesced messages; True if it did."""
+        limit, now = coalesce.threshold(chat, self._settings), self._clock.time()
+        signals = coalesce.coalesce_backlog(self._store, chat=chat, limit=limit, now=now)
+        replies = coalesce.coalesce_replies(self._store, chat=chat, limit=limit)
+        for what, done in (("signals", signals), ("replies", replies)):
+            if done is not None:
+                self._log.info("outbox_coalesced", chat_id=chat, kind=what, rows=done[0], messages=done[1])
+        if signals is None and replies is None:
+            return False
+        self._progressed()
+        return True
+
+    def _reply_parameters(self, row: Row) -> ReplyParameters | None:
         if row.reply_to_key is None or row.sent_upto:
             return None
         r = self._store.db.execute(
@@ -385,67 +394,131 @@ class Outbox:
             return None
         return ReplyParameters(message_id=r["message_id"], allow_sending_without_reply=True)
 
-    async def _attempt(self, row: _Row, th: TaskHealth) -> None:
-        rest = row.text[row.sent_upto :]
+    def _display(self, row: Row) -> str:
+        """The text as it goes out now: said late or expired, with the heartbeats it replaced."""
+        now = self._clock.time()
+        if row.kind == Kind.SIGNAL and row.exchange is None:  # perhaps a coalesced message: each block anew
+            refreshed = coalesce.refresh(self._store, carrier=row.id, text=row.text, now=now)
+            if refreshed is not None:
+                return refreshed
+        price_now = None
+        if self._prices is not None and row.exchange and row.symbol:
+            price_now = self._prices(row.exchange, row.symbol)
+        timing = timeliness.Timing(
+            kind=row.kind,
+            decided=row.created,
+            expires=row.expires,
+            symbol=row.symbol,
+            price=row.ref_price,
+            price_now=price_now,
+        )
+        if timeliness.expired(timing, now):
+            return timeliness.expired_text(timing, row.text.split("\n", 1)[0], now)
+        text = row.text
+        if (note := timeliness.late_note(timing, now)) is not None:
+            text = f"{note}\n{text}"
+        if row.skipped:
+            text = f"{text}\n{timeliness.skipped_note(row.skipped)}"
+        return text
+
+    async def _attempt(self, row: Row, th: TaskHealth, *, probe: bool) -> None:
+        claimed = self._store.db.execute(
+            "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'", (row.id,)
+        ).rowcount
+        if not claimed:  # superseded (a newer heartbeat) while this loop was waiting its turn
+            return
+        self._progressed()
+        text = self._display(row) if row.sent_upto == 0 else row.text
+        rest = text[row.sent_upto :]
         parts = spans(rest, row.part_limit)
         if not parts:
-            self._update(row.id, state="sent", sent=self._clock.time(), sent_upto=len(row.text))
+            self._update(row.id, state="sent", sent=self._clock.time(), sent_upto=len(text))
             return
         chunk = rest[parts[0][0] : parts[0][1]]
-        upto = row.sent_upto + parts[1][0] if len(parts) > 1 else len(row.text)
+        upto = row.sent_upto + parts[1][0] if len(parts) > 1 else len(text)
         reply = self._reply_parameters(row)
-        self._update(row.id, state="sending")
         self._in_flight += 1
         try:
-            sent = await self._bot.send_message(
-                chat_id=row.chat_id,
-                text=to_plain(chunk) if row.plain else chunk,
-                parse_mode=None if row.plain else ParseMode.HTML,
-                disable_notification=True if row.silent else None,
-                reply_parameters=reply,
-            )
+            message_id = await self._request(row, chunk, reply)
         except TelegramRetryAfter as err:
-            self._on_retry_after(row, err, th)
+            self._answered(th)
+            self._on_retry_after(row, err)
         except TelegramUnauthorizedError as err:
+            self._answered(th)
             self._update(row.id, state="pending")
             raise FatalError("Telegram rejected the bot token (401): fix telegram.bot_token") from err
         except TelegramMigrateToChat as err:
+            self._answered(th)
             self._on_migrated(row, err.migrate_to_chat_id)
         except TelegramBadRequest as err:
+            self._answered(th)
             self._on_bad_request(row, err, chunk, th)
         except (TelegramForbiddenError, TelegramNotFound) as err:
+            self._answered(th)
             self._dead(row, describe_error(err), th)
         except (TelegramAPIError, ClientDecodeError) as err:  # 5xx, network, timeouts, undecodable answers
-            self._on_transient(row, err, th)
+            self._on_transient(row, err, th, probe=probe)
+        except BaseException:
+            self._update(row.id, state="pending")  # cancelled mid-request: the next start sends it again
+            raise
         else:
-            self._on_sent(row, sent.message_id, upto, th)
+            self._answered(th)
+            self._on_sent(row, text, message_id, upto, th)
         finally:
             self._in_flight -= 1
             self._refresh_gauges()
 
-    # outcomes --------------------------------------------------------------------------------------
-    def _on_sent(self, row: _Row, message_id: int, upto: int, th: TaskHealth) -> None:
-        done = upto >= len(row.text)
-        self._store.db.execute(
-            "UPDATE outbox SET state = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), sent = ?, "
-            "error = NULL WHERE id = ?",
-            ("sent" if done else "pending", upto, message_id, self._clock.time(), row.id),
+    async def _request(self, row: Row, chunk: str, reply: ReplyParameters | None) -> int:
+        """The one Bot API call for a row (another kind of message, e.g. a photo, is another method here);
+        returns Telegram's message id. aiogram's errors are what ``_attempt`` sorts."""
+        sent = await self._bot.send_message(
+            chat_id=row.chat_id,
+            text=to_plain(chunk) if row.plain else chunk,
+            parse_mode=None if row.plain else ParseMode.HTML,
+            disable_notification=True if row.silent else None,
+            reply_parameters=reply,
         )
-        self._progressed()
-        self._failures.pop(row.chat_id, None)
-        self._metrics.telegram_sends.labels(result="ok").inc()
-        th.event()
-        if self._unreachable_since is not None:
-            down = self._clock.monotonic() - self._unreachable_since
-            self._unreachable_since = None
+        return sent.message_id
+
+    # outcomes --------------------------------------------------------------------------------------
+    def _answered(self, th: TaskHealth) -> None:
+        down = self._reach.answered()
+        if down is not None:
             self._log.info("telegram_reachable", down_for=round(down, 1))
             th.set(TaskStatus.RUNNING, "")
 
-    def _on_retry_after(self, row: _Row, err: TelegramRetryAfter, th: TaskHealth) -> None:
+    def _on_sent(self, row: Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
+        done = upto >= len(text)
+        self._store.db.execute(
+            "UPDATE outbox SET state = ?, text = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), "
+            "sent = ?, error = NULL WHERE id = ?",
+            ("sent" if done else "pending", text, upto, message_id, self._clock.time(), row.id),
+        )
+        if done:
+            self._delivered(row)
+        self._progressed()
+        self._metrics.telegram_sends.labels(result="ok").inc()
+        th.event()
+
+    def _delivered(self, row: Row) -> None:
+        """A row fully sent: the signals it carried are sent with it; their latency is observed."""
+        db = self._store.db
+        members = db.execute(
+            "SELECT strategy, event_time FROM outbox WHERE carrier = ? AND state = 'carried'", (row.id,)
+        ).fetchall()
+        if members:
+            db.execute(
+                "UPDATE outbox SET state = 'sent', sent = ?, message_id = (SELECT message_id FROM outbox "
+                "WHERE id = ?) WHERE carrier = ? AND state = 'carried'",
+                (self._clock.time(), row.id, row.id),
+            )
+        carried = [(m["strategy"], m["event_time"], "coalesced") for m in members]
+        for strategy, event_time, kind in [*carried, (row.strategy, row.event_time, "single")]:
+            if event_time is not None:
+                self._latency.observe(event_time=event_time, strategy=strategy or "", kind=kind)
+
+    def _on_retry_after(self, row: Row, err: TelegramRetryAfter) -> None:
         self._metrics.telegram_sends.labels(result="retry_after").inc()
-        if row.attempts + 1 >= self._max_attempts:
-            self._dead(row, f"gave up after {row.attempts + 1} attempts: {describe_error(err)}", th)
-            return
         self._metrics.telegram_retry_after.inc(err.retry_after)
         self._log.warning("telegram_flood_wait", chat_id=row.chat_id, retry_after=err.retry_after)
         self._update(
@@ -456,28 +529,21 @@ class Outbox:
             error=describe_error(err),
         )
 
-    def _on_transient(self, row: _Row, err: BaseException, th: TaskHealth) -> None:
+    def _on_transient(self, row: Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
         reason = describe_error(err)
         self._metrics.telegram_sends.labels(result="error").inc()
-        if row.attempts + 1 >= self._max_attempts:
-            self._dead(row, f"gave up after {row.attempts + 1} attempts: {reason}", th)
-            return
-        n = self._failures[row.chat_id] = self._failures.get(row.chat_id, 0) + 1
-        delay = min(self._backoff_max, self._backoff_initial * 2 ** (n - 1)) * (0.5 + self._rng.random() / 2)
-        self._update(
-            row.id,
-            state="pending",
-            attempts=row.attempts + 1,
-            not_before=self._clock.time() + delay,
-            error=reason,
-        )
-        if self._unreachable_since is None:
-            self._unreachable_since = self._clock.monotonic()
-            self._log.warning("telegram_unreachable", error=reason, chat_id=row.chat_id)
+        self._update(row.id, state="pending", attempts=row.attempts + 1, error=reason)
+        if self._reach.failed(probe=probe):
+            self._log.warning(
+                "telegram_unreachable",
+                error=reason,
+                chat_id=row.chat_id,
+                effect=f"probing every {self._reach.cap:g}s at most; nothing is dropped",
+            )
             th.error(f"telegram: {reason}")
             th.set(TaskStatus.DEGRADED, f"telegram: {reason}")
 
-    def _on_bad_request(self, row: _Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
+    def _on_bad_request(self, row: Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
         description = err.message
         if is_parse_error(description) and not row.plain:
             self._metrics.telegram_sends.labels(result="parse_error").inc()
@@ -499,7 +565,7 @@ class Outbox:
             return
         self._dead(row, describe_error(err), th)
 
-    def _on_migrated(self, row: _Row, new_chat: int) -> None:
+    def _on_migrated(self, row: Row, new_chat: int) -> None:
         self._migrated[row.chat_id] = new_chat
         self._store.db.execute(
             "UPDATE outbox SET chat_id = ?, state = CASE state WHEN 'sending' THEN 'pending' ELSE state END "
@@ -515,50 +581,29 @@ class Outbox:
             hint="update the chat id in the settings",
         )
 
-    def _dead(self, row: _Row, reason: str, th: TaskHealth) -> None:
+    def _dead(self, row: Row, reason: str, th: TaskHealth) -> None:
         self._update(row.id, state="dead", error=reason, failed=self._clock.time(), attempts=row.attempts + 1)
+        self._store.db.execute(
+            "UPDATE outbox SET state = 'dead', error = ?, failed = ? WHERE carrier = ? AND state = 'carried'",
+            (reason, self._clock.time(), row.id),
+        )
         self._metrics.telegram_sends.labels(result="dead").inc()
-        self._log.error(
+        first = (row.chat_id, reason) not in self._reported
+        self._reported.add((row.chat_id, reason))
+        (self._log.error if first else self._log.info)(
             "outbox_dead_letter", chat_id=row.chat_id, kind=row.kind, dedupe_key=row.dedupe_key, error=reason
         )
-        th.error(f"outbox dead letter (chat {row.chat_id}, {row.kind}): {reason}")
+        if first:
+            th.error(f"outbox dead letter (chat {row.chat_id}, {row.kind}): {reason}")
 
     # mute ------------------------------------------------------------------------------------------
     def _release_held(self) -> None:
         """After a mute: the held alerts of each chat, as one digest message, in one transaction."""
         if self._controls.is_muted():
             return
-        rows = self._store.db.execute(
-            "SELECT id, chat_id, text, created FROM outbox WHERE state = 'held' ORDER BY id"
-        ).fetchall()
-        if not rows:
-            return
-        by_chat: dict[int, list[Any]] = {}
-        for r in rows:
-            by_chat.setdefault(r["chat_id"], []).append(r)
-        now = self._clock.time()
-        silent = self._silent_by_default(Kind.DIGEST)
-        with self._store.transaction() as db:
-            for chat, held in by_chat.items():
-                header = (
-                    f"🔕 <b>While muted</b> — {len(held)} alert(s), "
-                    f"{_hhmm(held[0]['created'])}–{_hhmm(held[-1]['created'])} UTC"
-                )
-                entries = [f"<i>⏰ {_hhmm(r['created'])} UTC</i>\n{r['text']}" for r in held]
-                db.execute(
-                    "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created) "
-                    "VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT(dedupe_key) DO NOTHING",
-                    (
-                        f"digest:{chat}:{held[0]['id']}-{held[-1]['id']}",
-                        str(Kind.DIGEST),
-                        chat,
-                        "\n\n".join([header, *entries]),
-                        int(silent),
-                        now,
-                    ),
-                )
-                db.executemany(
-                    "UPDATE outbox SET state = 'sent', sent = ? WHERE id = ?", [(now, r["id"]) for r in held]
-                )
-        self._progressed()
-        self._log.info("outbox_digest", chats=len(by_chat), held=len(rows))
+        chats, released = release_held(
+            self._store, now=self._clock.time(), silent=self._silent_by_default(Kind.DIGEST)
+        )
+        if released:
+            self._progressed()
+            self._log.info("outbox_digest", chats=chats, held=released)
