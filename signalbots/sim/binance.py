@@ -2,15 +2,18 @@
 
 REST under ``/fapi/v1`` with Binance's request weights, ``X-MBX-USED-WEIGHT-1M`` on every answer, 429 past
 2400 weight per minute and a 418 ban (2 minutes, doubling) for a client that keeps calling after a 429; the
-separate 500 requests / 5 min budget of ``fundingRate``/``fundingInfo``. Websockets on ``/ws``,
-``/market/ws/<n>`` and ``/public/ws/<n>`` (raw streams, as ccxt subscribes) and ``/stream`` (combined,
-``{"stream", "data"}``): ``SUBSCRIBE``/``UNSUBSCRIBE``/``LIST_SUBSCRIPTIONS`` with ``{"result", "id"}`` acks,
-``!forceOrder@arr`` (the largest print per symbol per second), ``<s>@forceOrder``, ``!markPrice@arr[@1s]``,
-``<s>@markPrice[@1s]``, ``<s>@kline_<interval>``, server pings every 3 minutes.
+separate 500 requests / 5 min budget of ``fundingRate``/``fundingInfo``. ``exchangeInfo`` and the bulk
+``premiumIndex`` also list the current-quarter delivery contracts of BTC and ETH (``BTCUSDT_231229``), whose
+``lastFundingRate``/``interestRate`` are ``""`` and ``nextFundingTime`` 0, as on Binance. Websockets on
+``/ws``, ``/market/ws/<n>`` and ``/public/ws/<n>`` (raw streams, as ccxt subscribes) and ``/stream``
+(combined, ``{"stream", "data"}``): ``SUBSCRIBE``/``UNSUBSCRIBE``/``LIST_SUBSCRIPTIONS`` with
+``{"result", "id"}`` acks, ``!forceOrder@arr`` (the largest print per symbol per second), ``<s>@forceOrder``,
+``!markPrice@arr[@1s]``, ``<s>@markPrice[@1s]``, ``<s>@kline_<interval>``, server pings every 3 minutes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Any
@@ -27,10 +30,31 @@ INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h"
 _NO_SYMBOL_WEIGHT = {"/fapi/v1/premiumIndex": 10, "/fapi/v1/ticker/24hr": 40, "/fapi/v1/ticker/price": 2}
 _FUNDING_PATHS = ("/fapi/v1/fundingRate", "/fapi/v1/fundingInfo")
 _INVALID_SYMBOL = {"code": -1121, "msg": "Invalid symbol."}
+DELIVERY_BASES = ("BTC", "ETH")
 
 
 def _id(listing: Listing) -> str:
     return f"{listing.base}USDT"
+
+
+def quarter_expiry_ms(now_ms: int) -> int:
+    """Binance's current-quarter delivery: the last Friday of March/June/September/December, 08:00 UTC."""
+    day = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC).date()
+    for months_ahead in range(0, 15):
+        year, month = day.year + (day.month - 1 + months_ahead) // 12, (day.month - 1 + months_ahead) % 12 + 1
+        if month % 3:
+            continue
+        last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+        friday = last - dt.timedelta(days=(last.weekday() - 4) % 7)
+        expiry = dt.datetime.combine(friday, dt.time(8), tzinfo=dt.UTC)
+        if expiry.timestamp() * 1000 > now_ms:
+            return int(expiry.timestamp() * 1000)
+    raise AssertionError("a quarter ends within 15 months")
+
+
+def delivery_id(listing: Listing, expiry_ms: int) -> str:
+    """``BTCUSDT_250926``."""
+    return f"{_id(listing)}_{dt.datetime.fromtimestamp(expiry_ms / 1000, tz=dt.UTC):%y%m%d}"
 
 
 def kline_weight(limit: int) -> int:
@@ -174,8 +198,25 @@ class BinanceVenue(Venue):
             ],
             "exchangeFilters": [],
             "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-            "symbols": [self._symbol_info(x) for x in self.market.listings[self.exchange_id].values()],
+            "symbols": [self._symbol_info(x) for x in self.market.listings[self.exchange_id].values()]
+            + [self._delivery_info(x, expiry) for x, expiry in self._deliveries()],
         }
+
+    def _deliveries(self) -> list[tuple[Listing, int]]:
+        """The current-quarter delivery contracts Binance lists next to BTC's and ETH's perpetuals."""
+        expiry = quarter_expiry_ms(self.market.now_ms())
+        return [(x, expiry) for x in self.market.trading(self.exchange_id) if x.base in DELIVERY_BASES]
+
+    def _delivery_info(self, x: Listing, expiry_ms: int) -> dict[str, Any]:
+        info = self._symbol_info(x)
+        info.update(
+            symbol=delivery_id(x, expiry_ms),
+            contractType="CURRENT_QUARTER",
+            deliveryDate=expiry_ms,
+            onboardDate=expiry_ms - 182 * 86_400_000,
+            status="TRADING",
+        )
+        return info
 
     def _symbol_info(self, x: Listing) -> dict[str, Any]:
         price = self.market.last_price(x)
@@ -213,7 +254,6 @@ class BinanceVenue(Venue):
                 {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000000", "stepSize": "0.001"},
                 {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "100000", "stepSize": "0.001"},
                 {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-                {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
                 {"filterType": "MIN_NOTIONAL", "notional": "5"},
                 {
                     "filterType": "PERCENT_PRICE",
@@ -221,6 +261,7 @@ class BinanceVenue(Venue):
                     "multiplierDown": "0.9500",
                     "multiplierDecimal": "4",
                 },
+                {"filterType": "POSITION_RISK_CONTROL", "positionControlSide": "NONE"},
             ],
             "orderTypes": [
                 "LIMIT",
@@ -248,11 +289,27 @@ class BinanceVenue(Venue):
             "time": self.market.now_ms(),
         }
 
+    def _delivery_premium(self, x: Listing, expiry_ms: int) -> dict[str, Any]:
+        # Binance: lastFundingRate and interestRate are "" and nextFundingTime is 0 for delivery symbols
+        mark = self.market.last_price(x) * 1.004
+        return {
+            "symbol": delivery_id(x, expiry_ms),
+            "markPrice": fmt(mark),
+            "indexPrice": fmt(mark / 1.004 * 0.9998),
+            "estimatedSettlePrice": fmt(mark / 1.004 * 0.9999),
+            "lastFundingRate": "",
+            "interestRate": "",
+            "nextFundingTime": 0,
+            "time": self.market.now_ms(),
+        }
+
     def _premium_index(self, query: Query) -> Any:
         one = self._one(query)
         if one is not None:
             return self._premium(one)
-        return [self._premium(x) for x in self.market.trading(self.exchange_id)]
+        return [self._premium(x) for x in self.market.trading(self.exchange_id)] + [
+            self._delivery_premium(x, expiry) for x, expiry in self._deliveries()
+        ]
 
     def _funding_info(self, query: Query) -> Any:
         # Binance lists only symbols whose cap/floor or interval were adjusted: the rest are 8h.
@@ -263,6 +320,7 @@ class BinanceVenue(Venue):
                 "adjustedFundingRateFloor": "-0.02000000",
                 "fundingIntervalHours": x.funding_interval_hours,
                 "disclaimer": False,
+                "updateTime": x.onboard_ms,
             }
             for x in self.market.trading(self.exchange_id)
             if x.funding_interval_hours != 8

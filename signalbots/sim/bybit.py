@@ -1,12 +1,15 @@
 """Bybit v5 (linear perpetuals), as the simulator serves it.
 
-REST ``/v5/market/instruments-info``, ``/v5/market/tickers`` (funding rate, next funding time, interval,
-24h turnover), ``/v5/market/kline``, ``/v5/market/funding/history``, ``/v5/market/time``; answers wrapped in
-``{"retCode", "retMsg", "result", "retExtInfo", "time"}``. The IP limit (600 requests per 5 s) answers
-``403 access too frequent``; ``X-Bapi-Limit``/``X-Bapi-Limit-Status``/``X-Bapi-Limit-Reset-Timestamp`` report
-that window on every answer. Websocket ``/v5/public/linear``: ``{"op": "subscribe"}`` with Bybit's acks,
-``{"op": "ping"}`` → pong, topics ``allLiquidation.<symbol>`` (``S=Buy``: a long was liquidated) and
-``kline.<interval>.<symbol>``.
+REST ``/v5/market/instruments-info``, ``/v5/market/tickers`` (funding rate, next funding time, the current
+``fundingIntervalHour``, 24h ``turnover24h`` in USDT), ``/v5/market/kline`` (``turnover`` in USDT),
+``/v5/market/funding/history``, ``/v5/market/time``; answers wrapped in ``{"retCode", "retMsg", "result",
+"retExtInfo", "time"}``. Past the IP limit (600 requests per 5 s) the IP is banned: HTTP 403 for every request
+for 10 minutes (Bybit: "your IP has been either temporarily or permanently banned", wait at least 10 minutes;
+no Retry-After; the body is not documented and no capture of it exists). The per-UID API limit answers HTTP
+200 ``retCode 10006 "Too many visits"`` (a captured body); ``X-Bapi-Limit``/``X-Bapi-Limit-Status``/
+``X-Bapi-Limit-Reset-Timestamp`` report the window on every answer. Websocket ``/v5/public/linear``:
+``{"op": "subscribe"}`` with Bybit's acks, ``{"op": "ping"}`` → pong, topics ``allLiquidation.<symbol>``
+(``S=Buy``: a long was liquidated) and ``kline.<interval>.<symbol>``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from signalbots.sim.venue import Connection, Fault, FaultKind, Query, Reject, Ve
 
 REQUESTS_PER_WINDOW = 600
 WINDOW_SECONDS = 5.0
+BAN_SECONDS = 600.0  # Bybit: an IP ban lasts at least 10 minutes
 INTERVALS = {
     "1": "1m",
     "3": "3m",
@@ -46,6 +50,7 @@ class BybitVenue(Venue):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._window: list[float] = []
+        self.banned_until: float | None = None  # sim wall clock
         self.routes = {
             "/v5/market/time": self._time,
             "/v5/market/instruments-info": self._instruments,
@@ -84,15 +89,27 @@ class BybitVenue(Venue):
 
     def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
         now = self._prune()
+        if self.banned_until is not None and now < self.banned_until:
+            return 0.0, self._banned()
         if len(self._window) >= REQUESTS_PER_WINDOW:
-            return 0.0, Reject(403, "access too frequent")
+            self.banned_until = now + BAN_SECONDS  # Bybit: past the IP limit the IP is banned
+            return 0.0, self._banned()
         self._window.append(now)
         return 1.0, None
 
+    def _banned(self) -> Reject:
+        # HTTP 403 with no Retry-After: Bybit says only to wait (at least 10 minutes)
+        return Reject(403, "access too frequent")
+
     def fault_answer(self, fault: Fault) -> Reject:
-        if fault.kind in (FaultKind.RATE_LIMIT, FaultKind.BAN):
-            headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
-            return Reject(403, "access too frequent", headers)
+        if fault.kind is FaultKind.BAN:
+            seconds = fault.retry_after if fault.retry_after is not None else BAN_SECONDS
+            self.banned_until = self.clock.time() + seconds  # every request is refused until it expires
+            return self._banned()
+        if fault.kind is FaultKind.RATE_LIMIT:
+            # the per-UID API limit: HTTP 200, retCode 10006, the window's reset in the usual headers
+            headers = {"X-Bapi-Limit-Status": "0"}
+            return Reject(200, self._error(10006, "Too many visits"), headers)
         if fault.kind is FaultKind.BAD_SYMBOL:
             return Reject(200, self._error(10001, "params error: symbol invalid"))
         return Reject(
@@ -164,6 +181,8 @@ class BybitVenue(Venue):
             "lowerFundingRate": "-0.02",
             "isPreListing": False,
             "preListingInfo": None,
+            "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
+            "symbolType": "",
         }
 
     def _ticker(self, x: Listing) -> dict[str, Any]:
@@ -181,6 +200,8 @@ class BybitVenue(Venue):
             "prevPrice1h": fmt(self.market.price_at(x, now - 3_600_000)),
             "openInterest": fmt(x.quote_volume_24h / 4 / last, 3),
             "openInterestValue": fmt(x.quote_volume_24h / 4, 2),
+            "singleOpenInterest": fmt(x.quote_volume_24h / 8 / last, 3),
+            "singleOpenInterestValue": fmt(x.quote_volume_24h / 8, 2),
             "turnover24h": fmt(x.quote_volume_24h, 4),
             "volume24h": fmt(x.quote_volume_24h / last, 3),
             "fundingRate": fmt(x.funding_rate),
@@ -199,6 +220,7 @@ class BybitVenue(Venue):
             "preOpenPrice": "",
             "preQty": "",
             "curPreListingPhase": "",
+            "basisRateYear": "",
         }
 
     def _tickers(self, query: Query) -> Any:

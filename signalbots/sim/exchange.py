@@ -1,9 +1,9 @@
 """The exchange simulator: protocol-faithful local servers that the real ccxt client talks to.
 
 One aiohttp server per exchange on 127.0.0.1 (free ports), serving REST and websockets in the exchange's
-wire format (see ``sim/binance.py``, ``sim/bybit.py``, ``sim/okx.py``) from a scriptable ``Market``, on the
-injected clock: weight windows, bans, candles, funding times and stream pushes all follow ``clock`` (a test
-moves a ``ManualClock``; the demo may run a fast one).
+wire format (see ``sim/binance.py``, ``sim/bybit.py``, ``sim/okx.py``, ``sim/mexc.py``) from a scriptable
+``Market``, on the injected clock: weight windows, bans, candles, funding times and stream pushes all follow
+``clock`` (a test moves a ``ManualClock``; the demo may run a fast one).
 
 Usage::
 
@@ -29,10 +29,16 @@ from signalbots.settings import ExchangeSettings
 from signalbots.sim.binance import BinanceVenue
 from signalbots.sim.bybit import BybitVenue
 from signalbots.sim.market import Market
+from signalbots.sim.mexc import MexcVenue
 from signalbots.sim.okx import OkxVenue
 from signalbots.sim.venue import Fault, FaultKind, RequestRecord, Venue
 
-VENUES: dict[str, type[Venue]] = {"binanceusdm": BinanceVenue, "bybit": BybitVenue, "okx": OkxVenue}
+VENUES: dict[str, type[Venue]] = {
+    "binanceusdm": BinanceVenue,
+    "bybit": BybitVenue,
+    "okx": OkxVenue,
+    "mexc": MexcVenue,
+}
 
 
 class ExchangeSim:
@@ -50,6 +56,12 @@ class ExchangeSim:
         unknown = set(exchanges) - set(VENUES)
         if unknown:
             raise ValueError(f"no simulator for {', '.join(sorted(unknown))} (have {', '.join(VENUES)})")
+        unlisted = set(exchanges) - set(market.exchanges)
+        if unlisted:
+            raise ValueError(
+                f"the market lists nothing on {', '.join(sorted(unlisted))}: "
+                "build it with Market(exchanges=...) including them"
+            )
         self.market = market
         self.clock = clock
         self.host = host

@@ -22,6 +22,7 @@ from signalbots.clock import Clock
 from signalbots.events import Side, timeframe_ms
 
 EXCHANGES = ("binanceusdm", "bybit", "okx")
+SUPPORTED = (*EXCHANGES, "mexc")  # exchanges a Market can list (pass ``exchanges=`` to include MEXC)
 _MAJORS = (
     ("BTC", 65_000.0),
     ("ETH", 3_300.0),
@@ -62,7 +63,7 @@ class Listing:
     funding_rate: float  # per interval, fraction
     funding_interval_hours: int
     quote_volume_24h: float
-    contract_size: float = 1.0  # OKX ctVal (base units per contract)
+    contract_size: float = 1.0  # base units per contract (OKX ctVal, MEXC contractSize); 1 elsewhere
     status: str = "trading"  # trading | delisted
     onboard_ms: int = 1_569_398_400_000
     phase: float = 0.0
@@ -143,17 +144,20 @@ class Market:
             interval = 8 if rank < 12 or rng.random() < 0.7 else rng.choice((4, 1))
             rate = rng.gauss(0.0001, 0.00015)
             for i, ex in enumerate(self.exchanges):
-                if i > 0 and rank >= len(_MAJORS) and rng.random() > overlap:
+                # Exchanges added after the first three draw from their own stream, so that adding one
+                # leaves every other exchange's listings exactly as they were for a given seed.
+                draw = rng if ex in EXCHANGES else random.Random(f"{self.seed}/{ex}/{base}")
+                if i > 0 and rank >= len(_MAJORS) and draw.random() > overlap:
                     continue
                 self.listings[ex][base] = Listing(
                     exchange=ex,
                     base=base,
-                    price=price * (1 + rng.uniform(-0.001, 0.001)),
-                    funding_rate=rate + rng.gauss(0, 0.00005),
+                    price=price * (1 + draw.uniform(-0.001, 0.001)),
+                    funding_rate=rate + draw.gauss(0, 0.00005),
                     funding_interval_hours=interval,
-                    quote_volume_24h=volume * (1.0 if i == 0 else rng.uniform(0.2, 0.6)),
-                    contract_size=_okx_contract_size(price),
-                    phase=rng.uniform(0, 2 * math.pi),
+                    quote_volume_24h=volume * (1.0 if i == 0 else draw.uniform(0.2, 0.6)),
+                    contract_size=contract_size_for(ex, price),
+                    phase=draw.uniform(0, 2 * math.pi),
                 )
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -254,7 +258,7 @@ class Market:
             funding_rate=funding_rate,
             funding_interval_hours=funding_interval_hours,
             quote_volume_24h=quote_volume_24h,
-            contract_size=contract_size if contract_size is not None else _okx_contract_size(price),
+            contract_size=contract_size if contract_size is not None else contract_size_for(exchange, price),
             onboard_ms=self.now_ms() // _HOUR_MS * _HOUR_MS,
         )
         self.listings[exchange][listing.base] = listing
@@ -356,8 +360,11 @@ class Market:
         return lambda: self._listeners.remove(listener)
 
 
-def _okx_contract_size(price: float) -> float:
-    """OKX sizes contracts so one is worth roughly $1-$100 (BTC 0.01, ETH 0.1, cheap coins 10-1000)."""
-    if price <= 0:
+def contract_size_for(exchange: str, price: float) -> float:
+    """Base units per contract. OKX sizes contracts so one is worth roughly $1-$100 (real: BTC 0.01,
+    ETH 0.1, DOGE 1000); MEXC roughly $1-$10 (real: BTC 0.0001, ETH 0.01); Binance and Bybit quote in base
+    units (1)."""
+    worth = {"okx": 100.0, "mexc": 10.0}.get(exchange)
+    if worth is None or price <= 0:
         return 1.0
-    return float(10 ** math.floor(math.log10(max(1e-9, 100.0 / price))))
+    return float(10 ** math.floor(math.log10(max(1e-9, worth / price))))

@@ -2,7 +2,11 @@
 
 REST ``/api/v5/public/instruments?instType=SWAP``, ``/api/v5/public/funding-rate`` (``instId=ANY`` or one),
 ``/api/v5/public/funding-rate-history``, ``/api/v5/market/tickers?instType=SWAP``, ``/api/v5/market/ticker``,
-``/api/v5/market/candles`` and ``history-candles`` (newest first, ``after``/``before`` exclusive); answers
+``/api/v5/market/candles`` and ``history-candles`` (newest first, ``after``/``before`` exclusive). Swap
+instruments and tickers include the coin-margined BTC-USD-SWAP/ETH-USD-SWAP (``ctType`` inverse, ``ctVal`` in
+USD); ``funding-rate instId=ANY`` lists those and an X-Perp future (``ETH-USD_UM_XPERP-310404``, ``instType``
+FUTURES; no real answer with one was found, the entry has the swap entries' shape). Ticker ``vol24h`` counts
+contracts, ``volCcy24h`` the base coin; candles carry contracts, base and quote (``volCcyQuote``); answers
 ``{"code": "0", "msg": "", "data": [...]}``; rate limit ``429 {"code": "50011"}``. Websocket
 ``/ws/v5/public``: ``{"op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]}``
 with ``{"event": "subscribe"}`` acks, text ``ping`` → ``pong``; liquidation ``sz`` is in contracts.
@@ -35,8 +39,19 @@ BARS = {
 }
 
 
+INVERSE_BASES = ("BTC", "ETH")  # coin-margined swaps OKX lists next to the USDT ones
+XPERP_BASES = (
+    "ETH",
+)  # extended perpetual futures that pay funding (ccxt's example id: ETH-USD_UM_XPERP-310404)
+INVERSE_SHARE = 0.1  # of the linear swap's 24h turnover
+
+
 def _id(listing: Listing) -> str:
     return f"{listing.base}-USDT-SWAP"
+
+
+def _inverse_ct_val(listing: Listing) -> float:
+    return 100.0 if listing.base == "BTC" else 10.0  # USD per contract (real: BTC-USD-SWAP 100)
 
 
 class OkxVenue(Venue):
@@ -89,9 +104,26 @@ class OkxVenue(Venue):
             raise Reject(200, {"code": "51001", "msg": "Instrument ID does not exist", "data": []})
         return listing
 
+    def _inverses(self) -> list[Listing]:
+        return [x for x in self.market.trading(self.exchange_id) if x.base in INVERSE_BASES]
+
     def _instruments(self, query: Query) -> Any:
         self._swap(query)
-        return self._ok([self._instrument(x) for x in self.market.trading(self.exchange_id)])
+        linear = [self._instrument(x) for x in self.market.trading(self.exchange_id)]
+        return self._ok(linear + [self._inverse_instrument(x) for x in self._inverses()])
+
+    def _inverse_instrument(self, x: Listing) -> dict[str, Any]:
+        out = self._instrument(x)
+        out.update(
+            ctType="inverse",
+            ctVal=fmt(_inverse_ct_val(x)),
+            ctValCcy="USD",
+            instFamily=f"{x.base}-USD",
+            instId=f"{x.base}-USD-SWAP",
+            settleCcy=x.base,
+            uly=f"{x.base}-USD",
+        )
+        return out
 
     def _instrument(self, x: Listing) -> dict[str, Any]:
         price = self.market.last_price(x)
@@ -147,6 +179,7 @@ class OkxVenue(Venue):
             "nextFundingRate": "",
             "nextFundingTime": str(nxt + step),
             "premium": "0.0001",
+            "prevFundingTime": str(nxt - step),
             "settFundingRate": fmt(x.funding_rate),
             "settState": "settled",
             "ts": str(self.market.now_ms()),
@@ -156,9 +189,17 @@ class OkxVenue(Venue):
         if "instId" not in query:
             raise Reject(200, {"code": "50014", "msg": "Parameter instId can not be empty.", "data": []})
         one = self._one(query)
-        return self._ok(
-            [self._funding(one)] if one else [self._funding(x) for x in self.market.trading(self.exchange_id)]
-        )
+        if one is not None:
+            return self._ok([self._funding(one)])
+        # instId=ANY: every contract that pays funding, coin-margined swaps and X-Perp futures included
+        linear = [self._funding(x) for x in self.market.trading(self.exchange_id)]
+        inverse = [{**self._funding(x), "instId": f"{x.base}-USD-SWAP"} for x in self._inverses()]
+        xperp = [
+            {**self._funding(x), "instId": f"{x.base}-USD_UM_XPERP-310404", "instType": "FUTURES"}
+            for x in self.market.trading(self.exchange_id)
+            if x.base in XPERP_BASES
+        ]
+        return self._ok(linear + inverse + xperp)
 
     def _funding_history(self, query: Query) -> Any:
         listing = self._one(query)
@@ -206,9 +247,22 @@ class OkxVenue(Venue):
             "ts": str(now),
         }
 
+    def _inverse_ticker(self, x: Listing) -> dict[str, Any]:
+        out = self._ticker(x)
+        usd = x.quote_volume_24h * INVERSE_SHARE
+        last = self.market.last_price(x)
+        # vol24h: contracts of ctVal USD; volCcy24h: the base coin
+        out.update(
+            instId=f"{x.base}-USD-SWAP",
+            vol24h=fmt(usd / _inverse_ct_val(x), 0),
+            volCcy24h=fmt(usd / last, 4),
+        )
+        return out
+
     def _tickers(self, query: Query) -> Any:
         self._swap(query)
-        return self._ok([self._ticker(x) for x in self.market.trading(self.exchange_id)])
+        linear = [self._ticker(x) for x in self.market.trading(self.exchange_id)]
+        return self._ok(linear + [self._inverse_ticker(x) for x in self._inverses()])
 
     def _ticker_one(self, query: Query) -> Any:
         one = self._one(query)

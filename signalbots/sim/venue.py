@@ -1,9 +1,9 @@
 """What every simulated exchange shares: request log, fault injection, websocket connections.
 
-A ``Venue`` is one exchange's aiohttp application. Its subclasses (``binance``, ``bybit``, ``okx``) supply
-the REST routes, the rate-limit rules and the websocket protocol in that exchange's real shapes; this module
-answers every HTTP request through one path so that every request is recorded and every fault applies the
-same way on every exchange.
+A ``Venue`` is one exchange's aiohttp application. Its subclasses (``binance``, ``bybit``, ``okx``, ``mexc``)
+supply the REST routes, the rate-limit rules and the websocket protocol in that exchange's real shapes; this
+module answers every HTTP request through one path so that every request is recorded and every fault applies
+the same way on every exchange.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class FaultKind(StrEnum):
     MALFORMED = "malformed"  # 200 with truncated JSON
     NAN = "nan"  # 200 with every decimal string replaced by "NaN"
     NEGATIVE = "negative"  # 200 with every decimal string negated
-    RATE_LIMIT = "rate_limit"  # the exchange's rate-limit answer (Binance 429, Bybit 403, OKX 429)
-    BAN = "ban"  # Binance 418 + Retry-After; every request is refused until it expires
+    RATE_LIMIT = "rate_limit"  # the rate-limit answer: Binance 429, Bybit 10006, OKX 429/50011, MEXC 510
+    BAN = "ban"  # an IP ban (Binance 418 + Retry-After, Bybit 403 for 10 min): refused until it expires
     BAD_SYMBOL = "bad_symbol"  # the exchange's "invalid symbol" answer
 
 
@@ -102,6 +102,7 @@ class Venue:
 
     exchange_id = ""
     ws_ping_interval = 180.0  # sim seconds between server pings (Binance: every 3 minutes)
+    numeric_json = False  # the exchange sends numbers as JSON numbers (MEXC), not decimal strings
 
     def __init__(self, *, market: Market, clock: Clock) -> None:
         self.market = market
@@ -124,6 +125,10 @@ class Venue:
 
     def is_ws_path(self, path: str) -> bool:
         raise NotImplementedError
+
+    def route(self, path: str) -> Route | None:
+        """The handler for ``path`` (exchanges with the symbol in the path override this)."""
+        return self.routes.get(path)
 
     def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
         """(weight, refusal): the exchange's rate-limit rules; called for every request before routing."""
@@ -211,7 +216,7 @@ class Venue:
         weight, refusal = self.admit(path, query)
         if refusal is not None:
             return self._reply(refusal, 0.0)
-        route = self.routes.get(path)
+        route = self.route(path)
         if route is None:
             self.unknown_paths.append(path)
             return self._reply(Reject(404, "<html><body><h1>404 Not Found</h1></body></html>"), weight)
@@ -220,7 +225,8 @@ class Venue:
         except Reject as rej:
             return self._reply(rej, weight)
         text = json.dumps(
-            _mutate(payload, fault.kind) if fault is not None else payload, separators=(",", ":")
+            _mutate(payload, fault.kind, numbers=self.numeric_json) if fault is not None else payload,
+            separators=(",", ":"),
         )
         if fault is not None and fault.kind is FaultKind.MALFORMED:
             text = text[: max(1, len(text) // 2)]
@@ -319,14 +325,17 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE]-?\d+)?$")
 _TIMESTAMP = re.compile(r"^\d{12,}$")
 
 
-def _mutate(payload: Any, kind: FaultKind) -> Any:
-    """NAN / NEGATIVE faults: every numeric string (prices, rates, volumes) except millisecond timestamps."""
+def _mutate(payload: Any, kind: FaultKind, *, numbers: bool = False) -> Any:
+    """NAN / NEGATIVE faults: every numeric string (prices, rates, volumes) except millisecond timestamps;
+    with ``numbers`` also every JSON number except timestamps (≥ 1e9: seconds or milliseconds)."""
     if kind not in (FaultKind.NAN, FaultKind.NEGATIVE):
         return payload
     if isinstance(payload, dict):
-        return {k: _mutate(v, kind) for k, v in payload.items()}
+        return {k: _mutate(v, kind, numbers=numbers) for k, v in payload.items()}
     if isinstance(payload, list):
-        return [_mutate(v, kind) for v in payload]
+        return [_mutate(v, kind, numbers=numbers) for v in payload]
     if isinstance(payload, str) and _NUMBER.match(payload) and not _TIMESTAMP.match(payload):
         return "NaN" if kind is FaultKind.NAN else ("-" + payload).replace("--", "")
+    if numbers and isinstance(payload, int | float) and not isinstance(payload, bool) and abs(payload) < 1e9:
+        return math.nan if kind is FaultKind.NAN else -payload
     return payload

@@ -76,8 +76,9 @@ async def test_ccxt_loads_markets_and_reads_funding_tickers_and_candles(
     ex = client(sim, exchange_id)
     try:
         markets = await ex.load_markets()
-        assert set(sim.market.symbols(exchange_id)) <= set(markets)
-        assert all(m["swap"] and m["linear"] for m in markets.values())
+        perpetuals = {s for s, m in markets.items() if m["swap"] and m["linear"]}
+        # the rest is what the exchanges list besides: Binance's quarterlies, OKX's coin-margined swaps
+        assert perpetuals == set(sim.market.symbols(exchange_id))
 
         funding = (await ex.fetch_funding_rates())["ETH/USDT:USDT"]
         assert funding["fundingRate"] == pytest.approx(0.0025)
@@ -204,6 +205,41 @@ async def test_a_client_that_waits_out_a_429_is_not_banned(
     assert (await get(http, sim, "/fapi/v1/premiumIndex")).status == 429
     sim.clock.advance(30)
     assert (await get(http, sim, "/fapi/v1/premiumIndex")).status == 200
+
+
+async def test_bybit_bans_an_ip_past_its_limit_for_ten_minutes(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    url = sim.rest_url("bybit") + "/v5/market/time"
+
+    async def status() -> int:
+        async with http.get(url) as resp:
+            await resp.read()
+            return resp.status
+
+    statuses = [await status() for _ in range(601)]
+    assert statuses[:600] == [200] * 600 and statuses[600] == 403  # 600 requests per 5 s
+    sim.clock.advance(5)
+    assert await status() == 403  # not a window that reopens: the IP is banned
+    sim.clock.advance(600)
+    assert await status() == 200
+
+
+async def test_bybit_answers_its_api_rate_limit_with_10006_and_a_ban_with_403(sim: ExchangeSim) -> None:
+    ex = client(sim, "bybit")
+    try:
+        await ex.load_markets()
+        sim.inject("bybit", FaultKind.RATE_LIMIT, path="tickers")
+        with pytest.raises(ccxt.RateLimitExceeded, match="10006"):
+            await ex.fetch_tickers()
+        sim.inject("bybit", FaultKind.BAN, path="tickers")
+        for _ in range(2):  # the ban outlasts the fault that started it
+            with pytest.raises(ccxt.RateLimitExceeded, match="403"):
+                await ex.fetch_funding_rates()
+        sim.clock.advance(600)
+        assert await ex.fetch_tickers()
+    finally:
+        await ex.close()
 
 
 # -- faults --------------------------------------------------------------------------------------------------
