@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from signalbots.charts.history import MarketHistory
 from signalbots.clock import Clock, SystemClock
 from signalbots.controls import Controls
 from signalbots.exchange.breaker import BreakerRegistry
@@ -43,6 +44,7 @@ from signalbots.supervisor import Supervisor
 from signalbots.systemd import SystemdNotifier
 
 if TYPE_CHECKING:  # aiogram is imported only when there is a token (see _Runtime.open)
+    from signalbots.charts.illustrator import Illustrator
     from signalbots.telegram.commands import Commands
     from signalbots.telegram.outbox import Outbox
 
@@ -94,12 +96,24 @@ class _Runtime:
         # Health turns open circuits into problems itself, folded into their exchange's (listed once).
         self.health.add_section("breakers", self.breakers.snapshot)
         self.notifier: Notifier = DryRunNotifier()
+        self.history = MarketHistory()
+        self.illustrator: Illustrator | None = None
         self.outbox: Outbox | None = None
         self.commands: Commands | None = None
         self.supervisor = Supervisor(
             health=self.health, clock=clock, metrics=self.metrics, on_fatal=self._fatal
         )
         self._limiters: dict[tuple[str, float], WeightLimiter] = {}
+        self.metrics.breaker_open.source = lambda: (
+            ((b["exchange"], b["endpoint"], b.get("symbol") or "", b["state"]), 1.0)
+            for b in self.breakers.snapshot()
+        )
+        self.metrics.rest_weight_budget.source = lambda: (
+            ((ex,), limiter.refill_per_second * 60.0)
+            # after a reload changed budget_fraction the newest limiter (last inserted) is the one in use
+            for ex, limiter in {ex: lim for (ex, _), lim in self._limiters.items()}.items()
+            if ex in self.settings.enabled_exchanges()
+        )
         self._strategies: dict[str, Strategy] = {}
         self.desk: Desk
         self.tracker: Tracker
@@ -130,6 +144,20 @@ class _Runtime:
                 )
             )
             rt.notifier = outbox
+            from signalbots.charts.illustrator import Illustrator
+            from signalbots.charts.renderer import ChartRenderer
+
+            renderer = await stack.enter_async_context(
+                ChartRenderer(cache_dir=settings.daemon.state_dir / "matplotlib")
+            )
+            rt.bus.tap(rt.history.on_event)
+            illustrator = rt.illustrator = Illustrator(
+                history=rt.history,
+                renderer=renderer,
+                notifier=outbox,
+                metrics=rt.metrics,
+                enabled=lambda: rt.settings.telegram.charts,
+            )
             rt.commands = Commands(
                 bot=bot,
                 settings=settings.telegram,
@@ -139,6 +167,7 @@ class _Runtime:
                 signals_text=lambda: rt.tracker.signals_text(int(clock.time() * 1000)),
                 stats_text=lambda days: rt.tracker.stats_text(days, int(clock.time() * 1000)),
                 strategies=lambda: rt.settings.enabled_strategies(),
+                chart=illustrator.market_chart,
             )
         rt.desk = Desk(store=store, settings=settings, clock=clock, metrics=rt.metrics, notifier=rt.notifier)
         rt.tracker = Tracker(
@@ -150,6 +179,7 @@ class _Runtime:
             bus=rt.bus,
             notifier=rt.notifier,
             daily_summary=settings.daemon.daily_summary,
+            illustrate=rt.illustrator.illustrate_outcome if rt.illustrator is not None else None,
         )
         return rt
 
@@ -278,6 +308,8 @@ class Daemon:
         if rt.commands is not None and settings.telegram.commands:
             units.append(Unit("telegram-commands", rt.commands.run))
         units.append(Unit("tracker", rt.tracker_runner.run))
+        if rt.illustrator is not None:
+            units.append(Unit("charts", rt.illustrator.run))
         volume = settings.strategies.volume
         for ex in settings.enabled_exchanges():
             ex_settings = settings.exchanges[ex]
@@ -316,6 +348,7 @@ class Daemon:
                 metrics=rt.metrics,
                 clock=self._clock,
                 max_age=settings.risk.max_signal_age,
+                illustrate=rt.illustrator.illustrate if rt.illustrator is not None else None,
             )
             units.append(
                 Unit(

@@ -44,6 +44,7 @@ EX_OK = 0
 EX_USAGE = 64
 EX_DATAERR = 65  # a data file was rejected (sysexits.h)
 EX_NOINPUT = 66  # no such path, or no usable data in it
+EX_CANTCREAT = 73  # the --plot file cannot be written
 
 STRATEGIES = ("liquidation", "funding", "volume")
 
@@ -104,6 +105,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", dest="as_json", action="store_true", help="print one JSON document instead of tables"
     )
     parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="also draw the equity curve in R per strategy, signals marked, statistics beside it, to this "
+        "PNG file (default: no plot)",
+    )
+    parser.add_argument(
         "--config",
         default=argparse.SUPPRESS,
         metavar="PATH",
@@ -126,6 +135,7 @@ def main(args: argparse.Namespace) -> int:
         out=sys.stdout,
         err=sys.stderr,
         as_json=args.as_json,
+        plot=args.plot,
     )
 
 
@@ -272,6 +282,7 @@ def run_backtest(
     out: TextIO,
     err: TextIO,
     as_json: bool,
+    plot: Path | None = None,
 ) -> int:
     """Replay ``data``; print the signals and statistics to ``out``, notes and problems to ``err``.
 
@@ -346,4 +357,13 @@ def run_backtest(
     else:
         out.write(report_text(report))
     out.flush()
+    if plot is not None:
+        from signalbots.charts.equity import draw_equity
+
+        try:
+            plot.write_bytes(draw_equity(report))
+        except OSError as e:
+            print(f"backtest: cannot write the plot: {e}", file=err)
+            return EX_CANTCREAT
+        print(f"plot: {plot}", file=err)
     return EX_DATAERR if damaged else EX_OK

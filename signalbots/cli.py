@@ -45,6 +45,7 @@ EXIT_CODES: dict[str, list[tuple[int, str]]] = {
         _USAGE,
         (EX_DATAERR, "a data file was rejected (nothing replayed), or a recording is damaged mid-way"),
         (EX_NOINPUT, "no such path, or no usable data in it"),
+        (EX_CANTCREAT, "the --plot file cannot be written (the report was printed)"),
         _SETTINGS,
     ],
     "demo": [
@@ -118,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Crypto perpetual-futures signals to Telegram: one supervised daemon and its tools.",
         epilog="Run 'signalbots COMMAND --help' for a command's options and its exit codes: 0 success, "
         "1 failure, 64 bad arguments, 78 invalid settings, and (backtest) 65 rejected data, 66 no data, "
-        "(record) 73 cannot create the output directory.",
+        "73 cannot write the plot, (record) 73 cannot create the output directory.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"signalbots {__version__}")

@@ -173,6 +173,11 @@ class _Chat:
         if msg.disable_notification:
             head += " · silent"
         print(f"\n{head} " + "─" * max(4, 72 - len(head)), file=self._out)
+        if msg.photo is not None:  # a chart replying to its signal: say what the picture is
+            size = f"{int.from_bytes(msg.photo[16:20], 'big')}×{int.from_bytes(msg.photo[20:24], 'big')}"
+            print(f"🖼 [chart: PNG {size}, {len(msg.photo) // 1024} KB] {text}", file=self._out, flush=True)
+            self.kinds["chart"] += 1
+            return
         print(text, file=self._out, flush=True)
         self._count(text, is_reply=msg.reply_to_message_id is not None)
 
@@ -271,6 +276,7 @@ def summary(chat: _Chat) -> tuple[str, bool]:
         f"{_count(k['signal'], 'signal', 'signals')} ({per}), "
         f"{_count(k['carry'], 'carry alert', 'carry alerts')}, "
         f"{_count(k['outcome'], 'outcome reply', 'outcome replies')}, "
+        f"{_count(k['chart'], 'chart', 'charts')}, "
         f"{_count(k['heartbeat'], 'heartbeat', 'heartbeats')}, {_count(k['notice'], 'notice', 'notices')}"
     )
     if not chat.finished:

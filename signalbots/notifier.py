@@ -21,9 +21,11 @@ class Kind(StrEnum):
     NOTICE = "notice"
     ERROR = "error"
     DIGEST = "digest"
+    CHART = "chart"  # a PNG replying to the signal it illustrates
 
 
-ALERT_KINDS = frozenset({Kind.SIGNAL, Kind.OUTCOME})  # to the alert chat; the rest to the admin chat
+# to the alert chat; the rest to the admin chat
+ALERT_KINDS = frozenset({Kind.SIGNAL, Kind.OUTCOME, Kind.CHART})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class Message:
     reply_to_key: str | None = None
     silent: bool | None = None  # None: the per-kind setting
     signal: SignalRef | None = None  # for a signal message: its market, timing and strength
+    photo: bytes | None = None  # a PNG sent with sendPhoto; ``text`` is then its caption
 
 
 class Notifier(Protocol):
@@ -88,5 +91,6 @@ class DryRunNotifier:
             chat=message.chat_id,
             strategy=message.strategy,
             text=message.text,
+            **({"photo_bytes": len(message.photo)} if message.photo is not None else {}),
         )
         return True

@@ -7,6 +7,7 @@ the desk's correlation history). Time is event time, as in the backtest, so both
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -19,7 +20,7 @@ from signalbots.health import TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
 from signalbots.notifier import Notifier
 from signalbots.signals.desk import DAY_MS, Desk
-from signalbots.signals.model import Candidate
+from signalbots.signals.model import Candidate, Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.base import Stateful, Strategy
@@ -42,8 +43,10 @@ class StrategyRunner:
         metrics: Metrics,
         clock: Clock,
         max_age: float,
+        illustrate: Callable[[Signal], None] | None = None,
     ) -> None:
         self.strategy = strategy
+        self._illustrate = illustrate
         self._max_age_ms = max_age * 1000
         self._desk = desk
         self._bus = bus
@@ -92,6 +95,9 @@ class StrategyRunner:
                     self._drop(health, stale, "stale")
                     candidates = [c for c in candidates if c not in stale]
                 signals = self._desk.consider(candidates) if candidates else []
+                if self._illustrate is not None:
+                    for accepted in signals:  # each alert is committed already; its chart follows
+                        self._illustrate(accepted)
                 health.signals += len(signals)
                 health.suppressed += len(candidates) - len(signals)
         finally:
@@ -116,8 +122,16 @@ class TrackerRunner:
     posts the daily summary once the event stream crosses 00:00 UTC."""
 
     def __init__(
-        self, *, tracker: Tracker, desk: Desk, bus: EventBus, notifier: Notifier, daily_summary: bool
+        self,
+        *,
+        tracker: Tracker,
+        desk: Desk,
+        bus: EventBus,
+        notifier: Notifier,
+        daily_summary: bool,
+        illustrate: Callable[[Signal], None] | None = None,
     ) -> None:
+        self._illustrate = illustrate
         self._tracker = tracker
         self._desk = desk
         self._bus = bus
@@ -148,15 +162,21 @@ class TrackerRunner:
         else:
             return
         if resolved:
-            self._desk.note_outcomes(resolved)
+            self._note(resolved)
         previous, self._now_ms = self._now_ms, max(self._now_ms, now)
         if self._now_ms >= self._next_expire_ms:
-            self._desk.note_outcomes(self._tracker.expire(self._now_ms))
+            self._note(self._tracker.expire(self._now_ms))
             self._next_expire_ms = self._now_ms + _EXPIRE_EVERY_MS
         if self._daily_summary and previous and previous // DAY_MS < self._now_ms // DAY_MS:
             summary = self._tracker.daily_summary(previous)
             if summary is not None:
                 self._notifier.submit(summary)
+
+    def _note(self, resolved: list[Signal]) -> None:
+        self._desk.note_outcomes(resolved)
+        if self._illustrate is not None:
+            for sig in resolved:  # each outcome reply is committed already; its chart follows
+                self._illustrate(sig)
 
     async def run(self, health: TaskHealth) -> None:
         sub = self._bus.subscribe("tracker")

@@ -178,7 +178,7 @@ class HttpSettings(_Section):
         return host.strip("[]"), int(port)
 
 
-MessageKind = Literal["signal", "outcome", "heartbeat", "notice", "error", "digest"]
+MessageKind = Literal["signal", "outcome", "heartbeat", "notice", "error", "digest", "chart"]
 
 
 class TelegramSettings(_Section):
@@ -191,6 +191,7 @@ class TelegramSettings(_Section):
     strategy_chat_ids: dict[str, int] = {}  # per-strategy alert chat overrides
     silent: dict[MessageKind, bool] = {"heartbeat": True, "digest": True}
     commands: bool = True
+    charts: bool = True  # a chart (PNG) as a reply to every trade signal, and the /chart command
     per_chat_interval: Duration = 1.05  # private chats: <= 1 msg/s
     group_per_minute: int = Field(default=19, ge=1, le=20)
     global_per_second: int = Field(default=25, ge=1, le=30)

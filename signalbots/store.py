@@ -101,6 +101,10 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_done ON outbox (state, sent);
     CREATE INDEX outbox_carrier ON outbox (carrier) WHERE carrier IS NOT NULL;
     """,
+    # 7: a chart (PNG) sent with sendPhoto as a reply to its signal; cleared once sent
+    """
+    ALTER TABLE outbox ADD COLUMN photo BLOB;
+    """,
 )
 
 

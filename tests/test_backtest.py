@@ -434,3 +434,45 @@ def test_candles_feed_the_strategy_of_their_timeframe_only(tmp_path: Path) -> No
     hourly = Settings(strategies=StrategiesSettings(volume=VolumeSettings(timeframe="1h")))
     (sig,) = report(tmp_path, settings=hourly)["signals"]
     assert sig["time_ms"] == 1_637_193_600_000 + 71 * 3_600_000 and sig["direction"] == "long"
+
+
+# --plot ---------------------------------------------------------------------------------------------------
+def test_plot_draws_the_equity_curve_of_the_shared_data(tmp_path: Path) -> None:
+    from tests.charts.png import decode
+
+    plot = tmp_path / "equity.png"
+    out, err = io.StringIO(), io.StringIO()
+    code = run_backtest(
+        data=MARKET,
+        strategies=None,
+        start_ms=None,
+        end_ms=None,
+        settings=Settings(),
+        out=out,
+        err=err,
+        as_json=False,
+        plot=plot,
+    )
+    assert code == EX_OK, err.getvalue()
+    png = decode(plot.read_bytes())
+    assert (png.width, png.height) == (1400, 700)
+    assert f"plot: {plot}" in err.getvalue()
+    assert "volume" in out.getvalue()  # the report is printed as without --plot
+
+
+def test_plot_to_an_unwritable_place_says_so_after_the_report(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_backtest(
+        data=MARKET,
+        strategies=["funding"],
+        start_ms=None,
+        end_ms=None,
+        settings=Settings(),
+        out=out,
+        err=err,
+        as_json=True,
+        plot=tmp_path / "missing-dir" / "x.png",
+    )
+    assert code == 73
+    assert "cannot write the plot" in err.getvalue()
+    assert json.loads(out.getvalue())["stats"]["funding"]["signals"] == 1

@@ -38,6 +38,7 @@ def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> Non
     ):
         assert shown in out, f"{shown!r} missing from the demo output"
     assert "· ↩ reply to #" in out  # an outcome reply to the signal it resolves
+    assert "🖼 [chart: PNG 1000×640" in out  # and each signal's chart
     assert "demo incomplete" not in out
     assert "Traceback" not in out + proc.stderr
     # docs/demo.md's sample (scripts/docs_samples.py --demo) tells this very story: same messages, same order
@@ -46,12 +47,16 @@ def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> Non
 
 
 def _story(text: str) -> list[str]:
-    """The messages' headlines in order (prices and counters follow real scheduling; the story must not)."""
+    """The messages' headlines in order (prices and counters follow real scheduling; the story must not).
+    Charts are left out: drawn off the loop, their place among later alerts follows drawing time."""
     lines = text.splitlines()
     return [
         lines[i + 1]
         for i, line in enumerate(lines)
-        if line.startswith("── #") and "admin chat" not in line and i + 1 < len(lines)
+        if line.startswith("── #")
+        and "admin chat" not in line
+        and i + 1 < len(lines)
+        and not lines[i + 1].startswith("🖼")
     ]
 
 
@@ -105,12 +110,14 @@ def test_the_summary_counts_carry_alerts_apart_and_speaks_english() -> None:
     _shown(chat, "⚪ CARRY SOL long OKX / short Bybit · Bybit + OKX\n↔️ Funding spread")
     _shown(chat, "🟢 LONG DOGE/USDT:USDT · Binance\n💸 Funding extreme")
     _shown(chat, "🟢 LONG XRP/USDT:USDT · Binance\n📊 Volume spike")
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (1000).to_bytes(4, "big") + (640).to_bytes(4, "big")
+    chat.show(SentMessage(1001, 5, "📈 volume spike", "HTML", 4, True, 0.0, photo=png))  # a chart: no outcome
     _shown(chat, "✅ Target 2 · +2.0R · XRP/USDT:USDT 🟢 LONG · volume", reply_to=4)
     chat.finished = True
     text, complete = summary(chat)
     assert text.strip() == (
-        "summary: 5 messages — 2 signals (volume 1, funding 1, liquidation 0), 1 carry alert, "
-        "1 outcome reply, 0 heartbeats, 1 notice\n"
+        "summary: 6 messages — 2 signals (volume 1, funding 1, liquidation 0), 1 carry alert, "
+        "1 outcome reply, 1 chart, 0 heartbeats, 1 notice\n"
         "demo incomplete: no liquidation signal, no heartbeat"
     )
     assert not complete

@@ -70,6 +70,8 @@ class Feed:
         self.bad_payloads = 0
         self._last_data = clock.monotonic()
         self._health: TaskHealth | None = None
+        self._events: Any = None  # prometheus children, bound in run()
+        self._data_time: Any = None
         self._log = _log.bind(exchange=self.exchange_id, feed=self.kind)
         self._symbol_ids: tuple[int, dict[str, str]] = (0, {})
         self._down: dict[str, str] = {}  # streams that cannot connect (or were cut), with the reason
@@ -82,6 +84,11 @@ class Feed:
     async def run(self, health: TaskHealth) -> None:
         self._health = health
         self._last_data = self.clock.monotonic()
+        labels = {"exchange": self.exchange_id, "feed": self.kind}
+        self._events = self.metrics.feed_events.labels(**labels)
+        self._data_time = self.metrics.feed_last_data.labels(**labels)
+        self._data_time.set(self.clock.time())  # a feed that never delivers ages from its start
+        self.metrics.feed_stale_after.labels(**labels).set(self.stale_after)
         health.set(TaskStatus.RUNNING, "")
         worker = asyncio.create_task(self._work(), name=f"feed {self.name}")
         try:
@@ -132,6 +139,8 @@ class Feed:
         self._last_data = self.clock.monotonic()
         if self._health is not None:
             self._health.event(n)
+            self._events.inc(n)
+            self._data_time.set(self.clock.time())
         if self.stale:
             self.stale = False
             self._log.info("feed_recovered")

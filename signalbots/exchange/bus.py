@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from signalbots.events import MarketEvent
 from signalbots.metrics import Metrics
@@ -73,6 +73,7 @@ class EventBus:
         self.maxsize = maxsize
         self.published = 0
         self._subs: list[Subscription] = []
+        self._taps: list[Callable[[MarketEvent], None]] = []
 
     def subscribe(self, name: str, *, maxsize: int | None = None) -> Subscription:
         sub = Subscription(name=name, maxsize=maxsize or self.maxsize, bus=self)
@@ -83,8 +84,16 @@ class EventBus:
         with contextlib.suppress(ValueError):
             self._subs.remove(sub)
 
+    def tap(self, listener: Callable[[MarketEvent], None]) -> None:
+        """Call ``listener`` with every event as it is published, before any subscriber can see it (the
+        market history for charts: a signal's picture must hold the event that fired it). It must be
+        cheap and must not raise."""
+        self._taps.append(listener)
+
     def publish(self, event: MarketEvent) -> None:
         self.published += 1
+        for listener in self._taps:
+            listener(event)
         for sub in self._subs:
             sub.put(event)
 

@@ -20,6 +20,7 @@ its key) instead of losing the message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import structlog
@@ -175,6 +176,11 @@ class Tracker:
         )
         self._open.get((c.exchange, c.symbol), {}).pop(sig.id, None)
         self.metrics.outcomes.labels(c.strategy, status.value).inc()
+        if r is not None and math.isfinite(r):
+            won = r >= 0
+            (self.metrics.outcome_r_won if won else self.metrics.outcome_r_lost).labels(c.strategy).inc(
+                abs(r)
+            )
         log.info(
             "signal_resolved",
             strategy=c.strategy,

@@ -35,6 +35,10 @@ from aiohttp import web
 from signalbots.clock import Clock, SystemClock
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # Telegram: photos up to 10 MB,
+MAX_PHOTO_SIDES = 10_000  # width + height at most 10000, ratio at most 20
+_PNG = b"\x89PNG\r\n\x1a\n"
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)/?$")
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>")
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
@@ -98,6 +102,7 @@ class SentMessage:
     reply_to_message_id: int | None
     disable_notification: bool
     time: float
+    photo: bytes | None = None  # sendPhoto: the uploaded image (``text`` is its caption)
 
 
 @dataclass(slots=True)
@@ -394,15 +399,22 @@ class TelegramSim:
 
     async def _params(self, request: web.BaseRequest) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
+        files: dict[str, bytes] = {}
         if request.method == "POST" and request.can_read_body:
             if request.content_type == "application/json":
                 body = await request.json()
                 if isinstance(body, dict):
                     params.update(body)
             else:
-                form = await request.post()
-                params.update({k: v for k, v in form.items() if isinstance(v, str)})
-        return {k: _maybe_json(v) for k, v in params.items()}
+                form = await request.post()  # urlencoded or multipart (uploads arrive as file fields)
+                for k, v in form.items():
+                    if isinstance(v, str):
+                        params[k] = v
+                    elif isinstance(v, web.FileField):
+                        files[k] = v.file.read()
+        params = {k: _maybe_json(v) for k, v in params.items()}
+        params["_files"] = files
+        return params
 
     def _take_fault(self, method: str, chat_id: int | None) -> Fault | None:
         for injected in self._faults:
@@ -469,6 +481,8 @@ class TelegramSim:
             return _ok(self._me())
         if method == "sendmessage":
             return await self._send_message(params)
+        if method == "sendphoto":
+            return await self._send_photo(params)
         if method == "getupdates":
             return await self._get_updates(params)
         if method == "editmessagetext":
@@ -551,6 +565,80 @@ class TelegramSim:
             "text": plain,
         }
         return _ok(result)
+
+    async def _send_photo(self, params: dict[str, Any]) -> web.StreamResponse:
+        """A multipart upload, checked like Telegram does: a real image within the size limits, a caption
+        within 1024 characters after parsing."""
+        chat_id = _int(params.get("chat_id"))
+        if chat_id is None:
+            return _error(400, "Bad Request: chat not found")
+        photo = params.get("photo")
+        files: dict[str, bytes] = params.get("_files", {})
+        data = (
+            files.get(photo[len("attach://") :])
+            if isinstance(photo, str) and photo.startswith("attach://")
+            else None
+        )
+        if data is None:
+            data = files.get("photo")
+        if data is None:
+            return _error(400, "Bad Request: there is no photo in the request")
+        if len(data) > MAX_PHOTO_BYTES:
+            return _error(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        if data[:8] != _PNG or data[12:16] != b"IHDR":
+            return _error(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if (
+            not width
+            or not height
+            or width + height > MAX_PHOTO_SIDES
+            or max(width, height) > 20 * min(width, height)
+        ):
+            return _error(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        caption = params.get("caption")
+        parse_mode = params.get("parse_mode") if isinstance(params.get("parse_mode"), str) else None
+        plain = caption if isinstance(caption, str) else ""
+        if plain and parse_mode is not None and parse_mode.upper() == "HTML":
+            try:
+                plain = _parse_html(plain)
+            except _ParseError as err:
+                return _error(400, f"Bad Request: can't parse entities: {err}")
+        if _utf16_len(plain) > MAX_CAPTION:
+            return _error(400, "Bad Request: message caption is too long")
+        if self._pacing:
+            wait = self._pacer.check(chat_id, self._clock.monotonic())
+            if wait:
+                return _error(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        reply = params.get("reply_parameters")
+        reply_to = _int(reply.get("message_id")) if isinstance(reply, dict) else None
+        message = SentMessage(
+            chat_id=chat_id,
+            message_id=self._next_message_id(chat_id),
+            text=str(caption or ""),
+            parse_mode=parse_mode,
+            reply_to_message_id=reply_to,
+            disable_notification=_flag(params.get("disable_notification")),
+            time=self._clock.monotonic(),
+            photo=data,
+        )
+        self.sent.append(message)
+        self._notify()
+        if self._on_message is not None:
+            self._on_message(message)
+        size = {
+            "file_id": f"sim-photo-{chat_id}-{message.message_id}",
+            "file_unique_id": f"p{message.message_id}",
+        }
+        return _ok(
+            {
+                "message_id": message.message_id,
+                "date": int(self._clock.time()),
+                "chat": self._chat(chat_id),
+                "from": self._me(),
+                "photo": [size | {"width": width, "height": height, "file_size": len(data)}],
+                **({"caption": plain} if plain else {}),
+            }
+        )
 
     def _edit_message_text(self, params: dict[str, Any]) -> web.StreamResponse:
         chat_id, message_id = _int(params.get("chat_id")), _int(params.get("message_id"))

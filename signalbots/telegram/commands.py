@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -27,7 +27,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BotCommand, ReplyParameters
+from aiogram.types import BotCommand, BufferedInputFile, ReplyParameters
 from aiogram.types import Message as TgMessage
 from aiogram.utils.backoff import BackoffConfig
 
@@ -47,6 +47,7 @@ _COMMANDS = (
     ("resume", "resume a strategy: /resume <strategy>"),
     ("mute", "hold alerts: /mute 2h, /mute off"),
     ("health", "breakers, stale feeds, outbox backlog"),
+    ("chart", "a chart from live data: /chart BTC [15m]"),
 )
 _DEFAULT_STATS_DAYS = 7
 _MAX_STATS_DAYS = 365
@@ -64,6 +65,7 @@ class Commands:
         signals_text: Callable[[], str],
         stats_text: Callable[[int], str],
         strategies: Callable[[], list[str]],
+        chart: Callable[[str, str | None], Awaitable[tuple[bytes | None, str]]] | None = None,
         polling_timeout: int = 10,
         backoff: BackoffConfig | None = None,
     ) -> None:
@@ -75,6 +77,7 @@ class Commands:
         self._signals_text = signals_text
         self._stats_text = stats_text
         self._strategies = strategies
+        self._chart = chart
         self._polling_timeout = polling_timeout
         self._backoff = backoff or BackoffConfig(min_delay=1.0, max_delay=60.0, factor=2.0, jitter=0.1)
         self._refused_chats: set[int] = set()
@@ -137,6 +140,7 @@ class Commands:
             ("resume", self._resume),
             ("mute", self._mute),
             ("health", self._health_cmd),
+            ("chart", self._chart_cmd),
             ("start", self._help),
         ):
             router.message.register(handler, Command(name))
@@ -216,6 +220,30 @@ class Commands:
             await self._reply(message, usage)
             return
         await self._reply(message, self._stats_text(days))
+
+    async def _chart_cmd(self, message: TgMessage, command: CommandObject) -> None:
+        args = (command.args or "").split()
+        if self._chart is None or not self._settings.charts:
+            await self._reply(message, "Charts are off (telegram.charts = false).")
+            return
+        if not 1 <= len(args) <= 2:
+            await self._reply(message, "Usage: /chart SYMBOL [timeframe], e.g. /chart BTC or /chart ETH 1h")
+            return
+        png, caption = await self._chart(args[0], args[1] if len(args) == 2 else None)
+        if png is None:
+            await self._reply(message, caption)
+            return
+        try:
+            await self._bot.send_photo(
+                message.chat.id,
+                BufferedInputFile(png, filename="chart.png"),
+                caption=caption,
+                reply_parameters=ReplyParameters(
+                    message_id=message.message_id, allow_sending_without_reply=True
+                ),
+            )
+        except (TelegramAPIError, ClientDecodeError) as err:
+            self._log.warning("telegram_reply_failed", chat_id=message.chat.id, error=describe_error(err))
 
     def _strategy_arg(self, command: CommandObject) -> tuple[str, str | None]:
         """The named strategy, and an answer when it cannot be acted on."""

@@ -52,7 +52,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import ReplyParameters
+from aiogram.types import BufferedInputFile, ReplyParameters
 
 from signalbots.clock import Clock
 from signalbots.controls import Controls
@@ -161,6 +161,8 @@ class Outbox:
             return False
         silent = message.silent if message.silent is not None else self._silent_by_default(message.kind)
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
+        if held and message.photo is not None:
+            return False  # muted: the alert waits for the digest; a picture has no place in it
         stored = rows.insert(
             self._store.db, message, chat=chat, silent=silent, held=held, now=self._clock.time()
         )
@@ -427,6 +429,10 @@ class Outbox:
         ).rowcount
         if not claimed:  # superseded (a newer heartbeat) while this loop was waiting its turn
             return
+        if row.kind == Kind.CHART and row.reply_to_key and not self.wants_chart(row.reply_to_key):
+            # its signal went out in a burst, beyond the strongest few: the picture would only delay alerts
+            self._update(row.id, state="superseded", photo=None)
+            return
         self._progressed()
         text = self._display(row) if row.sent_upto == 0 else row.text
         rest = text[row.sent_upto :]
@@ -471,6 +477,17 @@ class Outbox:
     async def _request(self, row: Row, chunk: str, reply: ReplyParameters | None) -> int:
         """The one Bot API call for a row (another kind of message, e.g. a photo, is another method here);
         returns Telegram's message id. aiogram's errors are what ``_attempt`` sorts."""
+        photo = rows.photo(self._store.db, row.id) if row.kind == Kind.CHART else None
+        if photo is not None:  # a chart: a multipart upload, the text is its caption
+            with_photo = await self._bot.send_photo(
+                chat_id=row.chat_id,
+                photo=BufferedInputFile(photo, filename="chart.png"),
+                caption=to_plain(chunk) if row.plain else chunk,
+                parse_mode=None if row.plain else ParseMode.HTML,
+                disable_notification=True if row.silent else None,
+                reply_parameters=reply,
+            )
+            return with_photo.message_id
         sent = await self._bot.send_message(
             chat_id=row.chat_id,
             text=to_plain(chunk) if row.plain else chunk,
@@ -491,7 +508,7 @@ class Outbox:
         done = upto >= len(text)
         self._store.db.execute(
             "UPDATE outbox SET state = ?, text = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), "
-            "sent = ?, error = NULL WHERE id = ?",
+            "sent = ?, error = NULL, photo = NULL WHERE id = ?",  # a chart's picture is not kept
             ("sent" if done else "pending", text, upto, message_id, self._clock.time(), row.id),
         )
         if done:

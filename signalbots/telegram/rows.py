@@ -30,8 +30,8 @@ def insert(
             ).fetchall()
         cur = db.execute(
             "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, reply_to_key, state, created, "
-            "strategy, exchange, symbol, ref_price, event_time, expires, strength, compact, skipped) "
-            f"VALUES ({', '.join('?' * 17)}) ON CONFLICT(dedupe_key) DO NOTHING",
+            "strategy, exchange, symbol, ref_price, event_time, expires, strength, compact, skipped, photo) "
+            f"VALUES ({', '.join('?' * 18)}) ON CONFLICT(dedupe_key) DO NOTHING",
             (
                 message.dedupe_key,
                 str(message.kind),
@@ -50,6 +50,7 @@ def insert(
                 ref and ref.strength,
                 ref and ref.compact,
                 sum(1 + r["skipped"] for r in older),
+                message.photo,
             ),
         )
         if cur.rowcount == 1 and older:
@@ -63,6 +64,12 @@ def insert(
         raise
     db.execute("RELEASE outbox_submit")
     return cur.rowcount == 1
+
+
+def photo(db: sqlite3.Connection, row_id: int) -> bytes | None:
+    """A chart row's PNG, read only when it is sent (the delivery loop's rows do not carry it)."""
+    r = db.execute("SELECT photo FROM outbox WHERE id = ?", (row_id,)).fetchone()
+    return bytes(r["photo"]) if r is not None and r["photo"] is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,6 +251,7 @@ async def test_commands_are_registered_with_telegram(
         "resume",
         "mute",
         "health",
+        "chart",
     ]
 
 
