@@ -221,7 +221,8 @@ class ExchangeSettings(_Section):
     funding_poll: Duration = 60.0
     markets_refresh: Duration = 3600.0
     liquidation_symbols: int = Field(default=30, ge=0)  # Bybit: per-symbol topics for the N most liquid
-    funding_symbols: list[str] = []  # MEXC: per-symbol funding for this list
+    # Accepted so that older files still load; unused: MEXC funding covers every symbol (the bulk ticker).
+    funding_symbols: list[str] = []
     request_timeout: Duration = 10.0  # one REST request (ccxt `timeout`); a hung request fails after this
     ohlcv_limit: int = Field(default=100, ge=1)  # candles ccxt keeps per symbol and timeframe (OHLCVLimit)
     ticker_poll: Duration = 60.0  # bulk 24h tickers (liquidity tiers, the tracker's last price)
@@ -233,7 +234,7 @@ class ExchangeSettings(_Section):
 
 def _default_exchanges() -> dict[str, ExchangeSettings]:
     # One section per exchange profile (``signalbots.exchange.venues``).
-    return {name: ExchangeSettings(enabled=name != "mexc") for name in VENUES}
+    return {name: ExchangeSettings() for name in VENUES}
 
 
 class BreakerSettings(_Section):

@@ -23,6 +23,8 @@ enabled = false
 enabled = false
 [exchanges.okx]
 enabled = false
+[exchanges.mexc]
+enabled = false
 """
 
 

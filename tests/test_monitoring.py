@@ -118,6 +118,7 @@ def test_dashboard_is_importable_with_the_datasource_as_a_variable() -> None:
         "signalbots_rest_weight_total",
         "signalbots_rest_weight_budget_per_minute",
         "signalbots_task_restarts_total",
+        "signalbots_alert_latency_seconds_bucket",
     ):
         assert metric in covered, metric
 
@@ -185,7 +186,8 @@ async def exchange() -> AsyncIterator[ExchangeSim]:
 def _families(exposition: str) -> set[str]:
     names = set(re.findall(r"^# TYPE (\S+) ", exposition, flags=re.M))
     samples = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", exposition, flags=re.M))
-    return names | samples | {f"{n}_total" for n in names}
+    suffixes = ("_total", "_bucket", "_count", "_sum")  # counters' and histograms' series
+    return names | samples | {n + suffix for n in names for suffix in suffixes}
 
 
 async def test_every_metric_in_the_rules_and_dashboard_is_exported_by_a_running_daemon(

@@ -65,6 +65,8 @@ stale_after = "1h"  # the scripted market is quiet for minutes at a time: no res
 enabled = false
 [exchanges.okx]
 enabled = false
+[exchanges.mexc]
+enabled = false
 """
 
 

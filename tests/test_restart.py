@@ -56,6 +56,8 @@ ticker_poll = "3s"
 enabled = false
 [exchanges.okx]
 enabled = false
+[exchanges.mexc]
+enabled = false
 [strategies.funding]
 enabled = false
 """

@@ -136,7 +136,7 @@ def test_unknown_exchange_is_rejected_and_others_keep_defaults(tmp_path: Path) -
     cfg = write(tmp_path, '[exchanges.binanceusdm]\nrest_url = "http://127.0.0.1:1"\n')
     s = load_settings(cfg, env_file=None)
     assert s.exchanges["binanceusdm"].rest_url == "http://127.0.0.1:1"
-    assert s.exchanges["bybit"].enabled and not s.exchanges["mexc"].enabled
+    assert s.exchanges["bybit"].enabled and s.exchanges["mexc"].enabled  # all four by default
     with pytest.raises(ConfigError, match="unknown exchange kraken"):
         load_settings(write(tmp_path, "[exchanges.kraken]\nenabled = true\n", "k.toml"), env_file=None)
 

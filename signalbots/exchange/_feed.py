@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import ccxt
@@ -27,6 +27,7 @@ from signalbots.events import MarketEvent
 from signalbots.exchange.bus import EventBus
 from signalbots.exchange.gateway import Gateway
 from signalbots.health import TaskHealth, TaskStatus
+from signalbots.logs import shorten
 from signalbots.metrics import Metrics
 from signalbots.settings import ExchangeSettings
 
@@ -34,6 +35,7 @@ from signalbots.settings import ExchangeSettings
 _log = structlog.get_logger("signalbots.exchange.feeds")
 
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+STREAM_UP_AFTER = 5.0  # seconds a re-issued watch must stand without failing to count as connected
 
 
 def finite(value: Any, *, positive: bool = False, allow_zero: bool = True) -> float | None:
@@ -247,20 +249,22 @@ class StreamFeed(Feed):
         args: Callable[[], tuple[Any, ...]] = tuple,
         *,
         stream: str | None = None,
+        key: str | None = None,
         drain: Callable[[], None] | None = None,
     ) -> None:
         """Call ``gateway.watch(endpoint, method, *args())`` forever; drain ccxt's cache after each wake-up
         (``drain``, else ``_drain``: a subscription may drain only what it carries).
 
-        A stream that fails (refused upgrade, dropped connection, ban, open circuit) is a state change: one
-        warning and the feed DEGRADED in health at once, then quiet retries; its first data again is one
-        ``stream_recovered`` line.
+        A stream that fails (refused upgrade, dropped connection, ban, open circuit) is a state change of the
+        feed: one warning and the feed DEGRADED in health at once, then quiet retries. A stream counts as up
+        again when data arrives or its watch has stood ``STREAM_UP_AFTER`` seconds without failing (a quiet
+        topic sends nothing for minutes); when every stream is up, one ``stream_recovered`` line.
         """
         name = stream or endpoint
         backoff = BACKOFF_FIRST
         while True:
             try:
-                await self.gateway.watch(endpoint, method, *args())
+                await self._watch_once(name, lambda: self.gateway.watch(endpoint, method, *args(), key=key))
             except TransientError as err:
                 self._stream_failed(name, err)
                 backoff = await self._stream_pause(err, backoff)
@@ -268,6 +272,38 @@ class StreamFeed(Feed):
             backoff = BACKOFF_FIRST
             self._stream_ok(name)
             (drain or self._drain)()
+
+    async def _watch_once(self, name: str, watch: Callable[[], Awaitable[Any]]) -> Any:
+        if name not in self._down:
+            return await watch()
+        pending = asyncio.ensure_future(watch())
+        try:
+            while not pending.done():
+                grace = asyncio.ensure_future(self.clock.sleep(STREAM_UP_AFTER))
+                try:
+                    await asyncio.wait({pending, grace}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    grace.cancel()
+                if not pending.done() and self._connected():
+                    self._stream_ok(name)  # connected and not failing: the topic is merely quiet
+                    break
+            return await pending
+        finally:
+            pending.cancel()
+
+    def _connected(self) -> bool:
+        """A websocket carrying this feed's subscriptions has completed its handshake."""
+        for client in (getattr(self.gateway.exchange, "clients", None) or {}).values():
+            done = getattr(client, "connected", None)
+            if (
+                isinstance(done, asyncio.Future)
+                and done.done()
+                and not done.cancelled()
+                and done.exception() is None
+                and self._carries_mine(client)
+            ):
+                return True
+        return False
 
     async def _stream_pause(self, err: TransientError, backoff: float) -> float:
         if isinstance(err, RateLimited):
@@ -279,17 +315,22 @@ class StreamFeed(Feed):
     def _stream_failed(self, name: str, err: Exception) -> None:
         if name in self._down:
             return
-        reason = str(err)[:200]
+        reason = shorten(str(err))
+        first = not self._down
         self._down[name] = reason
+        if not first:
+            return  # the feed is already down (one dropped connection fails all its topics at once)
         self._log.warning("stream_down", stream=name, error=reason)
         if self._health is not None:
             self._health.error(f"{self.name}: {reason}")
         self._show_status()
 
     def _stream_ok(self, name: str) -> None:
-        if self._down.pop(name, None) is not None:
+        if self._down.pop(name, None) is None:
+            return
+        if not self._down:
             self._log.info("stream_recovered", stream=name)
-            self._show_status()
+        self._show_status()
 
     def _drain(self) -> None:
         raise NotImplementedError

@@ -79,11 +79,13 @@ class CandleFeed(StreamFeed):
         pairs = [[symbol, self.timeframe] for symbol in batch]
         # A wake-up of this subscription drains this batch's symbols only (profiled: with every streamed
         # symbol per kline frame, the drain was a sixth of the daemon's time at 1,000 frames/s).
+        name = f"klines {batch[0]}…"
         await self._watch_loop(
             "watch_ohlcv",
             "watch_ohlcv_for_symbols",
             lambda: (pairs,),
-            stream=f"klines {batch[0]}…",
+            stream=name,
+            key=name,
             drain=lambda: self._drain(batch),
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signalbots.errors import SymbolError, TransientError
+from signalbots.errors import CircuitOpen, RateLimited, SymbolError, TransientError
 from signalbots.events import FundingSnapshot, timeframe_ms
 from signalbots.exchange._feed import PollingFeed, finite
 
@@ -126,8 +126,11 @@ class FundingFeed(PollingFeed):
         for symbol in sorted(due, key=urgency)[:_INTERVAL_LOOKUPS_PER_POLL]:
             try:
                 row = await self.gateway.call(method, method, symbol, symbol=symbol)
-            except SymbolError as err:
-                self._log.info("funding_symbol_skipped", symbol=symbol, reason=str(err)[:200])
+            except (RateLimited, CircuitOpen):
+                raise  # the whole exchange (or endpoint) waits: so does this poll
+            except (SymbolError, TransientError) as err:
+                # One symbol's look-up failed: the others go on; it is tried again after markets_refresh.
+                self._log.info("funding_interval_unknown", symbol=symbol, reason=str(err)[:200])
                 self._checked_at[symbol] = now
                 continue
             self._checked_at[symbol] = now
@@ -146,8 +149,8 @@ class FundingFeed(PollingFeed):
             return f"{symbol}: funding rate {raw.get('fundingRate')!r}"
         hours = self._hours(symbol, raw)
         if hours is None:
-            if self.venue.funding_interval_call is not None and symbol not in self._checked_at:
-                return None  # its interval is looked up in a later poll: not bad, not yet known
+            if self.venue.funding_interval_call is not None:
+                return None  # looked up per symbol, not known yet (or its look-up failed): never guessed
             return f"{symbol}: no funding interval"
         mark_raw = raw.get("markPrice")
         mark = None if mark_raw is None else finite(mark_raw, positive=True, allow_zero=False)

@@ -30,6 +30,7 @@ from signalbots.clock import Clock
 from signalbots.errors import BadPayload, FatalError, RateLimited, SymbolError, TransientError
 from signalbots.exchange._ccxt import gated_class
 from signalbots.exchange.breaker import BreakerRegistry
+from signalbots.exchange.pauses import Pauses
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.exchange.venues import RateLimitRule, venue
 from signalbots.health import TaskHealth, TaskStatus
@@ -41,10 +42,6 @@ from signalbots.store import Store
 _log = structlog.get_logger(__name__)
 
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+")
-_BACKOFF_FIRST = 10.0  # seconds of pause after a rate-limit answer without Retry-After, doubling
-_BACKOFF_MAX = 300.0
-_BAN_MAX = 86_400.0  # an escalating ban doubles up to a day
-_STRIKES_FORGOTTEN = 86_400.0  # a ban more than a day after the last one starts the escalation again
 # The cost a caller of ``Gateway.call`` states for its requests (when it knows better than ccxt).
 _COST_OVERRIDE: contextvars.ContextVar[float | None] = contextvars.ContextVar("signalbots_cost", default=None)
 
@@ -115,11 +112,15 @@ class Gateway:
         self._clock = clock
         self._metrics = metrics
         self._store = store
-        self._backoff = _BACKOFF_FIRST
-        self._pause_saved = False
-        self._ban_until: float | None = None  # monotonic end of a ban (streams stop too), else None
         self._endpoint_limiters: dict[str, WeightLimiter] = {}
         self._log = _log.bind(exchange=exchange_id)
+        self._pauses = Pauses(
+            exchange_id=exchange_id,
+            limiters=[limiter] + ([self.funding_limiter] if self.funding_limiter is not None else []),
+            clock=clock,
+            store=store,
+            log=self._log,
+        )
         self.markets: dict[str, Any] = {}
         self.exchange: Any = gated_class(base, self.venue)(self._ccxt_config())
         self.exchange.signalbots_gateway = self
@@ -155,8 +156,8 @@ class Gateway:
         # A ban persisted by the previous run is waited out here, before anything is sent: enter gateways
         # concurrently (or in their own tasks) so one banned exchange does not hold up the others.
         try:
-            self._restore_pause()
-            await self._wait_out_pause()
+            self._pauses.restore()
+            await self._pauses.wait_out()
             await self.refresh_markets()
         except BaseException:
             await self.exchange.close()
@@ -241,10 +242,14 @@ class Gateway:
         self._succeeded(endpoint, symbol)
         return result
 
-    async def watch(self, endpoint: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def watch(
+        self, endpoint: str, method: str, *args: Any, key: str | None = None, **kwargs: Any
+    ) -> Any:
         """A websocket ``watch_*`` call through the same door: a ban stops it (the exchange blocks the IP, not
         one protocol), its breaker applies, and its errors are translated by the same table as REST.
 
+        ``key`` names one stream among many of the endpoint (a symbol's topic): its failures count against
+        its own breaker, so that one dropped connection carrying thirty topics does not open the endpoint's.
         A REST rate limit does not stop streams: they carry no request weight, and what arrives meanwhile
         is what the feeds would miss.
         """
@@ -256,7 +261,7 @@ class Gateway:
                 banned=True,
             )
         fn = self._method(method)
-        self._breakers.check(self.exchange_id, endpoint)
+        self._breakers.check(self.exchange_id, endpoint, key)
         try:
             result = await fn(*args, **kwargs)
         except asyncio.CancelledError:
@@ -265,13 +270,13 @@ class Gateway:
                 raise
             # ccxt cancelled the future (its connection closed): a failure of the stream, not of our task.
             failure = TransientError(f"{self.exchange_id} {endpoint}: connection closed")
-            self._record_failure(failure, endpoint, None)
+            self._breakers.record_failure(self.exchange_id, endpoint, key)
             raise failure from None
         except Exception as err:
             translated = self._translate(err, endpoint, None)
-            self._record_failure(translated, endpoint, None)
+            self._breakers.record_failure(self.exchange_id, endpoint, key)
             raise translated from err
-        self._breakers.record_success(self.exchange_id, endpoint)
+        self._breakers.record_success(self.exchange_id, endpoint, key)
         return result
 
     def _method(self, method: str) -> Any:
@@ -282,38 +287,28 @@ class Gateway:
 
     def _succeeded(self, endpoint: str, symbol: str | None) -> None:
         self._breakers.record_success(self.exchange_id, endpoint, symbol)
-        self._backoff = _BACKOFF_FIRST
-        if self._pause_saved and self._store is not None:
-            self._store.delete(f"ban:{self.exchange_id}")  # the exchange answers again: nothing to remember
-            self._pause_saved = False
+        self._pauses.answered()
 
     def paused_for(self) -> float:
         """Seconds until the exchange may be called again (0 when not paused)."""
-        until = self.limiter.paused_until
-        return 0.0 if until is None else max(0.0, until - self._clock.monotonic())
+        return self._pauses.paused_for()
 
     def banned_for(self) -> float:
         """Seconds until a ban ends (0 when not banned): streams wait too."""
-        if self._ban_until is None:
-            return 0.0
-        left = self._ban_until - self._clock.monotonic()
-        if left <= 0:
-            self._ban_until = None
-            return 0.0
-        return left
+        return self._pauses.banned_for()
 
     def _translate(self, err: Exception, endpoint: str, symbol: str | None) -> Exception:
         where = f"{self.exchange_id} {endpoint}" + (f" {symbol}" if symbol else "")
         if isinstance(err, _RateLimitAnswer):
-            return self._pause(err.retry_after, err.rule, where=where)
+            return self._pauses.pause(err.retry_after, err.rule, where=where)
         refused = _handshake_status(err)
         if refused is not None:
             rule = self.venue.rate_limit(refused, None)
             if rule is not None:
-                return self._pause(None, rule, where=where)
+                return self._pauses.pause(None, rule, where=where)
             return TransientError(f"{where}: websocket refused: HTTP {refused}")
         if isinstance(err, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            return self._pause(None, None, where=where, reason=_short(err))
+            return self._pauses.pause(None, None, where=where, reason=_short(err))
         if isinstance(err, ccxt.BadSymbol) or (
             isinstance(err, ccxt.BadRequest) and symbol is not None and "symbol" in str(err).lower()
         ):
@@ -347,82 +342,6 @@ class Gateway:
             self._breakers.record_failure(self.exchange_id, endpoint, symbol)
         else:
             self._breakers.record_failure(self.exchange_id, endpoint)
-
-    # -- pauses (the profile's rate-limit answers) -----------------------------------------------------------
-
-    def _pause(
-        self, retry_after: float | None, rule: RateLimitRule | None, *, where: str, reason: str = ""
-    ) -> RateLimited:
-        banned = rule is not None and rule.ban
-        seconds = retry_after
-        if rule is not None and rule.min_pause is not None:
-            least = rule.min_pause * (2 ** (self._strike() - 1) if rule.escalates else 1)
-            seconds = max(seconds or 0.0, min(least, _BAN_MAX))
-        if seconds is None:
-            seconds, self._backoff = self._backoff, min(self._backoff * 2, _BACKOFF_MAX)
-        deadline = self._clock.monotonic() + seconds
-        self._pause_limiters(deadline)
-        if banned:
-            self._ban_until = max(self._ban_until or 0.0, deadline)
-        meaning = rule.meaning if rule is not None else "rate limited"
-        if self._store is not None:
-            self._store.put(
-                f"ban:{self.exchange_id}",
-                {
-                    "until": self._clock.time() + seconds,
-                    "banned": banned,
-                    "reason": _short_text(reason or meaning),
-                },
-                now=self._clock.time(),
-            )
-            self._pause_saved = True
-        self._log.warning(
-            "exchange_paused", seconds=round(seconds, 1), banned=banned, where=where, why=meaning
-        )
-        return RateLimited(
-            f"{where}: {meaning} (retry after {seconds:.0f} s)", retry_after=seconds, banned=banned
-        )
-
-    def _strike(self) -> int:
-        """This ban's number among the recent ones (persisted: the escalation survives a restart)."""
-        now = self._clock.time()
-        key = f"strikes:{self.exchange_id}"
-        saved = self._store.get(key) if self._store is not None else getattr(self, "_strikes", None)
-        count = 0
-        if isinstance(saved, dict) and now - float(saved.get("last", 0.0)) < _STRIKES_FORGOTTEN:
-            count = int(saved.get("count", 0))
-        record = {"count": count + 1, "last": now}
-        if self._store is not None:
-            self._store.put(key, record, now=now)
-        else:
-            self._strikes = record
-        return count + 1
-
-    def _pause_limiters(self, deadline: float) -> None:
-        self.limiter.pause_until(deadline)
-        if self.funding_limiter is not None:
-            self.funding_limiter.pause_until(deadline)
-
-    def _restore_pause(self) -> None:
-        if self._store is None:
-            return
-        saved = self._store.get(f"ban:{self.exchange_id}")
-        if not isinstance(saved, dict):
-            return
-        left = float(saved.get("until", 0.0)) - self._clock.time()
-        if left <= 0:
-            self._store.delete(f"ban:{self.exchange_id}")
-            return
-        deadline = self._clock.monotonic() + left
-        self._pause_limiters(deadline)
-        if saved.get("banned"):
-            self._ban_until = deadline
-        self._pause_saved = True
-        self._log.warning("exchange_pause_restored", seconds=round(left, 1), reason=saved.get("reason", ""))
-
-    async def _wait_out_pause(self) -> None:
-        while (left := self.paused_for()) > 0:
-            await self._clock.sleep(left)
 
     # -- hooks called by the ccxt instance -------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ class LiquidationFeed(StreamFeed):
     async def _symbol_loop(self, symbol: str, endpoint: str) -> None:
         try:
             await self._watch_loop(
-                endpoint, "watch_liquidations", lambda: (symbol,), stream=f"{endpoint} {symbol}"
+                endpoint, "watch_liquidations", lambda: (symbol,), stream=f"{endpoint} {symbol}", key=symbol
             )
         except SymbolError as err:  # delisted since the ranking: the other symbols carry on
             self._log.info("liquidation_symbol_dropped", symbol=symbol, reason=str(err)[:200])

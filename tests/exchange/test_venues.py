@@ -15,7 +15,7 @@ from signalbots.clock import ManualClock
 from signalbots.errors import RateLimited
 from signalbots.events import Liquidation, Side
 from signalbots.exchange.breaker import BreakerRegistry
-from signalbots.exchange.bus import EventBus
+from signalbots.exchange.bus import EventBus, Liquidity
 from signalbots.exchange.gateway import Gateway
 from signalbots.exchange.liquidations import LiquidationFeed
 from signalbots.exchange.ratelimit import WeightLimiter
@@ -203,3 +203,41 @@ async def test_a_refused_websocket_is_one_warning_and_degraded_at_once_then_reco
         assert events.count("stream_down") == 1 and events.count("stream_recovered") == 1
         down = next(entry for entry in logs if entry["event"] == "stream_down")
         assert down["log_level"] == "warning" and down["exchange"] == "binanceusdm"
+
+
+async def test_one_dropped_connection_carrying_many_topics_opens_no_breaker(
+    sim: ExchangeSim, make: MakeGateway, clock: ManualClock, metrics: Metrics
+) -> None:
+    async with make("bybit") as gw:
+        bus, liquidity, health = EventBus(metrics=metrics), Liquidity(), Health(clock=clock)
+        sub = bus.subscribe("test")
+        symbols = sorted(gw.markets)[:8]
+        liquidity.update("bybit", {s: 1e9 - i for i, s in enumerate(symbols)})
+        settings = gw.settings.model_copy(update={"liquidation_symbols": 8})
+        feed = LiquidationFeed(
+            gateway=gw, bus=bus, settings=settings, clock=clock, metrics=metrics, liquidity=liquidity
+        )
+        th = health.task(feed.name, kind="feed")
+        with capture_logs() as logs:
+            task = asyncio.create_task(feed.run(th))
+            try:
+                await sim.wait_until(lambda: len(sim.subscriptions("bybit")) == 8)
+                assert await sim.drop_ws("bybit") >= 1  # eight topics' watchers fail at once
+                await until(lambda: th.status is TaskStatus.DEGRADED)
+                async with asyncio.timeout(REAL_TIMEOUT):  # quiet topics: up once reconnected for 5 s
+                    while th.status is not TaskStatus.RUNNING:
+                        await clock.run_for(1.0)
+                        await asyncio.sleep(0.002)  # the reconnection's real I/O
+                await sim.wait_until(lambda: len(sim.subscriptions("bybit")) == 8, within=REAL_TIMEOUT)
+                assert gw._breakers.open_circuits() == []
+                sim.market.liquidate("bybit", symbols[3].split("/")[0], Side.LONG, notional_usd=4e5)
+                await sim.flush()
+                await until(
+                    lambda: any(isinstance(e, Liquidation) and e.symbol == symbols[3] for e in sub.drain())
+                )
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        events = [entry["event"] for entry in logs]
+        assert events.count("stream_down") == 1 and events.count("stream_recovered") == 1
+        assert th.errors == 1

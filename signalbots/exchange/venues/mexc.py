@@ -17,11 +17,14 @@ VENUE = Venue(
     name="MEXC",
     market_types={"types": {"spot": False, "swap": {"linear": True, "inverse": False}}},
     markets_loader="fetch_swap_markets",  # ccxt's fetch_markets loads spot exchangeInfo whatever the option
-    # ccxt charges 2 units per contract request (rateLimit 50 ms): 20 requests / 2 s = 40 units per endpoint.
-    endpoint_budget=ExchangeBudget(units=40.0, window=2.0),
+    # MEXC counts requests, per endpoint: "20 times per 2 seconds". ccxt's costs (2 per request, 100 for the
+    # contract list, after its "1 time / 5 s") would drain any bucket sized for that: count 1 per request. The
+    # contract list is loaded once an hour, far below its own limit.
+    request_cost=1.0,
+    endpoint_budget=ExchangeBudget(units=20.0, window=2.0),
     # MEXC publishes no per-IP total for the public contract API: our own ceiling, five endpoints at their
-    # limit (and room for the contract list, charged 100 by ccxt for its 1 time / 5 s).
-    budget=ExchangeBudget(units=200.0, window=2.0),
+    # limit at once.
+    budget=ExchangeBudget(units=100.0, window=2.0),
     rate_limits=(
         RateLimitRule("rate limited (429)", status=429),
         RateLimitRule("rate limited (code 510)", code="510"),

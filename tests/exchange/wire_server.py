@@ -1,0 +1,153 @@
+"""A stand-in exchange that answers with the real payloads in ``tests/fixtures/wire/<exchange>/``, byte for
+byte, at the exchange's real REST paths — so that real ccxt and the daemon's own feeds read what the exchange
+really sends, not what our simulator writes.
+
+Nothing here computes an answer: a route picks a fixture file (or, for a ``.data.json`` file that holds only
+the entries, puts it in the exchange's documented envelope). A path no route knows is answered 404 and
+remembered in ``unknown``, so a test sees every request a client made that the fixtures do not cover.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+WIRE = Path(__file__).resolve().parent.parent / "fixtures" / "wire"
+
+Answer = tuple[int, str]  # HTTP status, body
+Route = Callable[[dict[str, str], str], Answer]
+
+
+def fixture(exchange: str, name: str) -> str:
+    return (WIRE / exchange / name).read_text(encoding="utf-8")
+
+
+def fixture_json(exchange: str, name: str) -> Any:
+    return json.loads(fixture(exchange, name))
+
+
+def _file(exchange: str, name: str) -> Route:
+    return lambda query, path: (200, fixture(exchange, name))
+
+
+def _okx_data(name: str) -> Route:
+    # OKX's envelope around a ``data`` list ("Response Parameters" in every v5 REST page).
+    return lambda query, path: (200, json.dumps({"code": "0", "msg": "", "data": fixture_json("okx", name)}))
+
+
+def _okx_funding(query: dict[str, str], path: str) -> Answer:
+    """``instId=ANY``: the captured USDT swap and ccxt's inverse-swap example, as one answer."""
+    entries = fixture_json("okx", "rest/funding_rate.json")["data"]
+    entries += fixture_json("okx", "rest/funding_rate_any_inverse.json")["data"]
+    return 200, json.dumps({"code": "0", "data": entries, "msg": ""})
+
+
+def _okx_candles(query: dict[str, str], path: str) -> Answer:
+    rows = fixture_json("okx", "rest/candles.data.json") if query.get("instId") == OKX_CANDLE_INST else []
+    return 200, json.dumps({"code": "0", "msg": "", "data": rows})
+
+
+def _mexc_kline(query: dict[str, str], path: str) -> Answer:
+    if path.endswith("/" + MEXC_KLINE_SYMBOL):
+        return 200, fixture("mexc", "rest/kline.json")
+    # Not in the fixtures: the same envelope with no candles.
+    empty = {"time": [], "open": [], "close": [], "high": [], "low": [], "vol": [], "amount": []}
+    return 200, json.dumps({"success": True, "code": 0, "data": empty})
+
+
+def _mexc_funding(query: dict[str, str], path: str) -> Answer:
+    real = fixture_json("mexc", "rest/funding_rate.json")
+    if path.endswith("/" + real["data"]["symbol"]):
+        return 200, json.dumps(real)
+    # MEXC's answer for a symbol it has no funding for is not in the fixtures: a plain 404, as for any path.
+    return 404, "<html><body><h1>404 Not Found</h1></body></html>"
+
+
+# Which instrument the single real candle row of each exchange belongs to (see PROVENANCE.md).
+OKX_CANDLE_INST = "BTC-USDT-SWAP"  # the ccxt comment's row names none; served for BTC only
+MEXC_KLINE_SYMBOL = "ETH_USDT"  # prices ~3492 and amount ≈ vol × 0.01 × close: ETH_USDT
+
+ROUTES: dict[str, dict[str, Route]] = {
+    "binanceusdm": {
+        "/fapi/v1/exchangeInfo": _file("binanceusdm", "rest/exchangeInfo.json"),
+        "/fapi/v1/premiumIndex": _file("binanceusdm", "rest/premiumIndex.json"),
+        "/fapi/v1/fundingInfo": _file("binanceusdm", "rest/fundingInfo.json"),
+        "/fapi/v1/ticker/24hr": _file("binanceusdm", "rest/ticker_24hr.json"),
+        "/fapi/v1/klines": _file("binanceusdm", "rest/klines.json"),
+    },
+    "bybit": {
+        "/v5/market/instruments-info": _file("bybit", "rest/instruments_linear.json"),
+        "/v5/market/tickers": _file("bybit", "rest/tickers_linear.json"),
+    },
+    "okx": {
+        "/api/v5/public/instruments": _okx_data("rest/instruments_swap.data.json"),
+        "/api/v5/market/tickers": _file("okx", "rest/tickers_swap.json"),
+        "/api/v5/public/funding-rate": _okx_funding,
+        "/api/v5/market/candles": _okx_candles,
+    },
+    "mexc": {
+        "/api/v1/contract/detail": _file("mexc", "rest/contract_detail.json"),
+        "/api/v1/contract/ticker": _file("mexc", "rest/contract_ticker.json"),
+        "/api/v1/contract/kline/": _mexc_kline,
+        "/api/v1/contract/funding_rate/": _mexc_funding,
+    },
+}
+
+
+@dataclass
+class WireServer:
+    exchange: str
+    routes: dict[str, Route]
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    overrides: dict[str, Route] = field(default_factory=dict)  # a test replaces one path's answer
+    url: str = ""
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.requests]
+
+    def _route(self, path: str) -> Route | None:
+        for table in (self.overrides, self.routes):
+            if path in table:
+                return table[path]
+            for prefix, route in table.items():
+                if prefix.endswith("/") and path.startswith(prefix):
+                    return route
+        return None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.requests.append((request.path, query))
+        route = self._route(request.path)
+        if route is None:
+            self.unknown.append(request.path)
+            return web.Response(status=404, text="<html><body><h1>404 Not Found</h1></body></html>")
+        status, body = route(query, request.path)
+        html = body.lstrip().startswith("<")
+        return web.Response(
+            status=status, text=body, content_type="text/html" if html else "application/json"
+        )
+
+
+@asynccontextmanager
+async def wire_server(exchange: str) -> AsyncIterator[WireServer]:
+    """Serve ``exchange``'s fixtures on a free loopback port; ``server.url`` is the ``rest_url`` override."""
+    server = WireServer(exchange=exchange, routes=ROUTES[exchange])
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", server.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    sock = site._server.sockets[0]  # type: ignore[union-attr]  # aiohttp exposes the port only here
+    server.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
