@@ -30,7 +30,7 @@ from signalbots.sim.market import Market
 COUNTS = {"binanceusdm": 550, "bybit": 500, "okx": 250, "mexc": 750}
 SPEED = 10.0
 WARMUP_MIN = 2.0  # simulated minutes after full coverage before the steady run starts
-STEADY_MIN = 12.0  # ≥ 10 simulated minutes
+STEADY_MIN = 15.0  # ≥ 10 simulated minutes; a multiple of the 5m candle, so REST polls average fairly
 INTERVALS = {"ticker": 60.0, "funding": 60.0, "candle": 300.0}  # the defaults: ticker_poll, funding_poll, 5m
 KINDS = tuple(INTERVALS)
 REPEAT = 1
@@ -115,6 +115,10 @@ def _figures(
         path, n = paths.most_common(1)[0]
         fractions["mexc endpoint " + path] = n * 2 / minutes / (endpoint.units * 60 / endpoint.window)
     covered = sum(_covered(last)[("ticker", ex)] for ex in COUNTS)
+    refused = {
+        ex: sum(1 for r in sim.requests(ex) if t0 <= r.time <= t1 and r.status != 200) for ex in COUNTS
+    }
+    requests = {ex: sum(1 for r in sim.requests(ex) if t0 <= r.time <= t1) for ex in COUNTS}
     signals = sum(last["signals"].values())
     return {
         "summary": {
@@ -133,6 +137,11 @@ def _figures(
             "data_age_worst_exchange_by_kind": worst_ex,
             "data_age_limit_s_by_kind": {k: v + 5 for k, v in INTERVALS.items()},
             "weight_fraction_by_exchange": {k: round(v, 4) for k, v in fractions.items()},
+            "rest_requests_per_minute": {ex: round(n / minutes, 1) for ex, n in requests.items()},
+            "rest_answers_not_200": refused,
+            "mexc_busiest_endpoint_requests_per_minute": round(paths.most_common(1)[0][1] / minutes, 1)
+            if paths
+            else None,
             "rss_mb_series": [round(r["rss_mb"], 1) for r in run],
             "events_published": last["published"] - first["published"],
             "events_dropped": sum(last["dropped"].values()),
