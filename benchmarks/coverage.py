@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmarks._harness import BenchClock, Inbox, child, config_text, telegram, trim_market
 from signalbots.exchange.venues import venue
+from signalbots.sim import mexc as mexc_sim
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 
@@ -110,10 +111,10 @@ def _figures(
         for r in sim.requests("mexc")
         if t0 <= r.time <= t1
     )
-    endpoint = venue("mexc").endpoint_budget
-    if paths and endpoint is not None:
+    if paths:  # MEXC documents "20 times per 2 seconds" per endpoint, in requests
         path, n = paths.most_common(1)[0]
-        fractions["mexc endpoint " + path] = n * 2 / minutes / (endpoint.units * 60 / endpoint.window)
+        limit_per_minute = mexc_sim.REQUESTS_PER_WINDOW * 60 / mexc_sim.WINDOW_SECONDS
+        fractions["mexc endpoint " + path] = n / minutes / limit_per_minute
     covered = sum(_covered(last)[("ticker", ex)] for ex in COUNTS)
     refused = {
         ex: sum(1 for r in sim.requests(ex) if t0 <= r.time <= t1 and r.status != 200) for ex in COUNTS
