@@ -53,6 +53,17 @@ TARGETS: dict[str, tuple[str, float]] = {
     "limiter_acquire_us": ("<=", 5.0),
 }
 BENCHMARKS = ("limiter", "startup", "throughput", "latency", "coverage")
+# Details worth a line under each run (the JSON has them all).
+_SHOWN = (
+    "by_kind_ms",
+    "loop_stall_max_ms",
+    "daemon_cpu_share",
+    "events_per_cpu_second",
+    "data_age_max_s_by_kind",
+    "weight_fraction_by_exchange",
+    "full_coverage_after_sim_s",
+    "asyncio_sleep0_us",
+)
 PACKAGES = ("ccxt", "aiohttp", "aiogram", "pydantic", "pydantic-settings", "structlog", "prometheus-client")
 
 
@@ -118,6 +129,9 @@ async def _run_one(name: str, repeat: int | None, keep: bool) -> list[dict[str, 
             runs.append(result)
             shown = ", ".join(f"{k} {_fmt(v)}" for k, v in result["summary"].items())
             print(f"  {name} run {i + 1}: {shown} ({result['seconds']} s)", flush=True)
+            for key in _SHOWN:
+                if key in result.get("detail", {}):
+                    print(f"    {key}: {result['detail'][key]}", flush=True)
     return runs
 
 
