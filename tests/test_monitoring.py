@@ -37,6 +37,7 @@ ALERTS = {
     "SignalbotsBreakerOpen",
     "SignalbotsTaskRestarting",
     "SignalbotsRestWeightNearBudget",
+    "SignalbotsAlertLatencyHigh",
 }
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
