@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,24 +32,8 @@ MakeGateway = Callable[..., Gateway]
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(start=1_700_000_000.0)
-
-
-@pytest.fixture
-def metrics() -> Metrics:
-    return Metrics()
-
-
-@pytest.fixture
 async def sim(clock: ManualClock) -> AsyncIterator[ExchangeSim]:
     async with ExchangeSim(market=Market(clock=clock, seed=5, symbols=12), clock=clock) as s:
-        yield s
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store(path=tmp_path / "state.db") as s:
         yield s
 
 
