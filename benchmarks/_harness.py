@@ -225,20 +225,6 @@ def _spawn(
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pin)
 
 
-def _spawn(
-    argv: list[str], *, env: dict[str, str], config: tuple[Path, str], log: Path, cpu: int | None
-) -> subprocess.Popen[bytes]:
-    config[0].parent.mkdir(parents=True, exist_ok=True)
-    config[0].write_text(config[1])
-
-    def pin() -> None:
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
-
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pin)
-
-
 def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
     """With ``BENCH_PROFILE=DIR``: sample the daemon with py-spy (collapsed stacks) into DIR."""
     where = os.environ.get("BENCH_PROFILE")
