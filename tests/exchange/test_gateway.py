@@ -7,7 +7,6 @@ import asyncio
 import gc
 import warnings
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from signalbots.exchange.gateway import Gateway
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.health import Health
 from signalbots.metrics import Metrics
-from signalbots.settings import BreakerSettings, ExchangeSettings
+from signalbots.settings import ExchangeSettings
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.venue import FaultKind
@@ -33,35 +32,6 @@ MakeGateway = Callable[..., Gateway]
 async def sim(clock: ManualClock) -> AsyncIterator[ExchangeSim]:
     async with ExchangeSim(market=Market(clock=clock, seed=11, symbols=20), clock=clock) as s:
         yield s
-
-
-@pytest.fixture
-def breakers(clock: ManualClock, metrics: Metrics) -> BreakerRegistry:
-    return BreakerRegistry(settings=BreakerSettings(failures=5, cooldown=30.0), clock=clock, metrics=metrics)
-
-
-@pytest.fixture
-def make(
-    sim: ExchangeSim, clock: ManualClock, metrics: Metrics, breakers: BreakerRegistry, store: Store
-) -> MakeGateway:
-    """A new Gateway (as after a daemon restart: a fresh limiter) on the shared store."""
-
-    def build(exchange_id: str = "binanceusdm", *, timeout: float = 2.0, **overrides: Any) -> Gateway:
-        settings = sim.settings(exchange_id, request_timeout=timeout, **overrides)
-        limiter = WeightLimiter.for_exchange(
-            exchange_id, budget_fraction=settings.budget_fraction, clock=clock
-        )
-        return Gateway(
-            exchange_id=exchange_id,
-            settings=settings,
-            limiter=limiter,
-            breakers=breakers,
-            clock=clock,
-            metrics=metrics,
-            store=store,
-        )
-
-    return build
 
 
 def weight_spent(metrics: Metrics, exchange_id: str) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -13,15 +12,13 @@ from structlog.testing import capture_logs
 from signalbots.clock import ManualClock
 from signalbots.errors import RateLimited
 from signalbots.events import Liquidation, Side
-from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.bus import EventBus, Liquidity
 from signalbots.exchange.gateway import Gateway
 from signalbots.exchange.liquidations import LiquidationFeed
-from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.exchange.venues import VENUES, venue
 from signalbots.health import Health, TaskStatus
 from signalbots.metrics import Metrics
-from signalbots.settings import BreakerSettings, Settings
+from signalbots.settings import Settings
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.venue import FaultKind
@@ -35,30 +32,6 @@ MakeGateway = Callable[..., Gateway]
 async def sim(clock: ManualClock) -> AsyncIterator[ExchangeSim]:
     async with ExchangeSim(market=Market(clock=clock, seed=5, symbols=12), clock=clock) as s:
         yield s
-
-
-@pytest.fixture
-def make(sim: ExchangeSim, clock: ManualClock, metrics: Metrics, store: Store) -> MakeGateway:
-    breakers = BreakerRegistry(
-        settings=BreakerSettings(failures=5, cooldown=30.0), clock=clock, metrics=metrics
-    )
-
-    def build(exchange_id: str, **overrides: Any) -> Gateway:
-        settings = sim.settings(exchange_id, request_timeout=2.0, **overrides)
-        limiter = WeightLimiter.for_exchange(
-            exchange_id, budget_fraction=settings.budget_fraction, clock=clock
-        )
-        return Gateway(
-            exchange_id=exchange_id,
-            settings=settings,
-            limiter=limiter,
-            breakers=breakers,
-            clock=clock,
-            metrics=metrics,
-            store=store,
-        )
-
-    return build
 
 
 async def until(predicate: Callable[[], bool]) -> None:
