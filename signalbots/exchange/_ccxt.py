@@ -87,8 +87,12 @@ def gated_class(base: type[Any], venue: Venue) -> type[Any]:
 
         def handle_ohlcv(self, client: Any, message: Any) -> Any:
             result = super().handle_ohlcv(client, message)
-            if venue.candles_streamed:
-                _klines.attach_ws_quote_volume(self, message)
+            kline = _klines.ws_kline(message) if venue.candles_streamed else None
+            if kline is not None:
+                # The same lookup ccxt's handler makes, so the row found is the one it just stored.
+                symbol = self.safe_symbol(kline.market_id, None, None, "contract")
+                rows = (self.ohlcvs or {}).get(symbol, {}).get(self.find_timeframe(kline.interval))
+                _klines.set_quote_volume(rows, kline.open_ms, kline.quote)
             return result
 
     Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"

@@ -10,6 +10,7 @@ an update, so the extra element is carried along; ``CandleFeed`` reads it as ``C
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from signalbots.exchange.venues import Venue
@@ -45,25 +46,39 @@ def carry_column(venue: Venue, columns: Any, rows: Any) -> Any:
     return [[*row[:6], volumes[i]] if isinstance(row, list) else row for i, row in enumerate(rows)]
 
 
-def attach_ws_quote_volume(exchange: Any, message: Any) -> None:
-    """Binance: give the cached row of a websocket ``kline`` event its ``q`` (after ccxt has stored the row).
+@dataclass(frozen=True, slots=True)
+class WsKline:
+    """What a Binance websocket ``kline`` event says that ccxt's row leaves out."""
+
+    market_id: str
+    interval: str
+    open_ms: int
+    quote: float
+
+
+def ws_kline(message: Any) -> WsKline | None:
+    """The quote volume (``k.q``) of a Binance websocket ``kline`` event, with where its row is cached."""
+    if not isinstance(message, dict) or message.get("e") != "kline":
+        return None  # mark/index price klines carry no volume
+    kline = message.get("k")
+    if not isinstance(kline, dict):
+        return None
+    quote, open_ms = _number(kline.get("q")), kline.get("t")
+    market_id, interval = kline.get("s"), kline.get("i")
+    if quote is None or not isinstance(open_ms, int) or not isinstance(market_id, str):
+        return None
+    if not isinstance(interval, str):
+        return None
+    return WsKline(market_id=market_id, interval=interval, open_ms=open_ms, quote=quote)
+
+
+def set_quote_volume(rows: Any, open_ms: int, quote: float) -> None:
+    """Give the cached row opened at ``open_ms`` its quote volume (after ccxt has stored the row).
 
     ccxt has already resolved the watchers when this runs, but resolving only schedules them: none of them
     reads the cache before this returns.
     """
-    if not isinstance(message, dict) or message.get("e") != "kline":
-        return  # mark/index price klines carry no volume
-    kline = message.get("k")
-    if not isinstance(kline, dict):
-        return
-    quote, open_ms = _number(kline.get("q")), kline.get("t")
-    if quote is None or not isinstance(open_ms, int):
-        return
-    # The same lookup ccxt's handler makes, so the row found is the one it just stored.
-    symbol = exchange.safe_symbol(kline.get("s"), None, None, "contract")
-    timeframe = exchange.find_timeframe(kline.get("i"))
-    stored = (getattr(exchange, "ohlcvs", None) or {}).get(symbol, {}).get(timeframe)
-    for row in reversed(stored or ()):
+    for row in reversed(rows or ()):
         if isinstance(row, list) and row and row[0] == open_ms:
             del row[6:]
             row.append(quote)

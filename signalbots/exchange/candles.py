@@ -90,11 +90,10 @@ class CandleFeed(StreamFeed):
         )
 
     def _drain(self, symbols: list[str] | None = None) -> None:
-        caches = getattr(self.gateway.exchange, "ohlcvs", None) or {}
         events: list[Candle] = []
         last_open = self._last_open
         for symbol in self.symbols if symbols is None else symbols:
-            rows = caches.get(symbol, {}).get(self.timeframe)
+            rows = self.gateway.candle_rows(symbol, self.timeframe)
             if not rows or len(rows) < 2:
                 continue
             # ccxt's rows carry no "closed" flag: a candle is closed once the next one has begun. Only the

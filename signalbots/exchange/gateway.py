@@ -16,8 +16,10 @@ profile's minimum (escalating on repeats) or a doubling backoff. The pause is ke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import re
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -343,6 +345,47 @@ class Gateway:
         else:
             self._breakers.record_failure(self.exchange_id, endpoint)
 
+    # -- ccxt's stream caches: what the feeds read, through this door only ---------------------------------
+
+    def liquidations(self) -> Sequence[Any]:
+        """ccxt's cache of liquidation prints, oldest first: a ``watch_*`` resolves with one message and keeps
+        the rest here, so a feed reads what is new after every wake-up."""
+        return self.exchange.liquidations or ()
+
+    def candle_rows(self, symbol: str, timeframe: str) -> Sequence[Any]:
+        """ccxt's cached OHLCV rows of a streamed symbol, oldest first (the last one may still be open)."""
+        caches = self.exchange.ohlcvs or {}
+        rows = caches.get(symbol, {}).get(timeframe)
+        return rows if rows is not None else ()
+
+    async def close_streams(self, marks: tuple[str, ...], reason: str) -> int:
+        """Close the connections carrying a subscription named with one of ``marks`` (every connection when
+        none does) so that the next watch dials afresh; returns how many were closed."""
+        clients = dict(self.exchange.clients or {})
+        mine = {url: c for url, c in clients.items() if _carries(c, marks)} or clients
+        for url, client in mine.items():
+            # Reject first so watchers see a network error, not a cancellation, then forget the client so the
+            # next watch dials a fresh connection and subscribes again.
+            client.reject(ccxt.NetworkError(reason))
+            with contextlib.suppress(Exception):
+                await client.close()
+            self.exchange.clients.pop(url, None)
+        return len(mine)
+
+    def stream_connected(self, marks: tuple[str, ...]) -> bool:
+        """A websocket carrying a subscription named with one of ``marks`` has completed its handshake."""
+        for client in (self.exchange.clients or {}).values():
+            done = client.connected
+            if (
+                isinstance(done, asyncio.Future)
+                and done.done()
+                and not done.cancelled()
+                and done.exception() is None
+                and _carries(client, marks)
+            ):
+                return True
+        return False
+
     # -- hooks called by the ccxt instance -------------------------------------------------------------------
 
     def request_cost(self, path: str, params: Any, ccxt_cost: float) -> _Cost:
@@ -396,6 +439,10 @@ class Gateway:
             )
         if status >= 500:
             raise ccxt.ExchangeNotAvailable(f"{self.exchange_id} {status} {reason}")
+
+
+def _carries(client: Any, marks: tuple[str, ...]) -> bool:
+    return any(mark in str(key) for key in (client.subscriptions or {}) for mark in marks)
 
 
 def _handshake_status(err: BaseException) -> int | None:

@@ -66,7 +66,7 @@ class LiquidationFeed(StreamFeed):
             self._log.info("liquidation_symbol_dropped", symbol=symbol, reason=str(err)[:200])
 
     def _new_entries(self) -> list[Any]:
-        cache = getattr(self.gateway.exchange, "liquidations", None)
+        cache = self.gateway.liquidations()
         if not cache:
             return []
         fresh: list[Any] = []
