@@ -43,6 +43,7 @@ class Pauses:
         self._saved = False
         self._ban_until: float | None = None  # monotonic end of a ban (streams stop too), else None
         self._strikes: dict[str, float] | None = None  # without a store
+        self._last: tuple[float, float, str] = (0.0, 0.0, "rate limited")  # (started, seconds, meaning)
 
     def paused_for(self) -> float:
         """Seconds until the exchange may be called again (0 when not paused)."""
@@ -58,6 +59,17 @@ class Pauses:
             self._ban_until = None
             return 0.0
         return left
+
+    def refusal(self, where: str) -> RateLimited | None:
+        """The pause in force as the error of a call it refused (None when the exchange is not paused)."""
+        left = self.paused_for()
+        if left <= 0:
+            return None
+        started, seconds, meaning = self._last
+        if self._clock.monotonic() == started:
+            left = seconds  # the pause just begun: its whole length, unrounded
+        banned = self.banned_for() > 0
+        return RateLimited(f"{where}: {meaning} (retry after {left:.0f} s)", retry_after=left, banned=banned)
 
     def answered(self) -> None:
         """The exchange answered a request: the backoff starts over and a saved pause is forgotten."""
@@ -82,6 +94,7 @@ class Pauses:
         if banned:
             self._ban_until = max(self._ban_until or 0.0, deadline)
         meaning = rule.meaning if rule is not None else "rate limited"
+        self._last = (self._clock.monotonic(), seconds, meaning)
         if self._store is not None:
             record = {
                 "until": self._clock.time() + seconds,
