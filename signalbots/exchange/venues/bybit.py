@@ -16,6 +16,7 @@ from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
     ContractSizeOf,
     ExchangeBudget,
+    LiquidationStream,
     RateLimitRule,
     SymbolOf,
     Unit,
@@ -55,6 +56,6 @@ VENUE = Venue(
     ticker_volume=VolumeField("turnover24h", Unit.QUOTE),
     kline_volume=VolumeField(6, Unit.QUOTE),  # [start, open, high, low, close, volume, turnover]
     funding_interval_field="fundingIntervalHour",  # the ticker's: fresher than the hourly instrument list
-    liquidation_stream="per_symbol",
+    liquidation_stream=LiquidationStream.PER_SYMBOL,
     liquidation_parser=_liquidation,
 )

@@ -15,6 +15,7 @@ from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
     ContractSizeOf,
     ExchangeBudget,
+    LiquidationStream,
     RateLimitRule,
     SymbolOf,
     Unit,
@@ -44,6 +45,6 @@ VENUE = Venue(
     error_code_field="code",
     ticker_volume=VolumeField("volCcy24h", Unit.BASE),  # not vol24h: that one counts contracts
     kline_volume=VolumeField(7, Unit.QUOTE),  # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
-    liquidation_stream="listed",
+    liquidation_stream=LiquidationStream.LISTED,
     liquidation_parser=_liquidation,
 )
