@@ -1,8 +1,9 @@
 """An exchange's pauses: what a rate-limit answer costs, kept across restarts.
 
 A rate-limit answer (the profile's table: ``RateLimitRule``) stops every request to the exchange — every
-limiter of it is paused — for ``Retry-After``, the rule's minimum (doubling on repeats within a day where the
-exchange escalates, Bybit's 403), or a doubling backoff (10 s … 5 min) when neither is known. A ban also stops
+limiter of it is paused — for ``Retry-After`` when the exchange sends one (it says exactly how long: a
+Binance 418 with ``Retry-After: 41`` is 41 s, not the rule's 120), else the rule's minimum (doubling on
+repeats within a day where the exchange escalates), else a doubling backoff (10 s … 5 min). A ban also stops
 the exchange's streams (``banned_for``). The pause is kept in the store under ``ban:<exchange>`` so that a
 restart inside it sends nothing until it ends; the escalation count under ``strikes:<exchange>``.
 """
@@ -83,10 +84,12 @@ class Pauses:
     ) -> RateLimited:
         """Pause the exchange for a rate-limit answer; returns the error to raise."""
         banned = rule is not None and rule.ban
+        strike = self._strike() if rule is not None and rule.escalates else 1
+        # The exchange's own Retry-After says exactly how long: authoritative. A rule's minimum (escalating on
+        # repeats where the exchange says so) is for answers without one.
         seconds = retry_after
-        if rule is not None and rule.min_pause is not None:
-            least = rule.min_pause * (2 ** (self._strike() - 1) if rule.escalates else 1)
-            seconds = max(seconds or 0.0, min(least, BAN_MAX))
+        if seconds is None and rule is not None and rule.min_pause is not None:
+            seconds = min(rule.min_pause * 2 ** (strike - 1), BAN_MAX)
         if seconds is None:
             seconds, self._backoff = self._backoff, min(self._backoff * 2, BACKOFF_MAX)
         deadline = self._clock.monotonic() + seconds
