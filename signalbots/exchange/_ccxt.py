@@ -110,7 +110,7 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
                 # The same lookup ccxt's handler makes, so the row found is the one it just stored.
                 symbol = self.safe_symbol(kline.market_id, None, None, "contract")
                 rows = (self.ohlcvs or {}).get(symbol, {}).get(self.find_timeframe(kline.interval))
-                _klines.set_quote_volume(rows, kline.open_ms, kline.quote)
+                _klines.mark_row(rows, kline)
             return result
 
     Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"

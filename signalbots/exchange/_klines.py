@@ -53,33 +53,41 @@ class WsKline:
     market_id: str
     interval: str
     open_ms: int
-    quote: float
+    quote: float | None  # ``k.q``, the quote asset volume
+    closed: bool  # ``k.x``: the exchange has closed this candle (its final update)
 
 
 def ws_kline(message: Any) -> WsKline | None:
-    """The quote volume (``k.q``) of a Binance websocket ``kline`` event, with where its row is cached."""
+    """The quote volume (``k.q``) and closed flag (``k.x``) of a Binance websocket ``kline`` event, with
+    where its row is cached."""
     if not isinstance(message, dict) or message.get("e") != "kline":
         return None  # mark/index price klines carry no volume
     kline = message.get("k")
     if not isinstance(kline, dict):
         return None
-    quote, open_ms = _number(kline.get("q")), kline.get("t")
-    market_id, interval = kline.get("s"), kline.get("i")
-    if quote is None or not isinstance(open_ms, int) or not isinstance(market_id, str):
+    open_ms, market_id, interval = kline.get("t"), kline.get("s"), kline.get("i")
+    if not isinstance(open_ms, int) or not isinstance(market_id, str) or not isinstance(interval, str):
         return None
-    if not isinstance(interval, str):
-        return None
-    return WsKline(market_id=market_id, interval=interval, open_ms=open_ms, quote=quote)
+    closed = kline.get("x") is True
+    return WsKline(market_id, interval, open_ms, _number(kline.get("q")), closed)
 
 
-def set_quote_volume(rows: Any, open_ms: int, quote: float) -> None:
-    """Give the cached row opened at ``open_ms`` its quote volume (after ccxt has stored the row).
+def mark_row(rows: Any, kline: WsKline) -> None:
+    """Give the cached row of ``kline`` its quote volume (index 6) and, once the exchange has closed the
+    candle, ``True`` at index 7 (after ccxt has stored the row; an update replaces the row's contents).
 
     ccxt has already resolved the watchers when this runs, but resolving only schedules them: none of them
     reads the cache before this returns.
     """
     for row in reversed(rows or ()):
-        if isinstance(row, list) and row and row[0] == open_ms:
+        if isinstance(row, list) and row and row[0] == kline.open_ms:
             del row[6:]
-            row.append(quote)
+            row.append(kline.quote)
+            if kline.closed:
+                row.append(True)
             return
+
+
+def closed_by_exchange(row: Any) -> bool:
+    """The exchange marked this cached row's candle closed (``mark_row``)."""
+    return isinstance(row, list) and len(row) > 7 and row[7] is True
