@@ -283,7 +283,7 @@ class StreamFeed(Feed):
 
     async def _stream_pause(self, err: TransientError, backoff: float) -> float:
         if isinstance(err, RateLimited):
-            await self.clock.sleep(max(err.retry_after or backoff, self.gateway.banned_for(), 1.0))
+            await self.clock.sleep(max(err.retry_after or backoff, self.gateway.streams_banned_for(), 1.0))
             return backoff
         await self.clock.sleep(backoff)
         return min(backoff * 2, BACKOFF_MAX)

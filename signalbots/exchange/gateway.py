@@ -9,7 +9,8 @@ through ``Pauses`` (kept in the store under ``ban:<exchange>`` so that a restart
 until it ends). The instance never holds the gateway: it knows only the ``Hooks`` protocol (``_ccxt.py``).
 
 ``call`` (REST) and ``watch`` (websocket) add the circuit breakers and translate ccxt's exceptions into ours
-(``signalbots.errors``) through one table; a ban stops the streams of the host too. The feeds read ccxt's
+(``signalbots.errors``) through one table; a ban stops the streams too, unless the profile says they are
+served by a host apart (Bybit). The feeds read ccxt's
 stream caches (liquidations, OHLCV rows, connections) through the typed methods here, never by name.
 """
 
@@ -229,14 +230,15 @@ class Gateway:
         self, endpoint: str, method: str, *args: Any, key: str | None = None, **kwargs: Any
     ) -> Any:
         """A websocket ``watch_*`` call through the same door: a ban stops it (the exchange blocks the IP, not
-        one protocol), its breaker applies, and its errors are translated by the same table as REST.
+        one protocol) unless the streams are on a host apart (``streams_banned_for``), its breaker applies,
+        and its errors are translated by the same table as REST.
 
         ``key`` names one stream among many of the endpoint (a symbol's topic): its failures count against
         its own breaker, so that one dropped connection carrying thirty topics does not open the endpoint's.
         A REST rate limit does not stop streams: they carry no request weight, and what arrives meanwhile
         is what the feeds would miss.
         """
-        remaining = self.banned_for()
+        remaining = self.streams_banned_for()
         if remaining > 0:
             raise RateLimited(
                 f"{self.exchange_id} {endpoint}: banned (retry after {remaining:.0f} s)",
@@ -277,14 +279,19 @@ class Gateway:
         return self._pauses.paused_for()
 
     def banned_for(self) -> float:
-        """Seconds until a ban ends (0 when not banned): streams wait too."""
+        """Seconds until a ban ends (0 when not banned)."""
         return self._pauses.banned_for()
+
+    def streams_banned_for(self) -> float:
+        """Seconds until the streams may be watched again: a ban stops them too, unless the profile says they
+        are on a host apart (Bybit: a REST ban leaves the liquidation stream running)."""
+        return 0.0 if self.venue.streams_apart else self._pauses.banned_for()
 
     def _translate(self, err: Exception, endpoint: str, symbol: str | None) -> Exception:
         where = f"{self.exchange_id} {endpoint}" + (f" {symbol}" if symbol else "")
         refused = _handshake_status(err)
         if refused is not None:
-            rule = self.venue.rate_limit(refused, None)
+            rule = None if self.venue.streams_apart else self.venue.rate_limit(refused, None)
             if rule is not None:
                 return self._pauses.pause(None, rule, where=where)
             return TransientError(f"{where}: websocket refused: HTTP {refused}")

@@ -44,9 +44,9 @@ class ExchangeBudget:
 class RateLimitRule:
     """An answer that means "slow down" and what it costs: an HTTP status, or an error code in the body.
 
-    ``ban``: the exchange has blocked the IP (every REST call and every stream of the host stops);
-    ``min_pause``: the least the exchange wants us to wait when it gives no ``Retry-After``; ``escalates``:
-    repeated bans are longer (each repeat doubles the pause).
+    ``ban``: the exchange has blocked the IP (every REST call stops, and the streams too unless the venue's
+    streams are on a host apart: ``Venue.streams_apart``); ``min_pause``: the least the exchange wants us to
+    wait when it gives no ``Retry-After`` (a ``Retry-After`` is authoritative).
     """
 
     meaning: str
@@ -54,7 +54,6 @@ class RateLimitRule:
     code: str | None = None
     ban: bool = False
     min_pause: float | None = None
-    escalates: bool = False
 
 
 class LiquidationStream(Enum):
@@ -119,6 +118,7 @@ class Venue:
     rate_limits: tuple[RateLimitRule, ...] = ()
     error_code_field: str | None = None  # where the body's error code is ("retCode", "code")
     usage: Callable[[Mapping[str, str]], tuple[float, float] | None] = lambda headers: None
+    streams_apart: bool = False  # streams on another host with their own limits: a REST ban leaves them be
     # -- data ------------------------------------------------------------------------------------------------
     ticker_volume: VolumeField | None = None  # 24h volume field of the raw ticker
     kline_volume: VolumeField | None = None  # quote volume in the raw kline row
