@@ -18,11 +18,12 @@ from signalbots.exchange.liquidations import LiquidationFeed
 from signalbots.exchange.venues import VENUES, venue
 from signalbots.health import Health, TaskStatus
 from signalbots.metrics import Metrics
-from signalbots.settings import Settings
+from signalbots.settings import LiquidationSettings, Settings
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.venue import FaultKind
 from signalbots.store import Store
+from signalbots.strategies.liquidation import LiquidationStrategy
 
 REAL_TIMEOUT = 20.0  # a safety net in real seconds; nothing waits for it when the code works
 MakeGateway = Callable[..., Gateway]
@@ -59,6 +60,30 @@ def test_every_exchange_has_one_profile_and_settings_know_exactly_those() -> Non
             and profile.kline_volume is not None
         )
         assert (profile.liquidation_stream is None) == (profile.liquidation_parser is None)
+
+
+def _cascade_notes(exchange_id: str) -> list[str]:
+    """The notes of a $300k long-liquidation cascade on ``exchange_id`` (three $100k prints)."""
+    strategy = LiquidationStrategy(settings=LiquidationSettings())
+    t0 = 1_700_000_000_000
+    prints = [
+        Liquidation(exchange_id, "SOL/USDT:USDT", t0 + i * 1_000, Side.LONG, 100.0, 1_000.0, 100_000.0)
+        for i in range(3)
+    ]
+    (cascade,) = [c for p in prints for c in strategy.on_event(p)]
+    return list(cascade.notes)
+
+
+def test_sampled_liquidation_feeds_say_the_cascade_sum_is_a_lower_bound() -> None:
+    """Binance sends the latest print per symbol per second, OKX "a maximum of one order per one-second
+    period" per contract, "not the total" (issue 19): their cascade messages say so; Bybit sends them all."""
+    assert _cascade_notes("okx")[1:] == [
+        "OKX publishes at most one liquidation per contract per second: the sum is a lower bound"
+    ]
+    assert _cascade_notes("binanceusdm")[1:] == [
+        "Binance publishes at most one liquidation per symbol per second: the sum is a lower bound"
+    ]
+    assert _cascade_notes("bybit")[1:] == []
 
 
 # -- Bybit 403 is an IP ban (finding 6) ----------------------------------------------------------------------
