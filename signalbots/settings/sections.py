@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.functional_validators import BeforeValidator
 
 from signalbots.exchange.venues import VENUES
 from signalbots.settings.durations import Cooldown, Duration, Interval
 
 __all__ = [
+    "CHAT_ID_HELP",
     "BreakerSettings",
+    "ChatId",
     "DaemonSettings",
     "ExchangeSettings",
     "Fraction",
@@ -55,7 +59,29 @@ def _bot_token(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+CHAT_ID_HELP = (
+    "a chat id is a number: -1001234567890 for a group or channel, 123456789 for a user; "
+    "a @username or t.me link cannot be used. To find it, add the bot to the chat, send a message there "
+    'and read "chat": {"id": ...} from https://api.telegram.org/bot<token>/getUpdates '
+    '(docs/configure.md, "Chat ids")'
+)
+
+
+def _chat_id(value: object) -> object:
+    # Text is accepted as the environment writes numbers ("-100123"); in TOML a quoted number is refused
+    # before this (toml_values). Anything else that is text is the common first guess, a channel's name.
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(CHAT_ID_HELP)
+        return int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(CHAT_ID_HELP)
+    return value
+
+
 Fraction = Annotated[float, AfterValidator(_fraction)]
+ChatId = Annotated[int, BeforeValidator(_chat_id)]
 HttpUrl = Annotated[str, AfterValidator(_url("http", "https"))]
 WsUrl = Annotated[str, AfterValidator(_url("ws", "wss"))]
 
@@ -102,12 +128,12 @@ MessageKind = Literal["signal", "outcome", "heartbeat", "notice", "error", "dige
 
 class TelegramSettings(_Section):
     bot_token: Annotated[SecretStr | None, AfterValidator(_bot_token)] = None
-    alert_chat_id: int | None = None
-    admin_chat_id: int | None = None  # None: the alert chat
+    alert_chat_id: ChatId | None = None
+    admin_chat_id: ChatId | None = None  # None: the alert chat
     api_url: HttpUrl = ""  # "" = Telegram; else a self-hosted Bot API server or a simulator
-    allowed_chat_ids: list[int] = []
+    allowed_chat_ids: list[ChatId] = []
     allowed_user_ids: list[int] = []  # empty: any user in an allowed chat
-    strategy_chat_ids: dict[str, int] = {}  # per-strategy alert chat overrides
+    strategy_chat_ids: dict[str, ChatId] = {}  # per-strategy alert chat overrides
     silent: dict[MessageKind, bool] = {"heartbeat": True, "digest": True}
     commands: bool = True
     charts: bool = True  # a chart (PNG) as a reply to every trade signal, and the /chart command

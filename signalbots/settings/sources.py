@@ -1,6 +1,8 @@
-"""Reading the sources — environment, ``.env``, systemd credentials, the TOML file — into ``Settings``.
+"""Reading the sources — the TOML file, systemd credentials, ``.env``, the environment — into ``Settings``.
 
-``load_settings`` is the one way in; it raises ``ConfigError`` listing every problem.
+Each source is decoded on its own and remembered as the origin of its values; the values are merged
+(env > ``.env`` > credential > TOML > defaults) and validated once, so that every problem is listed at
+once and each names where its value came from. ``load_settings`` is the one way in.
 """
 
 from __future__ import annotations
@@ -11,45 +13,49 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from signalbots.settings import inputs as settings_input
+from signalbots.settings import environment, inputs, toml_values
 from signalbots.settings.model import CREDENTIAL_BOT_TOKEN, DEFAULT_CONFIG_PATHS, ENV_PREFIX, Settings
-from signalbots.settings.problems import ConfigError, loc_name, validation_problems
+from signalbots.settings.problems import ConfigError, Origins, validation_problems
 
-__all__ = ["env_file_warning", "load_settings", "resolve_config_path"]
+__all__ = ["CONFIG_VARIABLE", "env_file_warning", "load_settings", "resolve_config_path"]
 
-
-class _CredentialsSource(PydanticBaseSettingsSource):
-    """systemd ``LoadCredential=telegram_bot_token:...`` → ``telegram.bot_token``."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        directory = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            return {}
-        path = Path(directory) / CREDENTIAL_BOT_TOKEN
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except OSError:
-            return {}
-        return {"telegram": {"bot_token": token}} if token else {}
+CONFIG_VARIABLE = ENV_PREFIX + "CONFIG"  # names the TOML file: read before the file, so not a setting
+_DELIMITER = "__"
+_ALERT_CHAT_VARIABLE = f"{ENV_PREFIX}TELEGRAM{_DELIMITER}ALERT_CHAT_ID"
 
 
-def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
-    """``--config`` or ``SIGNALBOTS_CONFIG`` must name a file; otherwise the first default that exists."""
-    named = explicit if explicit is not None else os.environ.get("SIGNALBOTS_CONFIG")
+class _Validated(Settings):
+    """``Settings`` from the merged values alone: the sources are read above, each with its origin."""
+
+    model_config = SettingsConfigDict(env_file=None)  # the library would read .env to build its source
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def resolve_config_path(
+    explicit: str | os.PathLike[str] | None, *, dotenv: tuple[str, str] | None = None
+) -> Path | None:
+    """``--config``, ``SIGNALBOTS_CONFIG`` (environment, then ``.env``: ``dotenv`` is (its value, where))
+    must name a file; otherwise the first default that exists."""
+    named: str | os.PathLike[str] | None = explicit
+    by = "--config"
+    if named is None and os.environ.get(CONFIG_VARIABLE):
+        named, by = os.environ[CONFIG_VARIABLE], CONFIG_VARIABLE
+    elif named is None and dotenv is not None:
+        named, by = dotenv[0], f"{CONFIG_VARIABLE} in {dotenv[1]}"
     if named:
         path = Path(named)
-        by = "--config" if explicit is not None else "SIGNALBOTS_CONFIG"
         if path.is_dir():
             raise ConfigError(
                 [f"config file {str(path)!r} (named by {by}) is a directory; name the TOML file in it"]
@@ -60,85 +66,143 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
 
 
-def load_settings(config: str | os.PathLike[str] | None = None, *, env_file: str | None = ".env") -> Settings:
+def load_settings(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    env_file: str | None = ".env",
+    credentials: Mapping[str, Path] | None = None,
+) -> Settings:
     """Read every source once. Calling it again re-reads them all (that is the reload).
 
+    ``credentials``: credential id → file, instead of ``$CREDENTIALS_DIRECTORY`` (``check-config
+    --credential``, to check the token file the unit loads before systemd does).
+
     The one validation: whatever would make ``run`` refuse to start is a ``ConfigError`` here, listing every
-    problem (file and line, variable, or TOML key, with the fix); nothing else checks settings again.
+    problem (file and line, variable, or credential file, with the fix); nothing else checks settings again.
     """
-    path = resolve_config_path(config)
-    problems: list[str] = []  # problems of the raw inputs (see settings_input), in the order met
-    by_key: dict[str, str] = {}  # problems of values, by dotted key
-    doc: dict[str, Any] = {}
-    if path is not None:
-        doc, problems = settings_input.toml_document(path)
-        by_key = {
-            k: f"{k} (in {path}): {v}" for k, v in settings_input.toml_type_problems(doc, Settings).items()
-        }
-    toml_usable = not problems
-    dotenv: str | None = None
+    problems: list[str] = []  # problems of the files themselves, in the order met
+    dotenv: dict[str, tuple[int, str]] = {}
     if env_file is not None:
-        values, env_problems = settings_input.dotenv_values(Path(env_file), prefix=ENV_PREFIX)
-        problems += env_problems
-        problems += [
-            p
-            for name, (line, value) in values.items()
-            for p in _env_json_problems({name: value}, where=f"{env_file} line {line}, {{name}}")
-        ]
-        # A .env that cannot be read whole is left out, so the other sources are still checked.
-        dotenv = env_file if Path(env_file).is_file() and not env_problems else None
-    problems += _env_json_problems(os.environ, where="env {name}")
-    if not toml_usable:
-        raise ConfigError(problems)
+        dotenv, file_problems = inputs.dotenv_values(Path(env_file), prefix=ENV_PREFIX)
+        problems += file_problems
+    named = next(
+        ((v, f"{env_file}:{n}") for k, (n, v) in dotenv.items() if k.upper() == CONFIG_VARIABLE), None
+    )
+    path = resolve_config_path(config, dotenv=named)
+
+    merged: dict[str, Any] = {}
+    origins = Origins()
+    by_key: dict[str, str] = {}  # problems of values, by dotted key
+    complete = True  # every source was read: the checks across keys can be trusted
+    if path is not None:
+        doc, lines, toml_problems = inputs.toml_document(path)
+        problems += toml_problems
+        complete = not toml_problems
+
+        def line_of(loc: tuple[str, ...]) -> str:
+            found = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+            return f"{path}:{found}" if found is not None else str(path)
+
+        for loc, number in lines.items():  # tables first: an unknown one is named by its header's line
+            origins.add(loc, None, f"{path}:{number}")
+        for loc, value in _leaves(doc):
+            _put(merged, loc, value)
+            origins.add(loc, value, line_of(loc))
+        for key, problem in toml_values.toml_type_problems(doc, Settings).items():
+            by_key[key] = f"{key} ({line_of(tuple(key.split('.')))}): {problem}"
+
+    token = _credential(credentials, problems)
+    if token is not None:
+        value, label = token
+        _put(merged, ("telegram", "bot_token"), value)
+        origins.add(("telegram", "bot_token"), value, label)
+
+    layers = [
+        environment.decode(
+            {k: v for k, (_, v) in dotenv.items() if k.upper() != CONFIG_VARIABLE},
+            prefix=ENV_PREFIX,
+            delimiter=_DELIMITER,
+            model=Settings,
+            where=lambda name: f"{env_file}:{dotenv[name][0]}",
+            unknown=lambda name: True,  # a SIGNALBOTS_ line in .env is meant for us
+        ),
+        environment.decode(
+            os.environ,
+            prefix=ENV_PREFIX,
+            delimiter=_DELIMITER,
+            model=Settings,
+            where=lambda name: "env",
+            unknown=lambda name: False,  # other programs' variables may share the prefix
+        ),
+    ]
+    for layer in layers:
+        problems += layer.problems
+        for loc, value, label in layer.values:
+            _put(merged, loc, value)
+            origins.add(loc, value, label)
+
     try:
-        settings = _loaded_class(path, dotenv)()
+        settings: Settings = _Validated(**merged)
     except ValidationError as err:
-        found = validation_problems(err, env_file=env_file) | by_key
+        found = validation_problems(err, model=Settings, origins=origins) | by_key
         raise ConfigError(problems + list(found.values())) from None
-    except SettingsError as err:
-        # pydantic-settings stops at the first env value it cannot decode (the checks above name them all);
-        # the TOML file alone is still checked, so that its problems are listed too.
-        try:
-            _loaded_class(path, None, environ=False)()
-        except ValidationError as toml_err:
-            by_key = validation_problems(toml_err, env_file=env_file) | by_key
-        raise ConfigError(problems + list(by_key.values()) or [str(err)]) from None
     if problems or by_key:
         raise ConfigError(problems + list(by_key.values()))
-    if settings.telegram.bot_token is not None and settings.telegram.alert_chat_id is None:
+    if complete and settings.telegram.bot_token is not None and settings.telegram.alert_chat_id is None:
         # With a token but no chat, every alert would be refused at delivery time: say so at startup.
-        raise ConfigError([f"{loc_name(('telegram', 'alert_chat_id'))}: required when a bot token is set"])
+        where = origins.exact(("telegram", "alert_chat_id"))
+        raise ConfigError(
+            [
+                f"telegram.alert_chat_id ({where or 'not set'}): required when a bot token is set; "
+                f"e.g. {_ALERT_CHAT_VARIABLE}=-1001234567890 in .env, or alert_chat_id in [telegram]"
+            ]
+        )
     return settings
 
 
-def _env_json_problems(values: Mapping[str, str], *, where: str) -> list[str]:
-    return settings_input.env_json_problems(
-        values, prefix=ENV_PREFIX, delimiter="__", model=Settings, where=where
-    )
+def _credential(credentials: Mapping[str, Path] | None, problems: list[str]) -> tuple[str, str] | None:
+    """systemd ``LoadCredential=telegram_bot_token:...`` → the token and where it was read."""
+    if credentials is not None:
+        path = credentials.get(CREDENTIAL_BOT_TOKEN)
+        if path is None:
+            return None
+        text, file_problems = inputs.read_text(path, "credential file")
+        problems += file_problems
+    else:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            return None
+        path = Path(directory) / CREDENTIAL_BOT_TOKEN
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None  # no such credential in the directory systemd made: the token comes from elsewhere
+    token = (text or "").strip()
+    return (token, f"credential file {path}") if token else None
 
 
-def _loaded_class(path: Path | None, env_file: str | None, *, environ: bool = True) -> type[Settings]:
-    class _Loaded(Settings):
-        model_config = SettingsConfigDict(toml_file=path, env_file=env_file)
+def _leaves(doc: Mapping[str, Any], loc: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every scalar (or list) of a TOML document with its path; an empty table is kept as one."""
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for key, value in doc.items():
+        if isinstance(value, dict) and value:
+            out += _leaves(value, (*loc, key))
+        else:
+            out.append(((*loc, key), value))
+    return out
 
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: list[PydanticBaseSettingsSource] = [init_settings]
-            if environ:
-                sources += [env_settings, dotenv_settings]
-            sources.append(_CredentialsSource(settings_cls))
-            if path is not None:
-                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-            return tuple(sources)
 
-    return _Loaded
+def _put(tree: dict[str, Any], loc: tuple[str, ...], value: Any) -> None:
+    for part in loc[:-1]:
+        child = tree.get(part)
+        if not isinstance(child, dict):
+            child = tree[part] = {}
+        tree = child
+    if isinstance(value, dict) and isinstance(tree.get(loc[-1]), dict):
+        for key, inner in value.items():  # a table over a table: merged, as the sources are
+            _put(tree, (*loc, key), inner)
+    else:
+        tree[loc[-1]] = value
 
 
 def env_file_warning(env_file: str | os.PathLike[str] = ".env") -> str | None:
