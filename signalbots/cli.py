@@ -266,6 +266,9 @@ def _print_settings(data: dict[str, object], prefix: str = "") -> None:
 def _check_config(args: argparse.Namespace) -> int:
     credentials = dict(args.credential) if args.credential is not None else None
     settings = load_settings(args.config, credentials=credentials)
+    from signalbots.coverage import require_a_signal
+
+    require_a_signal(settings)  # as `run` refuses it
     if (warning := env_file_warning()) is not None:
         print(f"warning: {warning}", file=sys.stderr)
     data = effective(settings)
@@ -295,6 +298,9 @@ def _status(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # refused in a quarter second, before the daemon's imports
+    from signalbots.coverage import require_a_signal
+
+    require_a_signal(settings)  # a daemon that can never signal would look healthy (issue 21)
     from signalbots.app import Daemon
 
     return asyncio.run(Daemon(config=args.config, settings=settings).run())

@@ -23,8 +23,25 @@ from tests.daemon_process import WAIT, DaemonProcess
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TOKEN = "123456789:AAE-first-hour-token-abcdefghijklmno"
-# The tests' isolation, not part of the steps under test: no exchange is dialled (no network in tests).
-OFFLINE = {
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# The tests' isolation, not part of the steps under test: no exchange on the internet is dialled. A daemon
+# needs an exchange to watch (settings that can never signal are refused), so Binance is pointed at a closed
+# port on this machine: it is dialled, refused and retried, offline; the others are off.
+CLOSED = _free_port()
+OFFLINE = {f"SIGNALBOTS_EXCHANGES__{ex.upper()}__ENABLED": "false" for ex in ("bybit", "okx", "mexc")} | {
+    "SIGNALBOTS_EXCHANGES__BINANCEUSDM__REST_URL": f"http://127.0.0.1:{CLOSED}",
+    "SIGNALBOTS_EXCHANGES__BINANCEUSDM__WS_URL": f"ws://127.0.0.1:{CLOSED}",
+}
+ALL_OFF = {
     f"SIGNALBOTS_EXCHANGES__{ex.upper()}__ENABLED": "false" for ex in ("binanceusdm", "bybit", "okx", "mexc")
 }
 
@@ -36,14 +53,6 @@ def _env(extra: dict[str, str] | None = None, *, path: bool = True) -> dict[str,
     if path:
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env | (extra or {})
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_install_steps_work_as_written(tmp_path: Path) -> None:
@@ -103,6 +112,50 @@ def test_a_start_refused_with_78_is_not_reported_as_unclean_next_time(tmp_path: 
     finally:
         daemon.close()
     assert not any("uncleanly" in line for line in daemon.lines)
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc: enabled = false)"),
+        (
+            {
+                f"SIGNALBOTS_STRATEGIES__{s.upper()}__ENABLED": "false"
+                for s in ("liquidation", "funding", "volume")
+            },
+            "every strategy is disabled (liquidation, funding, volume: enabled = false)",
+        ),
+        (
+            {k: "false" for k in ALL_OFF if "MEXC" not in k}
+            | {
+                "SIGNALBOTS_STRATEGIES__FUNDING__ENABLED": "false",
+                "SIGNALBOTS_STRATEGIES__VOLUME__ENABLED": "false",
+            },
+            "no enabled strategy gets its data from the enabled exchanges (mexc): "
+            "liquidation reads liquidations",
+        ),
+    ],
+    ids=["no exchange", "no strategy", "no strategy's input"],
+)
+def test_settings_that_can_never_signal_are_refused_in_one_line(
+    tmp_path: Path, settings: dict[str, str], says: str
+) -> None:
+    """Issue 21, finding 1: `check-config` said `settings OK` and the daemon answered 200 watching nothing."""
+    env = _env(
+        settings | {"SIGNALBOTS_DAEMON__STATE_DIR": str(tmp_path / "state"), "SIGNALBOTS_HTTP__LISTEN": ""}
+    )
+    results = {}
+    for command in ("check-config", "run"):
+        done = subprocess.run(
+            ["signalbots", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT
+        )
+        results[command] = (done.returncode, done.stderr)
+    for command, (code, err) in results.items():
+        assert code == 78, f"{command}: {code}\n{err}"
+        (line,) = err.splitlines()
+        assert line.startswith(f"signalbots: no signal possible: {says}"), line
+    assert results["check-config"] == results["run"]
+    assert not (tmp_path / "state").exists()
 
 
 def test_every_line_the_env_example_suggests_is_accepted(tmp_path: Path) -> None:
