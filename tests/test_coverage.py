@@ -85,3 +85,11 @@ def test_refused_as_invalid_settings_in_one_line(tmp_path: Path) -> None:
         require_a_signal(load_settings(path, env_file=None))
     assert str(err.value).startswith("no signal possible: every strategy is disabled")
     assert "\n" not in str(err.value) and len(err.value.problems) == 1
+
+
+def test_docs_configure_shows_the_line_as_printed(tmp_path: Path) -> None:
+    reason = _reason(
+        tmp_path, _off("exchanges.binanceusdm", "exchanges.bybit", "exchanges.okx", "exchanges.mexc")
+    )
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configure.md").read_text()
+    assert f"  signalbots: no signal possible: {reason}\n" in doc

@@ -522,3 +522,22 @@ def test_the_config_file_may_be_named_in_dotenv(tmp_path: Path, monkeypatch: pyt
     assert err.value.problems == [
         f"config file 'missing.toml' does not exist (named by SIGNALBOTS_CONFIG in {env}:2)"
     ]
+
+
+def test_the_error_sample_in_docs_configure_is_what_check_config_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configure.md").read_text()
+    start = doc.index("```\nsignalbots: invalid settings:\n") + 4
+    sample = doc[start : doc.index("```", start)]
+    (tmp_path / "signalbots.toml").write_text(
+        '[daemon]\nheartbeat_intervall = "1h"\n\n[strategies.liquidation]\ncooldown = "5 minutes"\n\n'
+        '[telegram]\nalert_chat_id = "@mychannel"\n\n[risk]\nmax_open = "10"\n'
+    )
+    (tmp_path / ".env").write_text(
+        '# secrets\nSIGNALBOTS_TELEGRAM__BOT_TOKEN="123:abc\nSIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS=1,2\n'
+        "SIGNALBOTS_RISK_DAILY_CAP=5\n"
+    )
+    monkeypatch.setenv("SIGNALBOTS_EXCHANGES__OKX__BUDGET_FRACTION", "2")
+    assert main(["--config", "signalbots.toml", "check-config"]) == EX_CONFIG
+    assert capsys.readouterr().err == sample
