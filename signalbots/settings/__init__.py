@@ -6,8 +6,10 @@ Every key is documented in ``config/signalbots.toml``. ``load_settings`` is the 
 - ``durations``: ``"90s"`` ↔ seconds, and the duration types;
 - ``sections`` / ``strategies``: the section models (``strategies``: one per strategy);
 - ``model``: ``Settings``, the whole;
-- ``inputs``: the raw files and variables checked before validation; ``sources``: reading them;
-  ``problems``: how each problem is told;
+- ``inputs``: the TOML and ``.env`` files read, with their lines; ``environment``: variables decoded;
+  ``toml_values``: quoted numbers and booleans in TOML; ``schema``: where a name lands, and typos' fixes;
+- ``sources``: every source read, merged and validated once (``load_settings``); ``problems``: how each
+  problem is told, with where its value came from;
 - ``diff``: masking secrets and the keys a reload changed.
 """
 
