@@ -370,6 +370,11 @@ class Venue:
             await asyncio.gather(*sends)
 
 
+def int_param(query: Query, key: str) -> int | None:
+    """An integer query parameter, None when absent."""
+    return int(query[key]) if key in query else None
+
+
 def fmt(x: float, digits: int = 8) -> str:
     """Decimal string as exchanges send numbers ("NaN"/"-" stay visible when a fault put them there)."""
     if not math.isfinite(x):
