@@ -1,7 +1,7 @@
 """The exchange simulator: protocol-faithful local servers that the real ccxt client talks to.
 
 One aiohttp server per exchange on 127.0.0.1 (free ports), serving REST and websockets in the exchange's
-wire format (see ``sim/binance.py``, ``sim/bybit.py``, ``sim/okx.py``, ``sim/mexc.py``) from a scriptable
+wire format (one package each: ``sim/binance``, ``sim/bybit``, ``sim/okx``, ``sim/mexc``) from a scriptable
 ``Market``, on the injected clock: weight windows, bans, candles, funding times and stream pushes all follow
 ``clock`` (a test moves a ``ManualClock``; the demo may run a fast one).
 
@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -33,7 +33,12 @@ from signalbots.sim.mexc import MexcVenue
 from signalbots.sim.okx import OkxVenue
 from signalbots.sim.venue import Fault, FaultKind, RequestRecord, Venue
 
-VENUES: dict[str, type[Venue]] = {
+
+class _VenueKind(Protocol):
+    def __call__(self, *, market: Market, clock: Clock) -> Venue: ...
+
+
+VENUES: dict[str, _VenueKind] = {
     "binanceusdm": BinanceVenue,
     "bybit": BybitVenue,
     "okx": OkxVenue,

@@ -135,7 +135,9 @@ class Stream(Protocol):
 
 
 class Venue:
-    """One simulated exchange. Subclasses fill ``routes`` and implement the ``_ws_*``/``tick`` hooks."""
+    """One simulated exchange: its parts answer, this records, injects faults and holds the websockets.
+
+    Each exchange's subclass names it (``exchange_id``), sets its websocket habits and builds its parts."""
 
     exchange_id = ""
     ws_ping_interval = 180.0  # sim seconds between server pings (Binance: every 3 minutes)
@@ -146,16 +148,15 @@ class Venue:
         *,
         market: Market,
         clock: Clock,
-        admission: Admission | None = None,
-        rest: Rest | None = None,
-        stream: Stream | None = None,
+        admission: Admission,
+        rest: Rest,
+        stream: Stream,
     ) -> None:
         self.market = market
         self.clock = clock
         self.admission = admission
         self.rest = rest
         self.stream = stream
-        self.routes: dict[str, Route] = {}
         self.log: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.connections: set[Connection] = set()
@@ -169,37 +170,9 @@ class Venue:
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._serve)
 
-    # -- hooks for subclasses -------------------------------------------------------------------------------
-
-    def is_ws_path(self, path: str) -> bool:
-        assert self.stream is not None
-        return self.stream.is_ws_path(path)
-
-    def route(self, path: str) -> Route | None:
-        """The handler for ``path`` (exchanges with the symbol in the path override this)."""
-        return self.rest.route(path) if self.rest is not None else self.routes.get(path)
-
-    def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
-        """(weight, refusal): the exchange's rate-limit rules; called for every request before routing."""
-        return self.admission.admit(path, query) if self.admission is not None else (1.0, None)
-
-    def headers(self) -> dict[str, str]:
-        """Headers on every REST answer (used-weight counters)."""
-        return self.admission.headers() if self.admission is not None else {}
-
-    def fault_answer(self, fault: Fault) -> Reject:
-        """The exchange's answer for an ERROR / RATE_LIMIT / BAN / BAD_SYMBOL fault."""
-        assert self.admission is not None
-        return self.admission.fault_answer(fault)
-
-    async def on_ws_text(self, conn: Connection, text: str) -> None:
-        assert self.stream is not None
-        await self.stream.on_text(self, conn, text)
-
     async def tick(self, prev_ms: int, now_ms: int) -> None:
         """Push what streams send between ``prev_ms`` and ``now_ms`` (called every sim second)."""
-        if self.stream is not None:
-            await self.stream.tick(self, prev_ms, now_ms)
+        await self.stream.tick(self, prev_ms, now_ms)
 
     # -- control ---------------------------------------------------------------------------------------------
 
@@ -231,7 +204,7 @@ class Venue:
     # -- serving ---------------------------------------------------------------------------------------------
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        if self.is_ws_path(request.path) and request.headers.get("Upgrade", "").lower() == "websocket":
+        if self.stream.is_ws_path(request.path) and request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._serve_ws(request)
         query: Query = dict(request.query)
         path = request.path
@@ -265,11 +238,11 @@ class Venue:
                 await self._release.wait()  # set when the simulator closes
                 return self._reply(Reject(503, "<html><body>closing</body></html>"), 0.0)
             if fault.kind in (FaultKind.ERROR, FaultKind.RATE_LIMIT, FaultKind.BAN, FaultKind.BAD_SYMBOL):
-                return self._reply(self.fault_answer(fault), 0.0)
-        weight, refusal = self.admit(path, query)
+                return self._reply(self.admission.fault_answer(fault), 0.0)
+        weight, refusal = self.admission.admit(path, query)
         if refusal is not None:
             return self._reply(refusal, 0.0)
-        route = self.route(path)
+        route = self.rest.route(path)
         if route is None:
             self.unknown_paths.append(path)
             return self._reply(Reject(404, "<html><body><h1>404 Not Found</h1></body></html>"), weight)
@@ -288,7 +261,7 @@ class Venue:
     def _reply(self, answer: Reject, weight: float) -> web.Response:
         body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body, separators=(",", ":"))
         html = body.startswith("<")
-        headers = {**self.headers(), **answer.headers, "X-Sim-Weight": str(weight)}
+        headers = {**self.admission.headers(), **answer.headers, "X-Sim-Weight": str(weight)}
         return web.Response(
             status=answer.status,
             text=body,
@@ -314,7 +287,7 @@ class Venue:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    await self.on_ws_text(conn, msg.data)
+                    await self.stream.on_text(self, conn, msg.data)
                     self.on_change()
         finally:
             self.connections.discard(conn)
