@@ -28,6 +28,7 @@ from signalbots.clock import Clock
 from signalbots.settings import ExchangeSettings
 from signalbots.sim.binance import BinanceVenue
 from signalbots.sim.bybit import BybitVenue
+from signalbots.sim.changes import Changes
 from signalbots.sim.market import Market
 from signalbots.sim.mexc import MexcVenue
 from signalbots.sim.okx import OkxVenue
@@ -75,9 +76,9 @@ class ExchangeSim:
         self._runners: dict[str, web.AppRunner] = {}
         self._ports: dict[str, int] = {}
         self._pusher: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         for venue in self.venues.values():
-            venue.on_change = self._notify
+            venue.on_change = self._changes.notify
 
     async def __aenter__(self) -> ExchangeSim:
         try:
@@ -130,16 +131,11 @@ class ExchangeSim:
         for venue in self.venues.values():
             await venue.tick(now - int(self.tick * 1000), now)
 
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
     async def wait_until(self, predicate: Callable[[], bool], *, within: float = 5.0) -> None:
         """Wait (without sleeping) until ``predicate()`` holds; it is re-checked whenever a request is
         logged, a websocket opens or closes or sends something. ``within`` (real seconds) is a safety net."""
         async with asyncio.timeout(within):
-            while not predicate():
-                await self._changed.wait()
+            await self._changes.until(predicate)
 
     # -- where to point a client ----------------------------------------------------------------------------
 
