@@ -51,15 +51,17 @@ def size(x: float, listing: Listing) -> str:
     return text if "." in text else text + ".0"
 
 
+def max_leverage(listing: Listing) -> int:
+    """50 for the majors, 3 (isolated only) for the thin tail."""
+    volume = listing.quote_volume_24h
+    return 50 if volume >= 5e9 else 10 if volume >= 3e8 else 3
+
+
 def universe_entry(listing: Listing) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": listing.base,
         "szDecimals": sz_decimals(listing),
-        "maxLeverage": 50
-        if listing.quote_volume_24h >= 1e9
-        else 10
-        if listing.quote_volume_24h >= 1e7
-        else 3,
+        "maxLeverage": max_leverage(listing),
     }
     if entry["maxLeverage"] == 3:
         entry["onlyIsolated"] = True
