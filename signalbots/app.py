@@ -3,7 +3,8 @@
 ``Daemon.run`` loads settings, opens the store, the runtime (notifier, limiters, breakers, desk and
 tracker: ``runtime``), and local HTTP, then runs every task ``Daemon.plan`` asks for under the supervisor
 (``units``). SIGTERM/SIGINT stop it gracefully within ``daemon.shutdown_timeout``; SIGHUP re-reads the
-settings and restarts only the tasks whose settings changed (``lifecycle``).
+settings and restarts only the tasks whose settings changed (``lifecycle``). Which exchanges' feeds run
+is the feed plan (``plan``), shared with ``signalbots record``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from signalbots.health import Health, TaskHealth
 from signalbots.heartbeat import Heartbeat, startup_notice
 from signalbots.lifecycle import drain, os_signals, reload_settings, status_line
 from signalbots.notifier import Kind, Message
+from signalbots.plan import feed_plan
 from signalbots.runner import StrategyRunner
 from signalbots.runtime import Runtime
 from signalbots.settings import Settings, env_file_warning, load_settings
@@ -90,13 +92,11 @@ class Daemon:
         units.append(Unit("tracker", rt.tracker_runner.run))
         if rt.illustrator is not None:
             units.append(Unit("charts", rt.illustrator.run))
-        volume = settings.strategies.volume
-        for ex in settings.enabled_exchanges():
-            ex_settings = settings.exchanges[ex]
+        for feeds in feed_plan(settings):
             service = ExchangeService(
-                exchange_id=ex,
-                settings=ex_settings,
-                limiter=rt.limiter(ex, ex_settings.budget_fraction),
+                exchange_id=feeds.exchange,
+                settings=feeds.settings,
+                limiter=rt.limiter(feeds.exchange, feeds.settings.budget_fraction),
                 breakers=rt.breakers,
                 bus=rt.bus,
                 liquidity=rt.liquidity,
@@ -105,16 +105,16 @@ class Daemon:
                 metrics=rt.metrics,
                 supervisor=rt.supervisor,
                 health=rt.health,
-                timeframe=volume.timeframe,
-                floor_usd=volume.liquidity_floor_usd,
+                timeframe=feeds.timeframe,
+                floor_usd=feeds.floor_usd,
             )
             units.append(
                 Unit(
-                    f"exchange:{ex}",
+                    f"exchange:{feeds.exchange}",
                     service.run,
-                    bind={"exchange": ex},
+                    bind={"exchange": feeds.exchange},
                     intake=True,
-                    key=(ex_settings, volume.timeframe, volume.liquidity_floor_usd),
+                    key=feeds,
                 )
             )
         for name in settings.enabled_strategies():

@@ -30,6 +30,7 @@ from signalbots.exchange.service import ExchangeService
 from signalbots.health import Health, TaskHealth
 from signalbots.metrics import Metrics
 from signalbots.notifier import DryRunNotifier, Kind
+from signalbots.plan import feed_plan
 from signalbots.record import record
 from signalbots.recording import read_recording
 from signalbots.report import signal_json
@@ -123,21 +124,23 @@ class LiveDaemon:
         tracker = Tracker(
             store=store, settings=settings, clock=clock, metrics=self.metrics, notifier=self.notifier
         )
-        cfg, volume = settings.exchanges[EX], settings.strategies.volume
+        (feeds,) = feed_plan(settings, [EX])
         service = ExchangeService(
             exchange_id=EX,
-            settings=cfg,
+            settings=feeds.settings,
             bus=self.bus,
             liquidity=Liquidity(),
             store=store,
             clock=clock,
-            limiter=WeightLimiter.for_exchange(EX, budget_fraction=cfg.budget_fraction, clock=clock),
+            limiter=WeightLimiter.for_exchange(
+                EX, budget_fraction=feeds.settings.budget_fraction, clock=clock
+            ),
             breakers=BreakerRegistry(settings=settings.breaker, clock=clock, metrics=self.metrics),
             metrics=self.metrics,
             supervisor=self.supervisor,
             health=self.health,
-            timeframe=volume.timeframe,
-            floor_usd=volume.liquidity_floor_usd,
+            timeframe=feeds.timeframe,
+            floor_usd=feeds.floor_usd,
         )
         s = settings.strategies
         strategies: list[Strategy] = [
