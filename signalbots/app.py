@@ -18,7 +18,7 @@ import structlog
 
 from signalbots.clock import Clock, SystemClock
 from signalbots.exchange.service import ExchangeService
-from signalbots.health import Health, TaskHealth
+from signalbots.health import Health, TaskHealth, TaskName
 from signalbots.heartbeat import Heartbeat, startup_notice
 from signalbots.lifecycle import drain, os_signals, reload_settings, status_line
 from signalbots.notifier import Kind, Message
@@ -77,21 +77,28 @@ class Daemon:
             clock=self._clock,
             interval=settings.daemon.heartbeat_interval,
         )
-        units = [Unit("heartbeat", heartbeat.run, key=settings.daemon.heartbeat_interval, intake=True)]
+        units = [
+            Unit(
+                TaskName.for_worker("heartbeat"),
+                heartbeat.run,
+                key=settings.daemon.heartbeat_interval,
+                intake=True,
+            )
+        ]
         interval = rt.notify.watchdog_interval()
         if interval:
 
             async def watchdog(health: TaskHealth) -> None:
                 await rt.notify.ping_watchdog(clock=self._clock, on_ping=health.cycle)
 
-            units.append(Unit("watchdog", watchdog, key=interval))
+            units.append(Unit(TaskName.for_worker("watchdog"), watchdog, key=interval))
         if rt.outbox is not None:
-            units.append(Unit("outbox", rt.outbox.run))
+            units.append(Unit(TaskName.for_worker("outbox"), rt.outbox.run))
         if rt.commands is not None and settings.telegram.commands:
-            units.append(Unit("telegram-commands", rt.commands.run))
-        units.append(Unit("tracker", rt.tracker_runner.run))
+            units.append(Unit(TaskName.for_worker("telegram-commands"), rt.commands.run))
+        units.append(Unit(TaskName.for_worker("tracker"), rt.tracker_runner.run))
         if rt.illustrator is not None:
-            units.append(Unit("charts", rt.illustrator.run))
+            units.append(Unit(TaskName.for_worker("charts"), rt.illustrator.run))
         for feeds in feed_plan(settings):
             service = ExchangeService(
                 exchange_id=feeds.exchange,
@@ -110,7 +117,7 @@ class Daemon:
             )
             units.append(
                 Unit(
-                    f"exchange:{feeds.exchange}",
+                    TaskName.for_exchange(feeds.exchange),
                     service.run,
                     bind={"exchange": feeds.exchange},
                     intake=True,
@@ -132,7 +139,7 @@ class Daemon:
             )
             units.append(
                 Unit(
-                    f"strategy:{name}",
+                    TaskName.for_strategy(name),
                     runner.run,
                     kind="strategy",
                     bind={"strategy": name},

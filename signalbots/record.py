@@ -22,7 +22,7 @@ from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.bus import EventBus, Liquidity, Subscription
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.exchange.service import ExchangeService
-from signalbots.health import Health, TaskHealth
+from signalbots.health import Health, TaskHealth, TaskName
 from signalbots.metrics import Metrics
 from signalbots.plan import feed_plan
 from signalbots.recording import RecordingWriter
@@ -87,9 +87,9 @@ async def record(
                         **shared,
                     )
                     services.append(
-                        tg.create_task(supervisor.run(f"exchange:{ex}", service.run, exchange=ex))
+                        tg.create_task(supervisor.run(TaskName.for_exchange(ex), service.run, exchange=ex))
                     )
-                copier = tg.create_task(supervisor.run("recorder", _copier(sub, writer)))
+                copier = tg.create_task(supervisor.run(TaskName.for_worker("recorder"), _copier(sub, writer)))
                 exhausted = await _until_done(stop or asyncio.Event(), clock, duration_s, services)
                 for task in [*services, copier]:
                     task.cancel()

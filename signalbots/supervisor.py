@@ -23,7 +23,7 @@ import structlog
 
 from signalbots.clock import Clock
 from signalbots.errors import CircuitOpen, FatalError, TransientError
-from signalbots.health import Health, TaskHealth, TaskStatus
+from signalbots.health import Health, TaskHealth, TaskName, TaskStatus
 from signalbots.logs import shorten
 from signalbots.metrics import Metrics
 
@@ -75,9 +75,9 @@ class Supervisor:
         self.max_backoff = max_backoff
         self.stable_after = stable_after
 
-    async def run(self, name: str, fn: TaskFn, *, kind: str = "worker", **bind: str) -> None:
-        log = structlog.get_logger("supervisor").bind(task=name, **bind)
+    async def run(self, name: TaskName | str, fn: TaskFn, *, kind: str = "worker", **bind: str) -> None:
         th = self._health.task(name, kind=kind)
+        log = structlog.get_logger("supervisor").bind(task=th.name, **bind)
         backoff = self.initial_backoff
         streak: _Streak | None = None
         while True:
@@ -96,10 +96,10 @@ class Supervisor:
                 th.error(short_reason(err))
                 th.failing = _cause(err)
                 th.set(TaskStatus.STOPPED, f"stopped: {short_reason(err)}")
-                self._metrics.task_errors.labels(task=name).inc()
+                self._metrics.task_errors.labels(task=th.name).inc()
                 log.error("task_fatal", error=short_reason(err), exc_info=err)
                 if self._on_fatal is not None:
-                    self._on_fatal(name, err)
+                    self._on_fatal(th.name, err)
                 return
             except Exception as err:
                 if self._clock.monotonic() - started >= self.stable_after:
@@ -116,8 +116,8 @@ class Supervisor:
                 else:
                     th.error(reason)
                 th.restarts += 1
-                self._metrics.task_errors.labels(task=name).inc()
-                self._metrics.task_restarts.labels(task=name).inc()
+                self._metrics.task_errors.labels(task=th.name).inc()
+                self._metrics.task_restarts.labels(task=th.name).inc()
                 streak = self._log_failure(log, streak, err, reason, th, backoff)
                 th.set(TaskStatus.RESTARTING, f"restart in {backoff:g}s")
                 try:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from signalbots.health import Health, TaskHealth
+from signalbots.health import Health, TaskHealth, TaskName
 from signalbots.supervisor import Supervisor
 
 
@@ -17,7 +17,7 @@ class Unit:
     """A supervised task. ``key`` is the slice of settings it depends on: when it changes on reload,
     the task is restarted; otherwise it keeps running."""
 
-    name: str
+    name: TaskName
     fn: Callable[[TaskHealth], Awaitable[None]]
     key: Any = None
     kind: str = "worker"
@@ -32,17 +32,17 @@ class Units:
         self._tg = tg
         self._supervisor = supervisor
         self._health = health
-        self._running: dict[str, tuple[Unit, asyncio.Task[None]]] = {}
+        self._running: dict[TaskName, tuple[Unit, asyncio.Task[None]]] = {}
 
     def apply(self, units: list[Unit]) -> list[str]:
         """Start new units, restart changed ones, stop removed ones; return the names (re)started."""
-        wanted = {u.name: u for u in units}
-        touched = []
+        wanted = {TaskName.of(u.name): u for u in units}
+        touched: list[str] = []
         for name in list(self._running):
             if name not in wanted:
                 self._running.pop(name)[1].cancel()
                 self._health.forget(name)
-                touched.append(name)
+                touched.append(str(name))
         for name, unit in wanted.items():
             current = self._running.get(name)
             if current is not None and current[0].key == unit.key and not current[1].done():
@@ -50,10 +50,10 @@ class Units:
             if current is not None:
                 current[1].cancel()
             task = self._tg.create_task(
-                self._supervisor.run(name, unit.fn, kind=unit.kind, **unit.bind), name=name
+                self._supervisor.run(name, unit.fn, kind=unit.kind, **unit.bind), name=str(name)
             )
             self._running[name] = (unit, task)
-            touched.append(name)
+            touched.append(str(name))
         return touched
 
     async def stop(self, *, intake_only: bool) -> None:
