@@ -17,10 +17,12 @@ from contextlib import AsyncExitStack
 import structlog
 
 from signalbots.clock import Clock, SystemClock
+from signalbots.errors import FatalError
 from signalbots.exchange.service import ExchangeService
 from signalbots.health import Health, TaskHealth, TaskName
 from signalbots.heartbeat import Heartbeat, startup_notice
 from signalbots.lifecycle import drain, os_signals, reload_settings, status_line
+from signalbots.logs import log_expected
 from signalbots.notifier import Kind, Message
 from signalbots.plan import feed_plan
 from signalbots.runner import StrategyRunner
@@ -35,6 +37,8 @@ __all__ = ["Daemon", "Unit", "_Runtime"]
 _Runtime = Runtime  # the name benchmarks and tests import
 
 _log = structlog.get_logger("signalbots.app")
+
+_EX_FAILURE = 1  # cli.py's table: "other fatal error"
 
 
 class Daemon:
@@ -164,7 +168,11 @@ class Daemon:
             _log.warning("env_file_permissions", problem=warning)
         self.settings = settings
         with os_signals(stop=self.request_stop, reload=self.request_reload):
-            return await self._serve(settings, SystemdNotifier(env=self._environ))
+            try:
+                return await self._serve(settings, SystemdNotifier(env=self._environ))
+            except FatalError as err:  # cannot start (a port in use): the operator's to fix, said in one line
+                log_expected(_log, "error", "cannot_start", err, error=str(err))
+                return _EX_FAILURE
 
     async def _serve(self, settings: Settings, notify: SystemdNotifier) -> int:
         clock = self._clock

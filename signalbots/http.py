@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from types import TracebackType
 from typing import Any
 
 import structlog
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from signalbots.errors import FatalError
 from signalbots.health import Health, Role, TaskName
 from signalbots.metrics import Metrics
 
@@ -34,9 +37,11 @@ class HttpServer:
             await site.start()
         except OSError as err:
             await self._runner.cleanup()
-            raise OSError(
-                f"cannot listen on {self._host}:{self._port} ([http] listen): {err.strerror}"
-            ) from err
+            # aiohttp's text repeats the address; the errno's says what is wrong with it.
+            why = os.strerror(err.errno) if err.errno else str(err)
+            if err.errno == errno.EADDRINUSE:
+                why += ' (another process listens there: stop it, or set another port; "" turns HTTP off)'
+            raise FatalError(f"cannot listen on {self._host}:{self._port} ([http] listen): {why}") from err
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]

@@ -5,9 +5,11 @@ started again after a backoff that doubles from ``initial_backoff`` to ``max_bac
 lasted ``stable_after``. ``FatalError`` stops the task for good (and tells the admin). Cancellation always
 propagates.
 
-Logs say state changes, not attempts: a streak of failures (the network is down) logs one traceback when it
+Logs say state changes, not attempts: a streak of failures (the network is down) logs one line when it
 starts, one short warning when its cause changes, and ``task_recovered`` once a run lasts ``stable_after``.
-``CircuitOpen`` is a consequence, not a cause — the breaker logged its opening — so it never starts a line.
+An expected failure (``TransientError``, ``FatalError``) is one line naming it, its traceback at debug only;
+an unexpected exception is a bug of ours and carries its traceback. ``CircuitOpen`` is a consequence, not a
+cause — the breaker logged its opening — so it never starts a line.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import structlog
 from signalbots.clock import Clock
 from signalbots.errors import CircuitOpen, FatalError, TransientError
 from signalbots.health import Health, TaskHealth, TaskName, TaskStatus
-from signalbots.logs import shorten
+from signalbots.logs import log_expected, shorten
 from signalbots.metrics import Metrics
 
 TaskFn = Callable[[TaskHealth], Awaitable[None]]
@@ -45,6 +47,15 @@ def _cause(err: BaseException) -> str:
 
 def _same(reason: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "#", reason)  # "retry in 16s" is the failure "retry in 8s" was
+
+
+def _log_failed(log: Any, err: Exception, **fields: Any) -> None:
+    if isinstance(err, CircuitOpen):  # the breaker said why when it opened
+        log.warning("task_failed", **fields)
+    elif isinstance(err, TransientError):  # the world's (network, exchange): expected
+        log_expected(log, "warning", "task_failed", err, **fields)
+    else:  # ours: a bug, and its traceback is what fixing it needs
+        log.error("task_failed", exc_info=err, **fields)
 
 
 @dataclass(slots=True)
@@ -97,7 +108,7 @@ class Supervisor:
                 th.failing = _cause(err)
                 th.set(TaskStatus.STOPPED, f"stopped: {short_reason(err)}")
                 self._metrics.task_errors.labels(task=th.name).inc()
-                log.error("task_fatal", error=short_reason(err), exc_info=err)
+                log_expected(log, "error", "task_fatal", err, error=short_reason(err))
                 if self._on_fatal is not None:
                     self._on_fatal(th.name, err)
                 return
@@ -135,18 +146,16 @@ class Supervisor:
     def _log_failure(
         self, log: Any, streak: _Streak | None, err: Exception, reason: str, th: TaskHealth, backoff: float
     ) -> _Streak:
-        """One traceback when a streak starts (and for a new kind of error in it), one line per new cause."""
+        """One line when a streak starts (and for a new kind of error in it), one line per new cause."""
         circuit = isinstance(err, CircuitOpen)
-        # A transient failure is the world's (network, exchange), an unexpected exception is ours: error.
-        level = log.warning if isinstance(err, TransientError) else log.error
         if streak is None:
             streak = _Streak()
-            level("task_failed", error=reason, restart_in=backoff, exc_info=None if circuit else err)
+            _log_failed(log, err, error=reason, restart_in=backoff)
         elif circuit:  # the breaker said "opened" once; its refusals are the same outage
             log.debug("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
             return streak
         elif type(err) not in streak.types:
-            level("task_failed", error=reason, restart_in=backoff, exc_info=err)
+            _log_failed(log, err, error=reason, restart_in=backoff)
         elif _same(reason) != streak.reason:
             log.warning("task_failure_changed", error=reason, restarts=th.restarts, restart_in=backoff)
         else:
