@@ -32,12 +32,13 @@ __all__ = [
     "TaskHealth",
     "TaskName",
     "TaskStatus",
+    "failure_key",
 ]
 
 
-def _norm(text: str) -> str:
+def failure_key(reason: str) -> str:
     """A reason with its numbers blanked: "retry in 16s" and "retry in 8s" are the same failure."""
-    return re.sub(r"\d+(\.\d+)?", "#", text)
+    return re.sub(r"\d+(\.\d+)?", "#", reason)
 
 
 class Health:
@@ -70,10 +71,10 @@ class Health:
     def record_error(self, task: str, reason: str) -> None:
         # Error texts reach /healthz, the heartbeat and Telegram: library errors can carry /bot<token>/.
         text = shorten(redact(reason))
-        key = _norm(text)
+        key = failure_key(text)
         count = 1
         for old in self.recent_errors:
-            if old.task == task and _norm(old.reason) == key:  # a repeat: one line, counted, moved last
+            if old.task == task and failure_key(old.reason) == key:  # a repeat: one line, counted, moved last
                 self.recent_errors.remove(old)
                 count += old.count
                 break

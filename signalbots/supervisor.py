@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ import structlog
 
 from signalbots.clock import Clock
 from signalbots.errors import CircuitOpen, FatalError, TransientError
-from signalbots.health import Health, TaskHealth, TaskName, TaskStatus
+from signalbots.health import Health, TaskHealth, TaskName, TaskStatus, failure_key
 from signalbots.logs import log_expected, shorten
 from signalbots.metrics import Metrics
 
@@ -43,10 +42,6 @@ def _cause(err: BaseException) -> str:
     if isinstance(err, TransientError) and text:
         return shorten(text)
     return short_reason(err)
-
-
-def _same(reason: str) -> str:
-    return re.sub(r"\d+(\.\d+)?", "#", reason)  # "retry in 16s" is the failure "retry in 8s" was
 
 
 def _log_failed(log: Any, err: Exception, **fields: Any) -> None:
@@ -156,13 +151,13 @@ class Supervisor:
             return streak
         elif type(err) not in streak.types:
             _log_failed(log, err, error=reason, restart_in=backoff)
-        elif _same(reason) != streak.reason:
+        elif failure_key(reason) != streak.reason:
             log.warning("task_failure_changed", error=reason, restarts=th.restarts, restart_in=backoff)
         else:
             log.debug("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
         if not circuit:
             streak.types.add(type(err))
-            streak.reason = _same(reason)
+            streak.reason = failure_key(reason)
             th.failing = _cause(err)
         elif not th.failing:
             th.failing = _cause(err)
