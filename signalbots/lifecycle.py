@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import structlog
 
+from signalbots.coverage import require_a_signal
 from signalbots.health import Health
 from signalbots.heartbeat import shutdown_notice
 from signalbots.notifier import Kind, Message
@@ -61,6 +62,7 @@ def reload_settings(
     settings changed and names them), or ``old`` when the new ones are invalid."""
     try:
         new = load()
+        require_a_signal(new)  # a reload must not turn a working daemon into one that watches nothing
     except ConfigError as err:
         # Nothing is reloaded: systemd keeps seeing the service as ready on the old settings.
         _log.error("reload_rejected", problems=err.problems, effect="keeping the previous settings")
