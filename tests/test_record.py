@@ -119,9 +119,16 @@ class LiveDaemon:
         self.bus = EventBus(metrics=self.metrics)
         self.notifier = DryRunNotifier()
         self.supervisor = Supervisor(health=self.health, clock=clock, metrics=self.metrics)
-        desk = Desk(store=store, settings=settings, clock=clock, metrics=self.metrics, notifier=self.notifier)
         tracker = Tracker(
             store=store, settings=settings, clock=clock, metrics=self.metrics, notifier=self.notifier
+        )
+        desk = Desk(
+            store=store,
+            settings=settings,
+            clock=clock,
+            metrics=self.metrics,
+            notifier=self.notifier,
+            on_signal=tracker.follow,
         )
         cfg, volume = settings.exchanges[EX], settings.strategies.volume
         service = ExchangeService(

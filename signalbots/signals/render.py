@@ -75,7 +75,9 @@ _LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("volume_short_leg_usd", "short leg 24h {}"),
     ),
 }
-_HIDDEN = frozenset({"baseline_mad_usd"})  # inputs of another number shown; noise to a trader
+_HIDDEN = frozenset(
+    {"baseline_mad_usd", "price_age_s"}
+)  # price age: on the entry line  # inputs of another number shown; noise to a trader
 _STATUS = {
     Status.TARGET2: ("✅", "Target 2"),
     Status.TARGET1: ("✅", "Target 1"),
@@ -232,7 +234,11 @@ def signal(sig: Signal) -> str:
     lines = [f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {where}", escape(title)]
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:
-        lines.append(f"Entry <code>{escape(price(c.entry, d))}</code> · {_level('Stop', c.stop, c.entry, d)}")
+        age = c.facts.get("price_age_s")
+        aged = f" ({duration(age * 1000)} old)" if age is not None else ""
+        lines.append(
+            f"Entry <code>{escape(price(c.entry, d))}</code>{aged} · {_level('Stop', c.stop, c.entry, d)}"
+        )
         lines.append(" · ".join(_level(f"T{i}", t, c.entry, d) for i, t in enumerate(c.targets, 1)))
     elif c.entry > 0:
         lines.append(f"Price <code>{escape(price(c.entry, d))}</code>")
@@ -287,8 +293,8 @@ def target1(sig: Signal, time_ms: int) -> str:
     )
 
 
-def outcome(sig: Signal) -> str:
-    """Final reply to a signal: ✅/❌/⌛, R multiple, exit and duration."""
+def outcome(sig: Signal, *, stop_trigger: str = "last") -> str:
+    """Final reply to a signal: ✅/❌/⌛, net R, exit and duration, then gross R and what it cost."""
     c = sig.candidate
     emoji, label = _STATUS[sig.status]
     r = sig.r_multiple if sig.r_multiple is not None else 0.0
@@ -296,7 +302,7 @@ def outcome(sig: Signal) -> str:
         emoji = "✅" if r >= 0 else "❌"
     if sig.status is Status.TARGET1 and sig.exit_price == c.entry:
         label = "Target 1, then breakeven"
-    lines = [f"{emoji} {label} · <b>{r_multiple(r)}</b> · {_headline(sig)}"]
+    lines = [f"{emoji} {label} · <b>{r_multiple(r)}</b> net · {_headline(sig)}"]
     took = duration((sig.resolved_ms or c.time_ms) - c.time_ms)
     if sig.exit_price is None:
         lines.append(f"no price seen after the signal · {took}")
@@ -305,6 +311,12 @@ def outcome(sig: Signal) -> str:
         lines.append(
             f"Exit <code>{escape(price(sig.exit_price, d))}</code> · entry "
             f"<code>{escape(price(c.entry, d))}</code> · after {took}"
+        )
+    if sig.gross_r is not None:
+        lines.append(
+            f"gross {signed(sig.gross_r, 2, 'R')} · fees and slippage {signed(-(sig.fee_r or 0.0), 2, 'R')}"
+            f" · funding {signed(sig.funding_r, 2, 'R')} · net {signed(r, 2, 'R')}"
+            f" · stops on {escape(stop_trigger)} price"
         )
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from signalbots.signals import render
+from signalbots.signals.costs import Fees, trade_r
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.stats import by_strategy
 
@@ -136,21 +137,29 @@ SPREAD = Signal(
         strength=1.44,
     ),
 )
+_FEES = Fees(taker=0.0005, maker=0.0002, slippage=0.0002)  # Binance's published fees, 2 bps slippage
+_SPIKE_FEE_R = trade_r(SPIKE.candidate, 0.9687, _FEES, maker_exit=True)
 SPIKE_OUTCOME = Signal(
     id=1,
     candidate=SPIKE.candidate,
     status=Status.TARGET2,
     resolved_ms=SPIKE_CLOSE + 12_000_000,
     exit_price=0.9687,
-    r_multiple=2.0,
+    r_multiple=2.0 - _SPIKE_FEE_R - 0.01,
+    gross_r=2.0,
+    fee_r=_SPIKE_FEE_R,
+    funding_r=-0.01,
 )
+_CASCADE_FEE_R = trade_r(CASCADE.candidate, 184.74, _FEES, maker_exit=False)
 CASCADE_OUTCOME = Signal(
     id=2,
     candidate=CASCADE.candidate,
     status=Status.STOPPED,
     resolved_ms=CASCADE.candidate.time_ms + 2_460_000,
     exit_price=184.74,
-    r_multiple=-1.0,
+    r_multiple=-1.0 - _CASCADE_FEE_R,
+    gross_r=-1.0,
+    fee_r=_CASCADE_FEE_R,
 )
 STATS = by_strategy(
     [

@@ -65,10 +65,10 @@ def test_a_candle_spanning_both_targets_scores_target_two(bench: Bench) -> None:
     assert sig.status is Status.TARGET2 and sig.r_multiple == 2.0
 
 
-def test_a_gap_through_the_stop_is_scored_at_the_price_seen(bench: Bench) -> None:
+def test_a_sample_beyond_the_stop_proves_a_touch_and_exits_at_the_stop(bench: Bench) -> None:
     _open(bench)
     [sig] = bench.tracker().on_price(EX, XRP, T0 + 60_000, 97.0, 97.0, 97.0)
-    assert sig.exit_price == 97.0 and sig.r_multiple == pytest.approx(-1.5)
+    assert sig.exit_price == 98.0 and sig.r_multiple == -1.0
 
 
 def test_prices_from_before_the_signal_do_not_count(bench: Bench) -> None:

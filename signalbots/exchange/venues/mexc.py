@@ -37,4 +37,7 @@ VENUE = Venue(
     ohlcv_needs_since=True,
     funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
     funding_interval_call="fetch_funding_rate",  # collectCycle, per symbol
+    taker_fee=0.0002,
+    maker_fee=0.0,
+    fee_source="https://www.mexc.com/fee (futures, regular user)",
 )

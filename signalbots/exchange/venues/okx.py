@@ -46,4 +46,7 @@ VENUE = Venue(
     kline_volume=VolumeField(7, Unit.QUOTE),  # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
     liquidation_stream="listed",
     liquidation_parser=_liquidation,
+    taker_fee=0.0005,
+    maker_fee=0.0002,
+    fee_source="https://www.okx.com/fees (perpetual swaps, regular user Lv1)",
 )
