@@ -26,6 +26,7 @@ from signalbots.notifier import Kind, Message, Notifier, SignalRef
 from signalbots.settings import Settings
 from signalbots.signals import keys, render
 from signalbots.signals.model import Candidate, Direction, Signal, Status
+from signalbots.signals.track_record import record, record_line
 from signalbots.store import Store
 
 log = structlog.get_logger(__name__)
@@ -326,7 +327,9 @@ class Desk:
                 self.notifier.submit(
                     Message(
                         kind=Kind.SIGNAL,
-                        text=render.signal(sig),
+                        text=render.signal(
+                            sig, record=record_line(record(self.store, c.strategy, c.time_ms))
+                        ),
                         dedupe_key=keys.signal(c.dedupe_key),
                         strategy=c.strategy,
                         signal=SignalRef(

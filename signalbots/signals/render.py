@@ -10,7 +10,9 @@ it knows first, in its order; any other fact follows, formatted by its name:
 time (UTC) or, below ~3 years, a duration · ``*_s`` seconds · ``hours_*`` hours as a duration · ``*_h``
 hours · ``*_x`` / ``*multiple`` a multiple · ``count`` / ``prints`` / ``*_count`` an integer · ``atr`` /
 ``*price`` a price.
-"""
+
+Over 400 lines on purpose: every text of the signal path (alerts, replies, lists, statistics) in one
+place keeps numbers, emoji and wording consistent; each function is small and pure."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from signalbots.events import base_asset
 from signalbots.exchange.venues import display_name
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.stats import ALL, Stats
+from signalbots.signals.track_record import grade
 
 escape = partial(_html_escape, quote=False)  # quotes need no escaping outside attributes; we write none
 
@@ -226,10 +229,11 @@ def _symbol(c: Candidate) -> str:
     return " ".join(display_name(word) for word in c.symbol.split(" "))
 
 
-def signal(sig: Signal) -> str:
-    """The signal message: what, where, levels with % distance, why (the numbers), size, when, notes."""
+def signal(sig: Signal, *, record: str | None = None) -> str:
+    """The signal message: what, where, grade, levels with % distance, the strategy's ``record`` line (see
+    ``track_record``), why (the numbers), size, when, notes."""
     c = sig.candidate
-    title = _TITLES.get(c.kind, f"{c.strategy} {c.kind}")
+    title = f"{_TITLES.get(c.kind, f'{c.strategy} {c.kind}')} · grade {grade(c.strength)}"
     where = escape(exchange_name(c.exchange))
     lines = [f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {where}", escape(title)]
     d = decimals_for(c.entry)
@@ -242,6 +246,8 @@ def signal(sig: Signal) -> str:
         lines.append(" · ".join(_level(f"T{i}", t, c.entry, d) for i, t in enumerate(c.targets, 1)))
     elif c.entry > 0:
         lines.append(f"Price <code>{escape(price(c.entry, d))}</code>")
+    if record is not None:
+        lines.append(escape(record))
     lines += [f"📈 {line}" for line in _facts_lines(c.kind, c.facts, d if c.entry > 0 else None)]
     if sig.size_base is not None and c.risk:
         lines.append(
@@ -374,10 +380,13 @@ def open_signals(
 def stats_line(name: str, s: Stats) -> str:
     if s.count == 0:
         return f"<b>{escape(name)}</b> no resolved signals"
+    ci = f" (95% {signed(s.ci95_low, 2)}…{signed(s.ci95_high, 2)})" if s.ci95_low is not None else ""
+    ci = ci if s.ci95_high is not None else ""
+    pf = f" · PF {s.profit_factor:.2f}" if s.profit_factor is not None else ""
+    judge = "" if s.judged else " · <i>too few to judge</i>"
     return (
-        f"<b>{escape(name)}</b> {s.count} · hit {s.hit_rate:.0%} · avg {r_multiple(s.avg_r)} · "
-        f"total {r_multiple(s.total_r)} · best {r_multiple(s.best_r)} · worst {r_multiple(s.worst_r)} · "
-        f"max DD {s.max_drawdown_r:.1f}R"
+        f"<b>{escape(name)}</b> {s.count} · hit {s.hit_rate:.0%} · avg {r_multiple(s.avg_r)}{ci}{pf} · "
+        f"total {r_multiple(s.total_r)} · max DD {s.max_drawdown_r:.1f}R{judge}"
     )
 
 
@@ -391,7 +400,7 @@ def stats(per_strategy: Mapping[str, Stats], days: int | None) -> str:
         return "\n".join(lines)
     lines.append(stats_line(ALL, overall))
     lines += _cut([stats_line(n, s) for n, s in per_strategy.items() if n != ALL])
-    lines.append(f"<i>expectancy {r_multiple(overall.expectancy)} per signal · R = risk to the stop</i>")
+    lines.append("<i>net R: after fees, slippage and funding · R = risk to the stop</i>")
     return _fit(lines)
 
 

@@ -327,27 +327,31 @@ class Tracker:
         ]
         return sorted(sigs, key=lambda s: (s.candidate.time_ms, s.id))
 
-    def stats(self, days: int | None, now_ms: int) -> dict[str, Stats]:
-        """Per strategy and ``"all"``, over signals resolved in the last ``days`` days (None: all time)."""
+    def stats(self, days: int | None, now_ms: int, *, per: str = "strategy") -> dict[str, Stats]:
+        """Per strategy (``per="exchange"``: per exchange) and ``"all"``, in net R, over signals resolved in
+        the last ``days`` days (None: all time)."""
         since = now_ms - days * DAY_MS if days else None
-        return self._stats_between(since, None)
+        return self._stats_between(since, None, per=per)
 
-    def _stats_between(self, since: int | None, until: int | None) -> dict[str, Stats]:
+    def _stats_between(
+        self, since: int | None, until: int | None, *, per: str = "strategy"
+    ) -> dict[str, Stats]:
+        column = {"strategy": "strategy", "exchange": "exchange"}[per]  # never user text in the SQL
         rows = self.store.db.execute(
-            "SELECT strategy, r_multiple FROM signals WHERE r_multiple IS NOT NULL AND status != 'open' "
-            "AND resolved_ms >= ? AND resolved_ms < ? ORDER BY resolved_ms, id",
+            f"SELECT {column} AS name, r_multiple FROM signals WHERE r_multiple IS NOT NULL "
+            "AND status != 'open' AND resolved_ms >= ? AND resolved_ms < ? ORDER BY resolved_ms, id",
             (since if since is not None else -(2**62), until if until is not None else 2**62),
         ).fetchall()
-        return by_strategy((str(r["strategy"]), float(r["r_multiple"])) for r in rows)
+        return by_strategy((str(r["name"]), float(r["r_multiple"])) for r in rows)
 
     def signals_text(self, now_ms: int) -> str:
         """``/signals``."""
         last = {k: v[1] for k, v in self._last.items()}
         return render.open_signals(self.open_signals(), now_ms, last)
 
-    def stats_text(self, days: int | None, now_ms: int) -> str:
-        """``/stats [days]``."""
-        return render.stats(self.stats(days, now_ms), days)
+    def stats_text(self, days: int | None, now_ms: int, *, per: str = "strategy") -> str:
+        """``/stats [days]`` (per exchange on request)."""
+        return render.stats(self.stats(days, now_ms, per=per), days)
 
     def daily_summary(self, day_start_ms: int) -> Message | None:
         """The summary of the UTC day that starts at (or contains) ``day_start_ms`` — at 00:00 UTC pass the

@@ -162,3 +162,13 @@ def test_a_candle_resolves_at_its_close_not_its_open(bench: Bench) -> None:
     assert sig.status is Status.TARGET2 and sig.resolved_ms == T0 + 300_000
     [out] = bench.notifier.of(Kind.OUTCOME)
     assert "after 5m" in out.text
+
+
+def test_statistics_per_exchange_on_request(bench: Bench) -> None:
+    desk, tracker = bench.desk(), bench.tracker()
+    desk.consider([candidate(symbol=XRP), candidate(exchange="bybit", symbol=ADA)])
+    tracker.on_price(EX, XRP, T0 + HOUR, high=104.0, low=100.0)  # +2R on Binance
+    tracker.on_price("bybit", ADA, T0 + HOUR, high=100.0, low=98.0)  # −1R on Bybit
+    per = tracker.stats(None, T0 + DAY, per="exchange")
+    assert per["binanceusdm"].total_r == 2.0 and per["bybit"].total_r == -1.0 and per["all"].count == 2
+    assert "<b>bybit</b> 1" in tracker.stats_text(None, T0 + DAY, per="exchange")
