@@ -78,12 +78,16 @@ def test_shared_data_gives_volume_and_funding_signals_with_outcomes() -> None:
         assert s["outcome"] in {"target1", "target2", "stopped", "expired"}, s
         risk = abs(s["entry"] - s["stop"])
         sign = 1 if s["direction"] == "long" else -1
-        assert s["r"] == pytest.approx(sign * (s["exit_price"] - s["entry"]) / risk)
+        assert s["gross_r"] == pytest.approx(sign * (s["exit_price"] - s["entry"]) / risk)
+        assert s["r"] == s["net_r"] == pytest.approx(s["gross_r"] - s["fee_r"] + s["funding_r"], abs=1e-9)
+        assert s["fee_r"] > 0  # fees and slippage are never free
         assert s["time_ms"] <= s["resolved_ms"] <= s["expiry_ms"]
-        if s["outcome"] == "stopped":
-            assert s["r"] == pytest.approx(-1.0)
+        if s["outcome"] == "stopped":  # the stop, or worse when a candle opened beyond it
+            assert s["gross_r"] <= -1.0 + 1e-9 and (
+                s["gross_r"] == pytest.approx(-1.0) or s["exit_price"] != s["stop"]
+            )
         if s["outcome"] == "target2":
-            assert s["r"] == pytest.approx(2.0)
+            assert s["gross_r"] == pytest.approx(2.0)
 
 
 def _recompute(rs: list[float]) -> dict[str, float]:
@@ -99,12 +103,12 @@ def _recompute(rs: list[float]) -> dict[str, float]:
     return {
         "count": n,
         "wins": len(wins),
-        "hit_rate": len(wins) / n if n else 0.0,
-        "avg_r": sum(rs) / n if n else 0.0,
+        "hit_rate": len(wins) / n if n else None,  # none is not 0 %
+        "avg_r": sum(rs) / n if n else None,
         "total_r": sum(rs),
         "max_drawdown_r": dd,
-        "best_r": max(rs, default=0.0),
-        "worst_r": min(rs, default=0.0),
+        "best_r": max(rs) if n else None,
+        "worst_r": min(rs) if n else None,
     }
 
 
@@ -121,8 +125,8 @@ def test_statistics_agree_with_the_listed_signals() -> None:
         expected = _recompute([s["r"] for s in resolved])
         assert st["signals"] == len(mine)
         for key, value in expected.items():
-            assert st[key] == pytest.approx(value, abs=1e-9), (name, key)
-        assert st["expectancy"] == pytest.approx(st["avg_r"], abs=1e-9)
+            assert st[key] == (None if value is None else pytest.approx(value, abs=1e-9)), (name, key)
+        assert st["expectancy"] == (None if st["avg_r"] is None else pytest.approx(st["avg_r"], abs=1e-9))
     assert (
         stats["all"]["count"]
         == stats["funding"]["count"] + stats["volume"]["count"] + stats["liquidation"]["count"]
@@ -308,9 +312,11 @@ async def test_a_recording_made_by_the_writer_replays_through_the_backtest(tmp_p
         "DOGE/USDT:USDT",
         "long",
     )
-    assert sig["entry"] == 0.1 and sig["outcome"] == "target2"
-    # ticks step over target 2: the exit is the first tick beyond it (the tracker's gap rule)
-    assert sig["exit_price"] >= sig["targets"][1] and sig["r"] >= 2.0
+    # the entry is the newest print (0.097 at +21 s), not the ticker polled 21 s before it
+    assert sig["entry"] == 0.097 and sig["outcome"] == "target2"
+    # ticks step over target 2: a touch of the resting limit, filled at its price, never beyond
+    assert sig["exit_price"] == sig["targets"][1] and sig["gross_r"] == pytest.approx(2.0)
+    assert sig["r"] < 2.0  # net of fees and slippage
     assert doc["stats"]["liquidation"]["count"] == 1
 
 
@@ -476,3 +482,14 @@ def test_plot_to_an_unwritable_place_says_so_after_the_report(tmp_path: Path) ->
     assert code == 73
     assert "cannot write the plot" in err.getvalue()
     assert json.loads(out.getvalue())["stats"]["funding"]["signals"] == 1
+
+
+def test_a_strategy_without_outcomes_reports_null_not_zero_percent() -> None:
+    doc = report(MARKET, strategies=["liquidation", "volume"])
+    none, some = doc["stats"]["liquidation"], doc["stats"]["volume"]
+    assert none["signals"] == 0 and none["hit_rate"] is None and none["avg_r"] is None
+    assert some["count"] > 0 and isinstance(some["hit_rate"], float)
+    code, text, _ = backtest(MARKET, strategies=["liquidation", "volume"], as_json=False)
+    assert code == EX_OK
+    liquidation_row = next(line for line in text.splitlines() if line.startswith("liquidation "))
+    assert liquidation_row.split()[3:5] == ["-", "-"]  # hit rate and avg R: none, shown as "-"
