@@ -493,3 +493,99 @@ def test_a_strategy_without_outcomes_reports_null_not_zero_percent() -> None:
     assert code == EX_OK
     liquidation_row = next(line for line in text.splitlines() if line.startswith("liquidation "))
     assert liquidation_row.split()[3:5] == ["-", "-"]  # hit rate and avg R: none, shown as "-"
+
+
+# outside in: every outcome recomputed from the raw CSV files, without the tracker --------------------
+_TAKER, _MAKER, _SLIP = 0.0005, 0.0002, 0.0002  # Binance's published fees; the default 2 bps slippage
+
+
+def _csv(path: Path) -> list[list[float]]:
+    rows = path.read_text(encoding="utf-8").splitlines()[1:]
+    return [[float(x) for x in row.split(",")] for row in rows if row.strip()]
+
+
+def _bars() -> list[tuple[int, int, float, float, float, float]]:
+    """(open ms, close ms, o, h, l, c): the 5m candles, then the 8h ones where no 5m candle exists."""
+    m5 = [(int(r[0]), int(r[0]) + 300_000, r[1], r[2], r[3], r[4]) for r in _csv(MARKET / XRP_5M)]
+    end_5m = m5[-1][1]
+    h8 = [
+        (int(r[0]), int(r[0]) + 28_800_000, r[1], r[2], r[3], r[4])
+        for r in _csv(MARKET / "binanceusdm_XRP-USDT-USDT_8h.csv")
+        if int(r[0]) >= end_5m
+    ]
+    return m5 + h8
+
+
+def _fill(
+    s: dict[str, Any], bars: list[tuple[int, int, float, float, float, float]]
+) -> tuple[float, float, int]:
+    """(exit price, fee R, exit ms) of one signal, by the rules in docs/signals.md."""
+    sign = 1.0 if s["direction"] == "long" else -1.0
+    entry, stop, (t1, t2) = s["entry"], s["stop"], s["targets"]
+    risk = abs(entry - stop)
+    reached_t1, last_close = False, None
+
+    def booked(price: float, maker: bool, at: int) -> tuple[float, float, int]:
+        cost = (_TAKER + _SLIP) * entry + (_MAKER if maker else _TAKER + _SLIP) * price
+        return price, cost / risk, at
+
+    for open_ms, close_ms, o, h, lo, c in bars:
+        if close_ms <= s["time_ms"]:
+            continue
+        if open_ms >= s["expiry_ms"]:
+            break
+        if open_ms < s["time_ms"]:  # the signal's own candle: only its close is after the signal
+            o_, h, lo = None, c, c
+        else:
+            o_ = o
+        level = entry if reached_t1 else stop
+        adverse, favourable = (lo, h) if sign > 0 else (h, lo)
+        if o_ is not None and sign * (o_ - level) <= 0:
+            return booked(o_, False, close_ms)
+        if o_ is not None and sign * (o_ - t2) >= 0:
+            return booked(t2, True, close_ms)
+        if sign * (adverse - level) <= 0:
+            return booked(level, False, close_ms)
+        if sign * (favourable - t2) >= 0:
+            return booked(t2, True, close_ms)
+        if sign * (favourable - t1) >= 0:
+            reached_t1 = True
+        last_close = c
+    assert last_close is not None
+    return booked(last_close, False, s["expiry_ms"])
+
+
+def _funding(
+    s: dict[str, Any], exit_ms: int, bars: list[tuple[int, int, float, float, float, float]]
+) -> float:
+    closes = {close_ms: c for _, close_ms, _, _, _, c in bars}
+    sign = 1.0 if s["direction"] == "long" else -1.0
+    risk = abs(s["entry"] - s["stop"])
+    total = 0.0
+    for ms, rate in ((int(r[0]), r[1]) for r in _csv(MARKET / "binanceusdm_XRP-USDT-USDT_funding-8h.csv")):
+        held = s["time_ms"] < ms < exit_ms or ms == exit_ms == s["expiry_ms"]
+        if held:
+            total -= sign * rate * closes.get(ms, s["entry"]) / risk
+    return total
+
+
+def test_every_outcome_recomputes_from_the_raw_candles_within_a_hundredth_of_r() -> None:
+    doc = report(MARKET)
+    bars = _bars()
+    checked = 0
+    for s in doc["signals"]:
+        if s["direction"] == "none" or s["outcome"] == "open":
+            continue
+        exit_price, fee_r, exit_ms = _fill(s, bars)
+        sign = 1.0 if s["direction"] == "long" else -1.0
+        gross = sign * (exit_price - s["entry"]) / abs(s["entry"] - s["stop"])
+        net = gross - fee_r + _funding(s, exit_ms, bars)
+        where = (s["time"], s["strategy"])
+        assert s["resolved_ms"] == exit_ms, where
+        assert s["gross_r"] == pytest.approx(gross, abs=0.01), where
+        assert s["fee_r"] == pytest.approx(fee_r, abs=0.01), where
+        assert s["net_r"] == pytest.approx(net, abs=0.01), where
+        largest = max(sign * (t - s["entry"]) for t in s["targets"]) / abs(s["entry"] - s["stop"])
+        assert s["gross_r"] <= largest + 1e-9, where  # a target is a limit: never beyond it
+        checked += 1
+    assert checked == 5
