@@ -90,7 +90,7 @@ def test_shared_data_gives_volume_and_funding_signals_with_outcomes() -> None:
             assert s["gross_r"] == pytest.approx(2.0)
 
 
-def _recompute(rs: list[float]) -> dict[str, float]:
+def _recompute(rs: list[float]) -> dict[str, float | None]:
     n = len(rs)
     equity = peak = dd = 0.0
     for r in rs:

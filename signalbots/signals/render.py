@@ -380,8 +380,9 @@ def open_signals(
 def stats_line(name: str, s: Stats) -> str:
     if s.count == 0:
         return f"<b>{escape(name)}</b> no resolved signals"
-    ci = f" (95% {signed(s.ci95_low, 2)}…{signed(s.ci95_high, 2)})" if s.ci95_low is not None else ""
-    ci = ci if s.ci95_high is not None else ""
+    ci = ""
+    if s.ci95_low is not None and s.ci95_high is not None:
+        ci = f" (95% {signed(s.ci95_low, 2)}…{signed(s.ci95_high, 2)})"
     pf = f" · PF {s.profit_factor:.2f}" if s.profit_factor is not None else ""
     judge = "" if s.judged else " · <i>too few to judge</i>"
     return (
