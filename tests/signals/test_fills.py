@@ -5,8 +5,12 @@ LONG entry 100, stop 98, T1 102, T2 104 (1R = 2.0); fees and slippage are zero o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from signals_support import T0, Bench, candidate
 
+from signalbots.events import FundingSnapshot
+from signalbots.notifier import Kind
 from signalbots.signals.model import Direction, Status
 
 EX, XRP = "binanceusdm", "XRP/USDT:USDT"
@@ -83,3 +87,17 @@ def test_breakeven_stop_gapped_through_exits_at_the_open(bench: Bench) -> None:
     assert tracker.on_price(EX, XRP, T0, 102.5, 100.0, 102.0, end_ms=T0 + M5, open_price=100.0) == []
     [sig] = tracker.on_price(EX, XRP, T0 + M5, 99.0, 98.5, 99.0, end_ms=T0 + 2 * M5, open_price=99.0)
     assert sig.status is Status.TARGET1 and sig.exit_price == 99.0 and sig.gross_r == -0.5
+
+
+def test_with_mark_trigger_the_mark_price_stops_and_last_prices_only_fill_targets(
+    bench_factory: Callable[..., Bench],
+) -> None:
+    bench = bench_factory(stop_trigger="mark")
+    tracker = bench.tracker()
+    bench.desk().consider([candidate()])
+    # a last-price wick through the stop: the mark did not follow, so no stop
+    assert tracker.on_price(EX, XRP, T0, 100.5, 97.0, 99.0, end_ms=T0 + M5, open_price=100.0) == []
+    [sig] = tracker.on_funding(FundingSnapshot(EX, XRP, T0 + M5 + 1, 0.0001, 8.0, T0 + 8 * 3_600_000, 97.9))
+    assert sig.status is Status.STOPPED and sig.exit_price == 98.0
+    [reply] = bench.notifier.of(Kind.OUTCOME)
+    assert "stops on mark price" in reply.text
