@@ -15,7 +15,7 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message
 from signalbots.settings import ExchangeSettings, RiskSettings, Settings
 from signalbots.signals.desk import Desk
-from signalbots.signals.model import Candidate, Direction
+from signalbots.signals.model import Candidate, Direction, Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 
@@ -105,8 +105,13 @@ class Bench:
             clock=self.clock,
             metrics=self.metrics,
             notifier=self.notifier,
-            on_signal=lambda sig: [t.follow(sig) for t in self.followers if t.store is self.store] and None,
+            on_signal=self._tell,
         )
+
+    def _tell(self, sig: Signal) -> None:
+        for tracker in self.followers:
+            if tracker.store is self.store:  # a tracker of a closed store is a process that ended
+                tracker.follow(sig)
 
     def tracker(self) -> Tracker:
         made = Tracker(
