@@ -131,16 +131,15 @@ class Tracker:
         resolved: list[Signal] = []
         for o in list(self._open.get(key, {}).values()):
             c = o.signal.candidate
-            if time_ms < c.time_ms:
-                if end_ms is None or end_ms <= c.time_ms:
-                    continue  # entirely before the signal
-                # the signal's own candle: only its close comes after the signal
-                done = self._touch(o, stamp, None, now_price, now_price, stops=stops)
-            elif time_ms >= c.expiry_ms:
+            if time_ms < c.time_ms and (end_ms is None or end_ms <= c.time_ms):
+                continue  # entirely before the signal
+            if time_ms >= c.expiry_ms:
                 before = previous is not None and c.time_ms <= previous[0] < c.expiry_ms
                 done = self._expire(o, previous[1] if previous is not None and before else now_price)
             elif c.direction is Direction.NONE:
                 continue
+            elif time_ms < c.time_ms:  # the signal's own candle: only its close comes after the signal
+                done = self._touch(o, stamp, None, now_price, now_price, stops=stops)
             else:
                 done = self._touch(o, stamp, open_price, high, low, stops=stops)
             if done is not None:
@@ -203,7 +202,8 @@ class Tracker:
             return self._resolve(o, exit_.status, time_ms, exit_.price, maker=exit_.maker)
         c = o.signal.candidate
         s = 1.0 if c.direction is Direction.LONG else -1.0
-        if targets and o.t1_ms is None and s * (high if s > 0 else low) - s * c.targets[0] >= 0:
+        favourable = high if s > 0 else low
+        if targets and o.t1_ms is None and s * (favourable - c.targets[0]) >= 0:
             self._reach_t1(o, time_ms)
         return None
 

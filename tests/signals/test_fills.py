@@ -101,3 +101,11 @@ def test_with_mark_trigger_the_mark_price_stops_and_last_prices_only_fill_target
     assert sig.status is Status.STOPPED and sig.exit_price == 98.0
     [reply] = bench.notifier.of(Kind.OUTCOME)
     assert "stops on mark price" in reply.text
+
+
+def test_an_alert_inside_a_candle_has_nothing_to_fill(bench: Bench) -> None:
+    tracker = bench.tracker()
+    alert = candidate(strategy="funding", kind="spread", direction=Direction.NONE, time_ms=T0 + 60_000)
+    bench.desk().consider([alert])
+    assert tracker.on_price(EX, XRP, T0, 150.0, 50.0, 100.0, end_ms=T0 + M5, open_price=100.0) == []
+    assert [s.candidate.kind for s in tracker.expire(T0 + 2 * 86_400_000)] == ["spread"]
