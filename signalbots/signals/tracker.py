@@ -133,6 +133,7 @@ class Tracker:
             c = o.signal.candidate
             if time_ms < c.time_ms and (end_ms is None or end_ms <= c.time_ms):
                 continue  # entirely before the signal
+            done: Signal | None
             if time_ms >= c.expiry_ms:
                 before = previous is not None and c.time_ms <= previous[0] < c.expiry_ms
                 done = self._expire(o, previous[1] if previous is not None and before else now_price)
