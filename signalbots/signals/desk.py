@@ -324,12 +324,11 @@ class Desk:
                     )
                 assert cur.lastrowid is not None
                 sig = Signal(id=cur.lastrowid, candidate=c, size_base=size)
+                standing = record_line(record(self.store, c.strategy, c.time_ms))
                 self.notifier.submit(
                     Message(
                         kind=Kind.SIGNAL,
-                        text=render.signal(
-                            sig, record=record_line(record(self.store, c.strategy, c.time_ms))
-                        ),
+                        text=render.signal(sig, record=standing),
                         dedupe_key=keys.signal(c.dedupe_key),
                         strategy=c.strategy,
                         signal=SignalRef(
@@ -339,7 +338,7 @@ class Desk:
                             event_time=c.time_ms / 1000,
                             expires_at=c.expiry_ms / 1000,
                             strength=c.strength,
-                            compact=render.compact(sig),
+                            compact=render.compact(sig, record=standing),
                         ),
                     )
                 )

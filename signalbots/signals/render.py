@@ -259,13 +259,13 @@ def signal(sig: Signal, *, record: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def compact(sig: Signal) -> str:
-    """The signal as one block of a coalesced message (a burst): direction, symbol, exchange, levels and
-    its headline fact, in three lines."""
+def compact(sig: Signal, *, record: str | None = None) -> str:
+    """The signal as one block of a coalesced message (a burst): direction, symbol, exchange, grade, levels,
+    its headline fact and the strategy's ``record`` line."""
     c = sig.candidate
     lines = [
         f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {escape(exchange_name(c.exchange))}"
-        f" · {escape(_TITLES.get(c.kind, f'{c.strategy} {c.kind}'))}"
+        f" · {escape(_TITLES.get(c.kind, f'{c.strategy} {c.kind}'))} · grade {grade(c.strength)}"
     ]
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:
@@ -279,6 +279,8 @@ def compact(sig: Signal) -> str:
     facts = _facts_lines(c.kind, c.facts)
     if facts:
         lines.append("📈 " + facts[0].split(" · ")[0])
+    if record is not None:
+        lines.append(escape(record))
     return "\n".join(lines)
 
 

@@ -60,3 +60,11 @@ def test_a_short_record_says_too_few_to_judge(bench: Bench) -> None:
     [alert] = bench.notifier.of(Kind.SIGNAL)
     assert "3 resolved · hit 33%" in alert.text and "too few to judge" in alert.text
     assert "grade B" in alert.text
+
+
+def test_the_compact_form_for_a_coalesced_burst_carries_grade_and_record(bench: Bench) -> None:
+    _inject(bench, [2.0, -1.0, -1.0])
+    bench.desk().consider([candidate(strength=2.0)])
+    [alert] = bench.notifier.of(Kind.SIGNAL)
+    assert alert.signal is not None
+    assert "grade A" in alert.signal.compact and "3 resolved · hit 33%" in alert.signal.compact
