@@ -230,8 +230,8 @@ class ExchangeSettings(_Section):
     candle_backfill: int = Field(
         default=60, ge=0, le=99
     )  # closed candles per symbol at start (< 100: weight 1)
-    taker_fee: float | None = Field(default=None, ge=0, lt=0.01)  # None: the venue profile's fee
-    maker_fee: float | None = Field(default=None, ge=-0.01, lt=0.01)  # negative: a rebate
+    taker_fee: Annotated[float, Field(ge=0, lt=0.01)] | Literal["venue"] = "venue"  # venue: the profile's
+    maker_fee: Annotated[float, Field(gt=-0.01, lt=0.01)] | Literal["venue"] = "venue"  # negative: a rebate
 
 
 def _default_exchanges() -> dict[str, ExchangeSettings]:

@@ -43,9 +43,9 @@ class Costs:
         taker = venue.taker_fee if venue is not None else _DEFAULT_TAKER
         maker = venue.maker_fee if venue is not None else _DEFAULT_MAKER
         override = self.settings.exchanges.get(exchange)
-        if override is not None and override.taker_fee is not None:
+        if override is not None and override.taker_fee != "venue":
             taker = override.taker_fee
-        if override is not None and override.maker_fee is not None:
+        if override is not None and override.maker_fee != "venue":
             maker = override.maker_fee
         return Fees(taker=taker, maker=maker, slippage=self.settings.risk.slippage_bps / 10_000)
 

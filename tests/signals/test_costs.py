@@ -14,6 +14,8 @@ from signals_support import HOUR, T0, Bench, candidate
 
 from signalbots.events import FundingSnapshot
 from signalbots.exchange.venues import VENUES
+from signalbots.settings import ExchangeSettings, RiskSettings, Settings
+from signalbots.signals.costs import Costs, Fees
 from signalbots.signals.model import Direction, Status
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "signals.md"
@@ -34,8 +36,8 @@ def _row(bench: Bench, exchange: str) -> str:
     assert sig.status is Status.TARGET2 and sig.gross_r is not None and sig.fee_r is not None
     fees = bench.settings.exchanges[exchange]
     venue = VENUES[exchange]
-    taker = venue.taker_fee if fees.taker_fee is None else fees.taker_fee
-    maker = venue.maker_fee if fees.maker_fee is None else fees.maker_fee
+    taker = venue.taker_fee if fees.taker_fee == "venue" else fees.taker_fee
+    maker = venue.maker_fee if fees.maker_fee == "venue" else fees.maker_fee
     slippage_r = bench.settings.risk.slippage_bps / 10_000 * 60_000 / 120
     fee_only = sig.fee_r - slippage_r
     assert sig.r_multiple == pytest.approx(sig.gross_r - fee_only - slippage_r + sig.funding_r)
@@ -88,3 +90,19 @@ def test_a_live_announced_settlement_counts_once_it_has_passed(bench_factory: Ca
     [sig] = tracker.on_price("binanceusdm", BTC, T0 + 2 * HOUR, 97.0, 97.0, 97.0)
     assert sig.funding_r == pytest.approx(-0.05)  # the long paid 0.1 % of 100 once
     assert sig.r_multiple == pytest.approx(-1.05)
+
+
+def test_settings_override_a_venues_fees_per_exchange() -> None:
+    settings = Settings(
+        _env_file=None,
+        exchanges={"bybit": ExchangeSettings(taker_fee=0.001, maker_fee=-0.0001)},
+        risk=RiskSettings(slippage_bps=5.0),
+    )
+    costs = Costs(settings=settings)
+    assert costs.fees("bybit") == Fees(taker=0.001, maker=-0.0001, slippage=0.0005)
+    assert costs.fees("okx") == Fees(
+        taker=VENUES["okx"].taker_fee, maker=VENUES["okx"].maker_fee, slippage=0.0005
+    )
+    long = candidate(exchange="bybit", entry=100.0, risk=2.0)
+    # entry: (0.001 + 0.0005) × 100; a target is a maker fill at 104 earning the rebate
+    assert costs.trade_r(long, 104.0, maker_exit=True) == pytest.approx((0.15 - 0.0104) / 2)
