@@ -17,8 +17,9 @@ heartbeat_interval = "{heartbeat}"
 shutdown_timeout = "5s"
 [http]
 listen = ""
-[exchanges.binanceusdm]
-enabled = false
+[exchanges.binanceusdm]  # a closed local port: a daemon needs an exchange to watch; this one is offline
+rest_url = "http://127.0.0.1:9"
+ws_url = "ws://127.0.0.1:9"
 [exchanges.bybit]
 enabled = false
 [exchanges.okx]
