@@ -136,9 +136,16 @@ class Runtime:
                 strategies=lambda: rt.settings.enabled_strategies(),
                 chart=illustrator.market_chart,
             )
-        rt.desk = Desk(store=store, settings=settings, clock=clock, metrics=rt.metrics, notifier=rt.notifier)
         rt.tracker = Tracker(
             store=store, settings=settings, clock=clock, metrics=rt.metrics, notifier=rt.notifier
+        )
+        rt.desk = Desk(
+            store=store,
+            settings=settings,
+            clock=clock,
+            metrics=rt.metrics,
+            notifier=rt.notifier,
+            on_signal=rt.tracker.follow,
         )
         rt.tracker_runner = TrackerRunner(
             tracker=rt.tracker,

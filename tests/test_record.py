@@ -121,9 +121,16 @@ class LiveDaemon:
         self.bus = EventBus(metrics=self.metrics)
         self.notifier = DryRunNotifier()
         self.supervisor = Supervisor(health=self.health, clock=clock, metrics=self.metrics)
-        desk = Desk(store=store, settings=settings, clock=clock, metrics=self.metrics, notifier=self.notifier)
         tracker = Tracker(
             store=store, settings=settings, clock=clock, metrics=self.metrics, notifier=self.notifier
+        )
+        desk = Desk(
+            store=store,
+            settings=settings,
+            clock=clock,
+            metrics=self.metrics,
+            notifier=self.notifier,
+            on_signal=tracker.follow,
         )
         (feeds,) = feed_plan(settings, [EX])
         service = ExchangeService(

@@ -175,6 +175,8 @@ class ExchangeSettings(_Section):
     candle_backfill: int = Field(
         default=60, ge=0, le=99
     )  # closed candles per symbol at start (< 100: weight 1)
+    taker_fee: Annotated[float, Field(ge=0, lt=0.01)] | Literal["venue"] = "venue"  # venue: the profile's
+    maker_fee: Annotated[float, Field(gt=-0.01, lt=0.01)] | Literal["venue"] = "venue"  # negative: a rebate
 
 
 def default_exchanges() -> dict[str, ExchangeSettings]:
@@ -203,3 +205,5 @@ class RiskSettings(_Section):
     extreme_cooldown: Cooldown = (
         28800.0  # funding extremes per (exchange, symbol, direction); survives restarts
     )
+    slippage_bps: float = Field(default=2.0, ge=0, le=500)  # per market fill (entry, stop, expiry)
+    stop_trigger: Literal["last", "mark"] = "last"  # the price that triggers stops
