@@ -16,37 +16,13 @@ from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.telegram import SentMessage, TelegramSim
 from tests.charts.png import decode
+from tests.config import daemon_config, sim_endpoints
 from tests.daemon_process import WAIT, DaemonProcess
 
 TOKEN = "123456789:AAHchartsTOKEN_for_the_simulator_only"
 CHAT = 1001
 EX = "binanceusdm"
 FIVE_MINUTES_MS = 300_000
-CONFIG = """
-[daemon]
-state_dir = "{state}"
-heartbeat_interval = "1d"
-daily_summary = false
-[http]
-listen = ""
-[telegram]
-api_url = "{telegram}"
-alert_chat_id = {chat}
-commands = false
-request_timeout = "60s"
-[exchanges.binanceusdm]
-rest_url = "{rest}"
-ws_url = "{ws}"
-ticker_poll = "3s"
-[exchanges.bybit]
-enabled = false
-[exchanges.okx]
-enabled = false
-[strategies.funding]
-enabled = false
-[strategies.liquidation]
-min_prints = 1
-"""
 
 
 @pytest.fixture
@@ -89,15 +65,17 @@ async def test_spike_and_cascade_alerts_are_each_followed_by_their_chart(
         quote_volume=60_000_000.0,
     )  # the newest closed candle: +3% on 30× the usual volume, read by the start-up backfill
     async with TelegramSim(token=TOKEN) as telegram:
-        config = tmp_path / "signalbots.toml"
-        config.write_text(
-            CONFIG.format(
-                state=tmp_path / "state",
-                telegram=telegram.url,
-                chat=CHAT,
-                rest=exchange.rest_url(EX),
-                ws=exchange.ws_url(EX),
-            )
+        config = daemon_config(
+            tmp_path,
+            daemon={"heartbeat_interval": "1d", "daily_summary": False},
+            telegram={
+                "api_url": telegram.url,
+                "alert_chat_id": CHAT,
+                "commands": False,
+                "request_timeout": "60s",
+            },
+            exchanges={EX: sim_endpoints(exchange, EX, ticker_poll="3s")},
+            strategies={"liquidation": {"min_prints": 1}, "volume": {}},
         )
         daemon = DaemonProcess(
             args=["--config", str(config), "run"], cwd=tmp_path, env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN}

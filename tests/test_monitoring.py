@@ -22,6 +22,7 @@ from signalbots.clock import SystemClock
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.telegram import TelegramSim
+from tests.config import STRATEGIES, daemon_config, sim_endpoints
 from tests.daemon_process import WAIT, DaemonProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,25 +150,6 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
 # a running daemon exports them --------------------------------------------------------------------------
 TOKEN = "123456789:AAHmonitoringTOKEN_for_the_simulator"
 EX = "binanceusdm"
-CONFIG = """
-[daemon]
-state_dir = "{state}"
-heartbeat_interval = "1d"
-daily_summary = false
-[http]
-listen = "127.0.0.1:{port}"
-[telegram]
-api_url = "{telegram}"
-alert_chat_id = 1001
-commands = false
-[exchanges.binanceusdm]
-rest_url = "{rest}"
-ws_url = "{ws}"
-[exchanges.bybit]
-enabled = false
-[exchanges.okx]
-enabled = false
-"""
 
 
 def _free_port() -> int:
@@ -196,15 +178,13 @@ async def test_every_metric_in_the_rules_and_dashboard_is_exported_by_a_running_
 ) -> None:
     port = _free_port()
     async with TelegramSim(token=TOKEN) as telegram:
-        config = tmp_path / "signalbots.toml"
-        config.write_text(
-            CONFIG.format(
-                state=tmp_path / "state",
-                port=port,
-                telegram=telegram.url,
-                rest=exchange.rest_url(EX),
-                ws=exchange.ws_url(EX),
-            )
+        config = daemon_config(
+            tmp_path,
+            daemon={"heartbeat_interval": "1d", "daily_summary": False},
+            http=f"127.0.0.1:{port}",
+            telegram={"api_url": telegram.url, "alert_chat_id": 1001, "commands": False},
+            exchanges={EX: sim_endpoints(exchange, EX)},
+            strategies={name: {} for name in STRATEGIES},
         )
         daemon = DaemonProcess(
             args=["--config", str(config), "run"],
