@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +30,13 @@ STRATEGIES = ("liquidation", "funding", "volume")
 class _Sim(Protocol):
     def rest_url(self, exchange: str) -> str: ...
     def ws_url(self, exchange: str) -> str: ...
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now, for ``[http] listen`` or a closed exchange."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def sim_endpoints(sim: _Sim, exchange: str, **extra: Value) -> dict[str, Value]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from tests._netguard import loopback_guard
+from tests.daemon_process import DaemonProcess
 
 pytest_plugins = ("pytester",)  # tests/test_netguard.py runs a test that dials out, to watch it fail
 
@@ -86,3 +87,29 @@ def _no_connection_left_the_machine() -> Iterator[None]:
             f.seek(before)
             refused = f.read()
         pytest.fail(f"this test tried to reach the network:\n{refused}", pytrace=False)
+
+
+@pytest.fixture
+def launch_daemon(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    """``launch_daemon(config, "run", env={...})``: ``signalbots --config config ...`` in ``tmp_path``,
+    killed at teardown if the test did not stop it."""
+    started: list[DaemonProcess] = []
+
+    def launch(
+        config: Path,
+        *command: str,
+        env: Mapping[str, str] | None = None,
+        notify_socket: Path | None = None,
+    ) -> DaemonProcess:
+        daemon = DaemonProcess(
+            args=["--config", str(config), *(command or ("run",))],
+            cwd=tmp_path,
+            env=env,
+            notify_socket=notify_socket,
+        )
+        started.append(daemon)
+        return daemon
+
+    yield launch
+    for daemon in started:
+        daemon.close()

@@ -5,7 +5,7 @@ outcome reply carries a small chart of the path."""
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def _chart_for(sent: list[SentMessage], alert: SentMessage | None) -> SentMessag
 
 
 async def test_spike_and_cascade_alerts_are_each_followed_by_their_chart(
-    tmp_path: Path, exchange: ExchangeSim
+    tmp_path: Path, exchange: ExchangeSim, launch_daemon: Callable[..., DaemonProcess]
 ) -> None:
     market = exchange.market
     xrp = market.listing(EX, "XRP")
@@ -77,43 +77,38 @@ async def test_spike_and_cascade_alerts_are_each_followed_by_their_chart(
             exchanges={EX: sim_endpoints(exchange, EX, ticker_poll="3s")},
             strategies={"liquidation": {"min_prints": 1}, "volume": {}},
         )
-        daemon = DaemonProcess(
-            args=["--config", str(config), "run"], cwd=tmp_path, env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN}
+        daemon = launch_daemon(config, "run", env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN})
+        await daemon.await_log("ready")
+        spike = "📊 Volume spike"
+        await telegram.wait_for(
+            lambda: _chart_for(telegram.sent, _alert(telegram.sent, "XRP", spike)) is not None,
+            within=WAIT,
         )
-        try:
-            await daemon.await_log("ready")
-            spike = "📊 Volume spike"
-            await telegram.wait_for(
-                lambda: _chart_for(telegram.sent, _alert(telegram.sent, "XRP", spike)) is not None,
-                within=WAIT,
-            )
-            await exchange.wait_until(lambda: "!forceOrder@arr" in exchange.subscriptions(EX), within=WAIT)
-            market.liquidate(EX, "SOL", Side.LONG, notional_usd=6e6)
-            cascade = "💥 Liquidation cascade"
-            await telegram.wait_for(
-                lambda: _chart_for(telegram.sent, _alert(telegram.sent, "SOL", cascade)) is not None,
-                within=WAIT,
-            )
-            # SOL runs far past target 2: the outcome reply follows, and a chart of the path replies to it
-            market.set_price(EX, "SOL", market.last_price(market.listing(EX, "SOL")) * 1.5)
+        await exchange.wait_until(lambda: "!forceOrder@arr" in exchange.subscriptions(EX), within=WAIT)
+        market.liquidate(EX, "SOL", Side.LONG, notional_usd=6e6)
+        cascade = "💥 Liquidation cascade"
+        await telegram.wait_for(
+            lambda: _chart_for(telegram.sent, _alert(telegram.sent, "SOL", cascade)) is not None,
+            within=WAIT,
+        )
+        # SOL runs far past target 2: the outcome reply follows, and a chart of the path replies to it
+        market.set_price(EX, "SOL", market.last_price(market.listing(EX, "SOL")) * 1.5)
 
-            def outcome_chart() -> SentMessage | None:
-                sol = _alert(telegram.sent, "SOL", cascade)
-                outcome = next(
-                    (
-                        m
-                        for m in telegram.sent
-                        if sol and m.photo is None and m.reply_to_message_id == sol.message_id
-                    ),
-                    None,
-                )
-                return _chart_for(telegram.sent, outcome)
+        def outcome_chart() -> SentMessage | None:
+            sol = _alert(telegram.sent, "SOL", cascade)
+            outcome = next(
+                (
+                    m
+                    for m in telegram.sent
+                    if sol and m.photo is None and m.reply_to_message_id == sol.message_id
+                ),
+                None,
+            )
+            return _chart_for(telegram.sent, outcome)
 
-            await telegram.wait_for(lambda: outcome_chart() is not None, within=WAIT)
-            daemon.signal(signal.SIGTERM)
-            assert await daemon.await_exit() == 0
-        finally:
-            daemon.close()
+        await telegram.wait_for(lambda: outcome_chart() is not None, within=WAIT)
+        daemon.signal(signal.SIGTERM)
+        assert await daemon.await_exit() == 0
     sent = telegram.sent
     for base, title in (("XRP", spike), ("SOL", cascade)):
         text = _alert(sent, base, title)
