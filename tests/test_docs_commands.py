@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL = {"sh", "bash", "shell", "console"}
 _FENCE = re.compile(r"^\s*```(\S*)\s*$")
-_NEEDS = re.compile(r"<!--\s*needs:\s*(.+?)\s*-->")
+_NEEDS = re.compile(r"^<!--\s*needs:\s*(.+?)\s*-->", re.M)  # on a line of its own
 _COMMENT = re.compile(r"\s{2,}#\s.*$|\s+#\s[^'\"]*$")
 _HEREDOC = re.compile(r"<<-?\s*'?(\w+)'?")
 
@@ -187,7 +187,8 @@ def test_each_place_named_in_the_table_exists_and_holds_the_command() -> None:
 
 def test_a_needs_marker_says_why() -> None:
     for page in PAGES:
-        for reason in _NEEDS.findall(page.read_text(encoding="utf-8")):
+        markers = [line for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("<!--")]
+        for reason in _NEEDS.findall("\n".join(markers)):
             assert len(reason.split()) >= 2, f"{page.name}: say what is needed, not just {reason!r}"
 
 
