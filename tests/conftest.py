@@ -30,6 +30,7 @@ SLOW = (
     "tests/test_cli.py",
     "tests/test_quality.py",
     "tests/test_docs_samples.py",
+    "tests/charts/test_renderer.py",  # each test spawns chart worker processes
     "tests/test_health.py::test_every_exchange_unreachable_turns_the_heartbeat_red_and_names_them",
     "tests/telegram/test_delivery.py::test_after_an_outage_of_any_length_and_a_run_of_faults_delivery",
     "tests/sim/test_mexc_sim.py::test_ccxt_reads_markets_tickers_candles_and_funding",
