@@ -80,13 +80,10 @@ def check_lookup(host: Any) -> None:
     raise _refuse(f"DNS lookup of {name!r}")
 
 
-_installed: dict[str, Any] = {}
-
-
 def install() -> None:
     """Wrap the socket calls; idempotent."""
-    if _installed:
-        return
+    if getattr(socket.socket.connect, "loopback_guard", False):
+        return  # the socket module is process-wide: wrap it once
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
     real_sendto = socket.socket.sendto
@@ -108,20 +105,8 @@ def install() -> None:
         check_lookup(host)
         return real_getaddrinfo(host, *args, **kwargs)
 
-    _installed.update(
-        connect=real_connect, connect_ex=real_connect_ex, sendto=real_sendto, getaddrinfo=real_getaddrinfo
-    )
+    connect.loopback_guard = True  # type: ignore[attr-defined]
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
     socket.socket.sendto = sendto  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
-
-
-def uninstall() -> None:
-    if not _installed:
-        return
-    socket.socket.connect = _installed["connect"]  # type: ignore[method-assign]
-    socket.socket.connect_ex = _installed["connect_ex"]  # type: ignore[method-assign]
-    socket.socket.sendto = _installed["sendto"]  # type: ignore[method-assign]
-    socket.getaddrinfo = _installed["getaddrinfo"]
-    _installed.clear()
