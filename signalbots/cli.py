@@ -8,10 +8,18 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from signalbots import __version__
-from signalbots.settings import ConfigError, effective, env_file_warning, load_settings, parse_duration
+from signalbots.settings import (
+    CREDENTIAL_BOT_TOKEN,
+    ConfigError,
+    effective,
+    env_file_warning,
+    load_settings,
+    parse_duration,
+)
 
 EX_OK = 0
 EX_FAILURE = 1
@@ -113,6 +121,15 @@ def _positive_duration(text: str) -> float:
     return seconds
 
 
+def _credential(text: str) -> tuple[str, Path]:
+    ident, sep, path = text.partition(":")
+    if not sep or not path:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ID:PATH (as in the unit's LoadCredential=)")
+    if ident != CREDENTIAL_BOT_TOKEN:
+        raise argparse.ArgumentTypeError(f"unknown credential {ident!r} (known: {CREDENTIAL_BOT_TOKEN})")
+    return ident, Path(path)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="signalbots",
@@ -153,6 +170,15 @@ def _parser() -> argparse.ArgumentParser:
         "effective values with secrets masked.",
     )
     cc.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
+    cc.add_argument(
+        "--credential",
+        type=_credential,
+        action="append",
+        default=None,
+        metavar="ID:PATH",
+        help="read a credential as the unit's LoadCredential=ID:PATH hands it to 'run', e.g. "
+        f"{CREDENTIAL_BOT_TOKEN}:/etc/signalbots/bot_token (default: $CREDENTIALS_DIRECTORY)",
+    )
     st = command(
         "status",
         "ask a running daemon for its health",
@@ -238,7 +264,11 @@ def _print_settings(data: dict[str, object], prefix: str = "") -> None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    credentials = dict(args.credential) if args.credential is not None else None
+    settings = load_settings(args.config, credentials=credentials)
+    from signalbots.coverage import require_a_signal
+
+    require_a_signal(settings)  # as `run` refuses it
     if (warning := env_file_warning()) is not None:
         print(f"warning: {warning}", file=sys.stderr)
     data = effective(settings)
@@ -268,6 +298,9 @@ def _status(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # refused in a quarter second, before the daemon's imports
+    from signalbots.coverage import require_a_signal
+
+    require_a_signal(settings)  # a daemon that can never signal would look healthy (issue 21)
     from signalbots.app import Daemon
 
     return asyncio.run(Daemon(config=args.config, settings=settings).run())

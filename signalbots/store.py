@@ -105,6 +105,12 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE outbox ADD COLUMN photo BLOB;
     """,
+    # 8: outcomes in R split into gross, costs (fees and slippage) and funding; r_multiple stays and is net
+    """
+    ALTER TABLE signals ADD COLUMN gross_r REAL;
+    ALTER TABLE signals ADD COLUMN fee_r REAL;
+    ALTER TABLE signals ADD COLUMN funding_r REAL NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,8 +23,25 @@ from tests.daemon_process import WAIT, DaemonProcess
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TOKEN = "123456789:AAE-first-hour-token-abcdefghijklmno"
-# The tests' isolation, not part of the steps under test: no exchange is dialled (no network in tests).
-OFFLINE = {
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# The tests' isolation, not part of the steps under test: no exchange on the internet is dialled. A daemon
+# needs an exchange to watch (settings that can never signal are refused), so Binance is pointed at a closed
+# port on this machine: it is dialled, refused and retried, offline; the others are off.
+CLOSED = _free_port()
+OFFLINE = {f"SIGNALBOTS_EXCHANGES__{ex.upper()}__ENABLED": "false" for ex in ("bybit", "okx", "mexc")} | {
+    "SIGNALBOTS_EXCHANGES__BINANCEUSDM__REST_URL": f"http://127.0.0.1:{CLOSED}",
+    "SIGNALBOTS_EXCHANGES__BINANCEUSDM__WS_URL": f"ws://127.0.0.1:{CLOSED}",
+}
+ALL_OFF = {
     f"SIGNALBOTS_EXCHANGES__{ex.upper()}__ENABLED": "false" for ex in ("binanceusdm", "bybit", "okx", "mexc")
 }
 
@@ -35,14 +53,6 @@ def _env(extra: dict[str, str] | None = None, *, path: bool = True) -> dict[str,
     if path:
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env | (extra or {})
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_install_steps_work_as_written(tmp_path: Path) -> None:
@@ -104,6 +114,73 @@ def test_a_start_refused_with_78_is_not_reported_as_unclean_next_time(tmp_path: 
     assert not any("uncleanly" in line for line in daemon.lines)
 
 
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc: enabled = false)"),
+        (
+            {
+                f"SIGNALBOTS_STRATEGIES__{s.upper()}__ENABLED": "false"
+                for s in ("liquidation", "funding", "volume")
+            },
+            "every strategy is disabled (liquidation, funding, volume: enabled = false)",
+        ),
+        (
+            {k: "false" for k in ALL_OFF if "MEXC" not in k}
+            | {
+                "SIGNALBOTS_STRATEGIES__FUNDING__ENABLED": "false",
+                "SIGNALBOTS_STRATEGIES__VOLUME__ENABLED": "false",
+            },
+            "no enabled strategy gets its data from the enabled exchanges (mexc): "
+            "liquidation reads liquidations",
+        ),
+    ],
+    ids=["no exchange", "no strategy", "no strategy's input"],
+)
+def test_settings_that_can_never_signal_are_refused_in_one_line(
+    tmp_path: Path, settings: dict[str, str], says: str
+) -> None:
+    """Issue 21, finding 1: `check-config` said `settings OK` and the daemon answered 200 watching nothing."""
+    env = _env(
+        settings | {"SIGNALBOTS_DAEMON__STATE_DIR": str(tmp_path / "state"), "SIGNALBOTS_HTTP__LISTEN": ""}
+    )
+    results = {}
+    for command in ("check-config", "run"):
+        done = subprocess.run(
+            ["signalbots", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT
+        )
+        results[command] = (done.returncode, done.stderr)
+    for command, (code, err) in results.items():
+        assert code == 78, f"{command}: {code}\n{err}"
+        (line,) = err.splitlines()
+        assert line.startswith(f"signalbots: no signal possible: {says}"), line
+    assert results["check-config"] == results["run"]
+    assert not (tmp_path / "state").exists()
+
+
+def test_every_line_the_env_example_suggests_is_accepted(tmp_path: Path) -> None:
+    """Uncommenting a line of .env.example never earns an 'unknown variable' (issue 21, finding 6)."""
+    (tmp_path / "custom.toml").write_text(
+        (REPO / "config" / "signalbots.toml").read_text().replace("max_open = 10 ", "max_open = 9  ")
+    )
+    text = (REPO / ".env.example").read_text().replace("/etc/signalbots/signalbots.toml", "custom.toml")
+    uncommented = re.sub(r"(?m)^# (SIGNALBOTS_\w+=)", r"\1", text)
+    assert "\nSIGNALBOTS_CONFIG=custom.toml" in uncommented
+    (tmp_path / ".env").write_text(uncommented)
+    (tmp_path / ".env").chmod(0o600)
+    checked = subprocess.run(
+        [sys.executable, "-m", "signalbots", "check-config"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "max_open = 9" in checked.stdout  # the file .env names is the one read
+    assert 'format = "json"' in checked.stdout  # and the other suggested lines are in force
+
+
 # every bad input the operator met (issue 11) and the bad TOMLs of the other tests --------------------------
 @dataclass(frozen=True)
 class Bad:
@@ -126,7 +203,7 @@ BAD = [
     ),
     Bad(
         "list in .env without JSON",
-        "(.env line 1, SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS): a list is written as JSON",
+        "(.env:1 SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS): a list is written as JSON",
         dotenv="SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS=1,2\n",
     ),
     Bad(
@@ -136,25 +213,25 @@ BAD = [
     ),
     Bad(
         "unknown .env variable",
-        "SIGNALBOTS_RISK_MAX_OPEN (in .env): unknown variable",
+        "SIGNALBOTS_RISK_MAX_OPEN (.env:1): unknown variable (typo?); "
+        "did you mean SIGNALBOTS_RISK__MAX_OPEN?",
         dotenv="SIGNALBOTS_RISK_MAX_OPEN=5\n",
     ),
     Bad("--config is a directory", "is a directory; name the TOML file in it", config="."),
     Bad("--config does not exist", "does not exist (named by --config)", config="nope.toml"),
     Bad(
         "quoted boolean",
-        "strategies.volume.enabled (in s.toml): expected true or false",
+        "strategies.volume.enabled (s.toml:2): expected true or false",
         toml='[strategies.volume]\nenabled = "yes"\n',
     ),
     Bad(
         "quoted number",
-        "risk.max_open (in s.toml): expected a whole number, not a quoted string; write max_open = 10",
+        "risk.max_open (s.toml:2): expected a whole number, not a quoted string; write max_open = 10",
         toml='[risk]\nmax_open = "10"\n',
     ),
     Bad(
         "budget_fraction 0",
-        "exchanges.okx.budget_fraction (env SIGNALBOTS_EXCHANGES__OKX__BUDGET_FRACTION): "
-        "must be a fraction in (0, 1]",
+        "exchanges.okx.budget_fraction (s.toml:2): must be a fraction in (0, 1]",
         toml="[exchanges.okx]\nbudget_fraction = 0\n",
     ),
     Bad("heartbeat 0s", "daemon.heartbeat_interval", toml='[daemon]\nheartbeat_interval = "0s"\n'),
@@ -167,19 +244,20 @@ BAD = [
     Bad("shutdown_timeout 0ms", "daemon.shutdown_timeout", toml='[daemon]\nshutdown_timeout = "0ms"\n'),
     Bad(
         "a token that is not a token",
-        "telegram.bot_token (env SIGNALBOTS_TELEGRAM__BOT_TOKEN): not a bot token",
+        "telegram.bot_token (.env:1 SIGNALBOTS_TELEGRAM__BOT_TOKEN): not a bot token",
         dotenv="SIGNALBOTS_TELEGRAM__BOT_TOKEN=paste-here\nSIGNALBOTS_TELEGRAM__ALERT_CHAT_ID=5\n",
     ),
     Bad(
         "a token without an alert chat",
-        "telegram.alert_chat_id (env SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID): required when a bot token is set",
+        "telegram.alert_chat_id (not set): required when a bot token is set; "
+        "e.g. SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID=-1001234567890 in .env",
         env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN},
     ),
     Bad("TOML syntax", "not valid TOML", toml="[daemon\nstate_dir = 1\n"),
     Bad("unknown exchange", "unknown exchange kraken", toml="[exchanges.kraken]\nenabled = true\n"),
     Bad(  # tests/test_settings.py
         "typo, wrong type, bad duration",
-        "daemon.heartbeat_intervall (env SIGNALBOTS_DAEMON__HEARTBEAT_INTERVALL): unknown key",
+        "daemon.heartbeat_intervall (s.toml:2): unknown key (typo?); did you mean 'heartbeat_interval'?",
         toml='[daemon]\nheartbeat_intervall = "1h"\n[strategies.volume]\nmultiple = "lots"\n'
         '[strategies.liquidation]\ncooldown = "30 minutes"\n',
     ),

@@ -99,9 +99,14 @@ cooldown = "30 minutes"           # bad duration
     )
     assert main(["--config", str(cfg), "check-config"]) == EX_CONFIG
     err = capsys.readouterr().err
-    assert "daemon.heartbeat_intervall" in err and "unknown key" in err
-    assert f"strategies.volume.multiple (in {cfg}): expected a number" in err
-    assert "strategies.liquidation.cooldown" in err and "not a duration" in err
+    # each by the file and line it is written on, never by an env name the user did not use
+    assert (
+        f"daemon.heartbeat_intervall ({cfg}:3): unknown key (typo?); did you mean 'heartbeat_interval'?"
+        in err
+    )
+    assert f"strategies.volume.multiple ({cfg}:5): expected a number" in err
+    assert f"strategies.liquidation.cooldown ({cfg}:7): '30 minutes' is not a duration" in err
+    assert "(env " not in err
 
 
 def test_check_config_masks_secrets(
@@ -170,7 +175,8 @@ def test_a_token_without_an_alert_chat_is_an_error(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigError) as err:
         load_settings(env_file=None)
     assert err.value.problems == [
-        "telegram.alert_chat_id (env SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID): required when a bot token is set"
+        "telegram.alert_chat_id (not set): required when a bot token is set; "
+        "e.g. SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID=-1001234567890 in .env, or alert_chat_id in [telegram]"
     ]
     assert TOKEN not in str(err.value)
 
@@ -235,7 +241,7 @@ def test_quoted_booleans_and_numbers_in_toml_are_refused(
     with pytest.raises(ConfigError) as err:
         load_settings(cfg, env_file=None)
     (problem,) = err.value.problems
-    assert problem.startswith(f"{key} (in {cfg})") and fix in problem
+    assert problem.startswith(f"{key} ({cfg}:2)") and fix in problem
 
 
 def test_numbers_from_the_environment_are_still_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,7 +258,7 @@ def test_a_list_in_the_environment_must_be_json(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(ConfigError) as err:
         load_settings(env_file=str(env))
     assert err.value.problems == [
-        f"strategies.liquidation.majors ({env} line 2, SIGNALBOTS_STRATEGIES__LIQUIDATION__MAJORS): "
+        f"strategies.liquidation.majors ({env}:2 SIGNALBOTS_STRATEGIES__LIQUIDATION__MAJORS): "
         'a list is written as JSON, e.g. SIGNALBOTS_STRATEGIES__LIQUIDATION__MAJORS=["BTC", "ETH"]',
         "telegram.allowed_chat_ids (env SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS): a list is written as JSON, "
         "e.g. SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS=[1, 2]",
@@ -303,7 +309,10 @@ def test_an_unknown_variable_in_dotenv_is_named_as_written(tmp_path: Path) -> No
     env = write(tmp_path, "SIGNALBOTS_TELEGRAM_BOT_TOKEN=1\n", ".env")  # one underscore short
     with pytest.raises(ConfigError) as err:
         load_settings(env_file=str(env))
-    assert err.value.problems == [f"SIGNALBOTS_TELEGRAM_BOT_TOKEN (in {env}): unknown variable (typo?)"]
+    assert err.value.problems == [
+        f"SIGNALBOTS_TELEGRAM_BOT_TOKEN ({env}:1): unknown variable (typo?); "
+        "did you mean SIGNALBOTS_TELEGRAM__BOT_TOKEN?"
+    ]
 
 
 @pytest.mark.parametrize("name", ["s.toml", ".env"])
@@ -345,3 +354,190 @@ def test_every_problem_is_listed_together(tmp_path: Path, monkeypatch: pytest.Mo
         load_settings(cfg, env_file=None)
     keys = sorted(p.split(" ")[0] for p in err.value.problems)
     assert keys == ["daemon.bogus", "daemon.shutdown_timeout", "risk.correlation", "risk.max_open"]
+
+
+# where each value came from (issue 21, finding 2) -----------------------------------------------------------
+def test_a_toml_value_is_named_by_its_file_and_line_never_by_an_env_name(tmp_path: Path) -> None:
+    cfg = write(tmp_path, '# mine\n[strategies.liquidation]\nwindow = "5m"\ncooldown = "5 minutes"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    assert err.value.problems == [
+        f"strategies.liquidation.cooldown ({cfg}:4): '5 minutes' is not a duration "
+        "(use e.g. '500ms', '90s', '5m', '1h', '1d')"
+    ]
+
+
+def test_a_bad_token_in_the_credential_file_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "telegram_bot_token").write_text("pasted the wrong thing\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID", "7")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=None)
+    assert err.value.problems == [
+        f"telegram.bot_token (credential file {creds / 'telegram_bot_token'}): "
+        "not a bot token (expected <digits>:<secret> from @BotFather)"
+    ]
+    assert "pasted" not in str(err.value)
+
+
+def test_each_source_is_named_the_one_that_wins_for_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write(tmp_path, '[risk]\nmax_open = 5\ndaily_cap = 7\n[log]\nlevel = "info"\n')
+    env = write(
+        tmp_path, "# overrides\nSIGNALBOTS_RISK__DAILY_CAP=none\nSIGNALBOTS_LOG__LEVEL=loud\n", ".env"
+    )
+    monkeypatch.setenv("SIGNALBOTS_RISK__MAX_OPEN", "0")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=str(env))
+    where = {p.split(" ")[0]: p.split(")")[0].split("(", 1)[1] for p in err.value.problems}
+    assert where == {
+        "risk.max_open": "env SIGNALBOTS_RISK__MAX_OPEN",
+        "risk.daily_cap": f"{env}:2 SIGNALBOTS_RISK__DAILY_CAP",
+        "log.level": f"{env}:3 SIGNALBOTS_LOG__LEVEL",
+    }
+
+
+# every problem at once (finding 3) ------------------------------------------------------------------------
+def test_a_dotenv_with_three_mistakes_reports_all_three_with_the_toml_problems(tmp_path: Path) -> None:
+    cfg = write(tmp_path, "[daemon]\nbogus = 1\n")
+    env = write(
+        tmp_path,
+        'SIGNALBOTS_RISK__MAX_OPEN="5\n'  # an unclosed quote: the line cannot be read
+        "SIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS=1,2\n"  # a list that is not JSON
+        "SIGNALBOTS_LOG__LEVEL=loud\n",  # a value out of its choices
+        ".env",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=str(env))
+    assert sorted(p.split(" ")[0] for p in err.value.problems) == [
+        f"{env}:1",
+        "daemon.bogus",
+        "log.level",
+        "telegram.allowed_chat_ids",
+    ]
+
+
+# chat ids, quoted numbers and typos (finding 4) -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[telegram]\nalert_chat_id = "@mychannel"', "telegram.alert_chat_id"),
+        ('[telegram]\nadmin_chat_id = "https://t.me/mychannel"', "telegram.admin_chat_id"),
+        ('[telegram]\nallowed_chat_ids = ["@mychannel"]', "telegram.allowed_chat_ids.0"),
+        ('[telegram]\nstrategy_chat_ids = { volume = "@vol" }', "telegram.strategy_chat_ids.volume"),
+    ],
+)
+def test_a_chat_name_for_a_chat_id_says_a_number_is_needed_and_how_to_find_it(
+    tmp_path: Path, toml: str, key: str
+) -> None:
+    cfg = write(tmp_path, toml + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    (problem,) = err.value.problems
+    assert problem.startswith(f"{key} ({cfg}:2): a chat id is a number: -1001234567890"), problem
+    assert "getUpdates" in problem and "Input should be" not in problem
+
+
+def test_a_chat_name_in_the_environment_is_explained_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID", "@mychannel")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=None)
+    (problem,) = err.value.problems
+    assert problem.startswith("telegram.alert_chat_id (env SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID): a chat id is")
+
+
+def test_a_quoted_chat_id_in_toml_is_refused_like_any_quoted_number(tmp_path: Path) -> None:
+    cfg = write(tmp_path, '[telegram]\nalert_chat_id = "-100123"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    assert err.value.problems == [
+        f"telegram.alert_chat_id ({cfg}:2): expected a whole number, not a quoted string; "
+        "write alert_chat_id = -100123"
+    ]
+    unquoted = load_settings(
+        write(tmp_path, "[telegram]\nalert_chat_id = -100123\n", "ok.toml"), env_file=None
+    )
+    assert unquoted.telegram.alert_chat_id == -100123
+
+
+def test_chat_ids_from_the_environment_are_text_and_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNALBOTS_TELEGRAM__ALERT_CHAT_ID", "-100123")
+    env = write(tmp_path, 'SIGNALBOTS_TELEGRAM__STRATEGY_CHAT_IDS={"volume": -100456}\n', ".env")
+    s = load_settings(env_file=str(env))
+    assert s.telegram.alert_chat_id == -100123 and s.telegram.strategy_chat_ids == {"volume": -100456}
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        (
+            '[daemon]\nheartbeat_intervall = "1h"',
+            "daemon.heartbeat_intervall ({cfg}:2): unknown key (typo?); did you mean 'heartbeat_interval'?",
+        ),
+        (
+            "[strategy.volume]\nenabled = false",
+            "strategy ({cfg}:1): unknown key (typo?); did you mean 'strategies'?",
+        ),
+        (
+            "[exchanges.okx]\nenable = false",
+            "exchanges.okx.enable ({cfg}:2): unknown key (typo?); did you mean 'enabled'?",
+        ),
+    ],
+)
+def test_a_typo_in_a_key_suggests_the_real_one(tmp_path: Path, toml: str, says: str) -> None:
+    cfg = write(tmp_path, toml + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env_file=None)
+    assert err.value.problems == [says.format(cfg=cfg)]
+
+
+def test_a_typo_in_a_variable_suggests_the_real_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOTS_DAEMON__HEARTBEAT_INTERVALL", "1h")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=None)
+    assert err.value.problems == [
+        "SIGNALBOTS_DAEMON__HEARTBEAT_INTERVALL (env): unknown variable (typo?); "
+        "did you mean SIGNALBOTS_DAEMON__HEARTBEAT_INTERVAL?"
+    ]
+
+
+# SIGNALBOTS_CONFIG in .env (finding 6) --------------------------------------------------------------------
+def test_the_config_file_may_be_named_in_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "[risk]\nmax_open = 3\n", "other.toml")
+    env = write(tmp_path, "SIGNALBOTS_CONFIG=other.toml\n", ".env")
+    assert load_settings(env_file=str(env)).risk.max_open == 3
+    monkeypatch.setenv("SIGNALBOTS_CONFIG", str(write(tmp_path, "[risk]\nmax_open = 4\n", "env.toml")))
+    assert load_settings(env_file=str(env)).risk.max_open == 4  # the environment wins, as for any key
+    monkeypatch.delenv("SIGNALBOTS_CONFIG")
+    env.write_text("# where\nSIGNALBOTS_CONFIG=missing.toml\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(env_file=str(env))
+    assert err.value.problems == [
+        f"config file 'missing.toml' does not exist (named by SIGNALBOTS_CONFIG in {env}:2)"
+    ]
+
+
+def test_the_error_sample_in_docs_configure_is_what_check_config_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configure.md").read_text()
+    start = doc.index("```\nsignalbots: invalid settings:\n") + 4
+    sample = doc[start : doc.index("```", start)]
+    (tmp_path / "signalbots.toml").write_text(
+        '[daemon]\nheartbeat_intervall = "1h"\n\n[strategies.liquidation]\ncooldown = "5 minutes"\n\n'
+        '[telegram]\nalert_chat_id = "@mychannel"\n\n[risk]\nmax_open = "10"\n'
+    )
+    (tmp_path / ".env").write_text(
+        '# secrets\nSIGNALBOTS_TELEGRAM__BOT_TOKEN="123:abc\nSIGNALBOTS_TELEGRAM__ALLOWED_CHAT_IDS=1,2\n'
+        "SIGNALBOTS_RISK_DAILY_CAP=5\n"
+    )
+    monkeypatch.setenv("SIGNALBOTS_EXCHANGES__OKX__BUDGET_FRACTION", "2")
+    assert main(["--config", "signalbots.toml", "check-config"]) == EX_CONFIG
+    assert capsys.readouterr().err == sample

@@ -1,8 +1,10 @@
 """The ccxt.pro class a Gateway drives: ccxt's own, with its throttle, costs, responses and row shapes routed
-through the gateway and the exchange's profile.
+through ``Hooks`` (the gateway's admission) and the exchange's profile. With ``gateway.py`` this is the one
+door to ccxt: nothing else in the package reads ccxt's internals.
 
-* ``throttle(cost)`` and ``calculate_rate_limiter_cost`` → the shared limiter, with the profile's corrections;
-* ``on_rest_response`` → the gateway reads usage headers and rate-limit answers before ccxt parses the body;
+* ``throttle(cost)`` and ``calculate_rate_limiter_cost`` → ``Hooks.throttle`` / ``Hooks.cost``;
+* ``on_rest_response`` → ``Hooks.answered`` reads usage headers and rate-limit answers before ccxt parses the
+  body; a ``Refusal`` stops ccxt there with the matching ccxt error (the hook has already acted on it);
 * ``fetch_markets`` → only the swap markets where ccxt ignores the market-type option (``markets_loader``);
 * OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``; see ``_klines``).
 """
@@ -10,36 +12,50 @@ through the gateway and the exchange's profile.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, Protocol
 
 import ccxt
 
 from signalbots.exchange import _klines
 from signalbots.exchange.venues import Venue
 
-if TYPE_CHECKING:
-    from signalbots.exchange.gateway import Gateway
+
+class Refusal(Enum):
+    """An answer ccxt must not go on parsing, and the ccxt error it raises instead."""
+
+    RATE_LIMITED = "rate limited"  # the exchange said slow down (the hook has paused the exchange)
+    UNAVAILABLE = "unavailable"  # a 5xx
 
 
-def gated_class(base: type[Any], venue: Venue) -> type[Any]:
-    """``base`` (a ccxt.pro exchange class) with its hooks routed to a Gateway and ``venue``."""
+class Hooks(Protocol):
+    """What the ccxt instance asks of its owner for every REST request."""
+
+    def cost(self, path: str, params: Any, ccxt_cost: float) -> float: ...
+
+    async def throttle(self, cost: float) -> None: ...
+
+    def answered(
+        self, status: int, reason: str, url: str, headers: Mapping[str, str], body: str | None
+    ) -> Refusal | None: ...
+
+
+def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
+    """``base`` (a ccxt.pro exchange class) with its hooks routed to ``hooks`` and ``venue``."""
 
     class Gated(base):  # type: ignore[misc]
-        signalbots_gateway: Gateway | None = None
-
         async def throttle(self, cost: Any = None) -> Any:
-            gateway = self.signalbots_gateway
-            if gateway is None:
-                return await super().throttle(cost)
-            await gateway.throttle(cost)
+            await hooks.throttle(
+                cost if isinstance(cost, float) else float(cost if cost is not None else 1.0)
+            )
             return None
 
         def calculate_rate_limiter_cost(
             self, api: Any, method: Any, path: Any, params: Any, config: Any = None
         ) -> Any:
             cost = super().calculate_rate_limiter_cost(api, method, path, params, config or {})
-            gateway = self.signalbots_gateway
-            return cost if gateway is None else gateway.request_cost(str(path), params, float(cost))
+            return hooks.cost(str(path), params, float(cost))
 
         def on_rest_response(
             self,
@@ -55,10 +71,12 @@ def gated_class(base: type[Any], venue: Venue) -> type[Any]:
             body = super().on_rest_response(
                 code, reason, url, method, response_headers, response_body, request_headers, request_body
             )
-            gateway = self.signalbots_gateway
-            if gateway is not None:
-                text = body if isinstance(body, str) else None
-                gateway.on_response(int(code), str(reason), str(url), dict(response_headers or {}), text)
+            text = body if isinstance(body, str) else None
+            refusal = hooks.answered(int(code), str(reason), str(url), dict(response_headers or {}), text)
+            if refusal is Refusal.RATE_LIMITED:
+                raise ccxt.DDoSProtection(f"{self.id} {code} {reason}")
+            if refusal is Refusal.UNAVAILABLE:
+                raise ccxt.ExchangeNotAvailable(f"{self.id} {code} {reason}")
             return body
 
         def parse_json(self, http_response: Any) -> Any:
@@ -87,8 +105,12 @@ def gated_class(base: type[Any], venue: Venue) -> type[Any]:
 
         def handle_ohlcv(self, client: Any, message: Any) -> Any:
             result = super().handle_ohlcv(client, message)
-            if venue.candles_streamed:
-                _klines.attach_ws_quote_volume(self, message)
+            kline = _klines.ws_kline(message) if venue.candles_streamed else None
+            if kline is not None:
+                # The same lookup ccxt's handler makes, so the row found is the one it just stored.
+                symbol = self.safe_symbol(kline.market_id, None, None, "contract")
+                rows = (self.ohlcvs or {}).get(symbol, {}).get(self.find_timeframe(kline.interval))
+                _klines.mark_row(rows, kline)
             return result
 
     Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"

@@ -7,7 +7,7 @@ RUNNING again. A payload we cannot use is counted in ``metrics.bad_payloads`` (e
 skipped; the task carries on.
 
 ``PollingFeed`` (REST, ``_poll_once`` every ``interval``) and ``StreamFeed`` (websocket: one loop per
-subscription, reading ccxt's caches after every wake-up) are the two shapes of feed.
+subscription, reading ccxt's caches through the gateway after every wake-up) are the two shapes of feed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-import ccxt
 import structlog
 
 from signalbots.clock import Clock
@@ -220,27 +219,14 @@ class PollingFeed(Feed):
 
 
 class StreamFeed(Feed):
-    """Websocket: one loop per subscription unit, each waking on data and reading ccxt's caches."""
+    """Websocket: one loop per subscription unit, each waking on data and reading ccxt's stream caches."""
 
     _resubscribes = True
     _client_marks: tuple[str, ...] = ()
 
     async def _close_connections(self) -> None:
-        exchange = self.gateway.exchange
-        clients = dict(getattr(exchange, "clients", {}) or {})
-        mine = {url: c for url, c in clients.items() if self._carries_mine(c)}
-        for url, client in (mine or clients).items():
-            # Reject first so watchers see a network error, not a cancellation, then forget the client so the
-            # next watch dials a fresh connection and subscribes again.
-            client.reject(ccxt.NetworkError(f"{self.name}: stale, resubscribing"))
-            with contextlib.suppress(Exception):
-                await client.close()
-            exchange.clients.pop(url, None)
-        self._log.info("feed_resubscribing", connections=len(mine or clients))
-
-    def _carries_mine(self, client: Any) -> bool:
-        keys = [str(k) for k in getattr(client, "subscriptions", {})]
-        return any(mark in key for key in keys for mark in self._client_marks)
+        closed = await self.gateway.close_streams(self._client_marks, f"{self.name}: stale, resubscribing")
+        self._log.info("feed_resubscribing", connections=closed)
 
     async def _watch_loop(
         self,
@@ -293,21 +279,11 @@ class StreamFeed(Feed):
 
     def _connected(self) -> bool:
         """A websocket carrying this feed's subscriptions has completed its handshake."""
-        for client in (getattr(self.gateway.exchange, "clients", None) or {}).values():
-            done = getattr(client, "connected", None)
-            if (
-                isinstance(done, asyncio.Future)
-                and done.done()
-                and not done.cancelled()
-                and done.exception() is None
-                and self._carries_mine(client)
-            ):
-                return True
-        return False
+        return self.gateway.stream_connected(self._client_marks)
 
     async def _stream_pause(self, err: TransientError, backoff: float) -> float:
         if isinstance(err, RateLimited):
-            await self.clock.sleep(max(err.retry_after or backoff, self.gateway.banned_for(), 1.0))
+            await self.clock.sleep(max(err.retry_after or backoff, self.gateway.streams_banned_for(), 1.0))
             return backoff
         await self.clock.sleep(backoff)
         return min(backoff * 2, BACKOFF_MAX)

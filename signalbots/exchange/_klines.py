@@ -10,6 +10,7 @@ an update, so the extra element is carried along; ``CandleFeed`` reads it as ``C
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from signalbots.exchange.venues import Venue
@@ -45,26 +46,48 @@ def carry_column(venue: Venue, columns: Any, rows: Any) -> Any:
     return [[*row[:6], volumes[i]] if isinstance(row, list) else row for i, row in enumerate(rows)]
 
 
-def attach_ws_quote_volume(exchange: Any, message: Any) -> None:
-    """Binance: give the cached row of a websocket ``kline`` event its ``q`` (after ccxt has stored the row).
+@dataclass(frozen=True, slots=True)
+class WsKline:
+    """What a Binance websocket ``kline`` event says that ccxt's row leaves out."""
+
+    market_id: str
+    interval: str
+    open_ms: int
+    quote: float | None  # ``k.q``, the quote asset volume
+    closed: bool  # ``k.x``: the exchange has closed this candle (its final update)
+
+
+def ws_kline(message: Any) -> WsKline | None:
+    """The quote volume (``k.q``) and closed flag (``k.x``) of a Binance websocket ``kline`` event, with
+    where its row is cached."""
+    if not isinstance(message, dict) or message.get("e") != "kline":
+        return None  # mark/index price klines carry no volume
+    kline = message.get("k")
+    if not isinstance(kline, dict):
+        return None
+    open_ms, market_id, interval = kline.get("t"), kline.get("s"), kline.get("i")
+    if not isinstance(open_ms, int) or not isinstance(market_id, str) or not isinstance(interval, str):
+        return None
+    closed = kline.get("x") is True
+    return WsKline(market_id, interval, open_ms, _number(kline.get("q")), closed)
+
+
+def mark_row(rows: Any, kline: WsKline) -> None:
+    """Give the cached row of ``kline`` its quote volume (index 6) and, once the exchange has closed the
+    candle, ``True`` at index 7 (after ccxt has stored the row; an update replaces the row's contents).
 
     ccxt has already resolved the watchers when this runs, but resolving only schedules them: none of them
     reads the cache before this returns.
     """
-    if not isinstance(message, dict) or message.get("e") != "kline":
-        return  # mark/index price klines carry no volume
-    kline = message.get("k")
-    if not isinstance(kline, dict):
-        return
-    quote, open_ms = _number(kline.get("q")), kline.get("t")
-    if quote is None or not isinstance(open_ms, int):
-        return
-    # The same lookup ccxt's handler makes, so the row found is the one it just stored.
-    symbol = exchange.safe_symbol(kline.get("s"), None, None, "contract")
-    timeframe = exchange.find_timeframe(kline.get("i"))
-    stored = (getattr(exchange, "ohlcvs", None) or {}).get(symbol, {}).get(timeframe)
-    for row in reversed(stored or ()):
-        if isinstance(row, list) and row and row[0] == open_ms:
+    for row in reversed(rows or ()):
+        if isinstance(row, list) and row and row[0] == kline.open_ms:
             del row[6:]
-            row.append(quote)
+            row.append(kline.quote)
+            if kline.closed:
+                row.append(True)
             return
+
+
+def closed_by_exchange(row: Any) -> bool:
+    """The exchange marked this cached row's candle closed (``mark_row``)."""
+    return isinstance(row, list) and len(row) > 7 and row[7] is True

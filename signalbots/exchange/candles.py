@@ -1,7 +1,8 @@
 """``CandleFeed``: closed candles for every symbol above the liquidity floor.
 
 Where the profile says candles stream (Binance: ``candle_batch`` symbols per kline subscription), they are
-read from ccxt's ``ohlcvs`` cache after every wake-up; elsewhere batched REST after each close with ``limit``
+read from ccxt's OHLCV cache (through the gateway) after every wake-up, a candle published the moment the
+exchange marks it closed (Binance ``k.x``); elsewhere batched REST after each close with ``limit``
 < 100 (bounded by its start time where the endpoint has no limit: MEXC). Missing candles are backfilled by
 REST when a symbol joins. Every candle carries the exchange's own quote volume where it publishes one
 (``_klines``).
@@ -17,6 +18,7 @@ from typing import Any
 from signalbots.errors import BadPayload, SymbolError, TransientError
 from signalbots.events import Candle, timeframe_ms
 from signalbots.exchange._feed import BACKOFF_FIRST, StreamFeed, finite
+from signalbots.exchange._klines import closed_by_exchange
 from signalbots.exchange.bus import Liquidity
 from signalbots.exchange.venues import Unit
 
@@ -90,25 +92,26 @@ class CandleFeed(StreamFeed):
         )
 
     def _drain(self, symbols: list[str] | None = None) -> None:
-        caches = getattr(self.gateway.exchange, "ohlcvs", None) or {}
         events: list[Candle] = []
         last_open = self._last_open
         for symbol in self.symbols if symbols is None else symbols:
-            rows = caches.get(symbol, {}).get(self.timeframe)
-            if not rows or len(rows) < 2:
+            rows = self.gateway.candle_rows(symbol, self.timeframe)
+            if not rows:
                 continue
-            # ccxt's rows carry no "closed" flag: a candle is closed once the next one has begun. Only the
-            # rows after the last published one are read (profiled: re-reading every cached row of every
-            # symbol on each kline frame was most of the daemon's time under load).
+            # A candle is closed once the exchange says so (Binance ``x``: published at once, not a kline
+            # frame later) or once the next one has begun. Only the rows after the last published one are
+            # read (profiled: re-reading every cached row of every symbol on each kline frame was most of the
+            # daemon's time under load).
+            end = len(rows) if closed_by_exchange(rows[-1]) else len(rows) - 1
             last = last_open.get(symbol, -1)
-            first = len(rows) - 1
+            first = end
             while first > 0:
                 opened = rows[first - 1][0]
                 if isinstance(opened, int) and opened <= last:
                     break
                 first -= 1  # newer than the last published, or malformed (reported by _closed)
-            if first < len(rows) - 1:
-                events.extend(self._closed(symbol, rows[first:-1], "watch_ohlcv"))
+            if first < end:
+                events.extend(self._closed(symbol, rows[first:end], "watch_ohlcv"))
         if not self._publish(events):
             self._data(0)  # a message arrived even if nothing in it was new: the connection is alive
 
@@ -175,7 +178,7 @@ class CandleFeed(StreamFeed):
             except (TypeError, ValueError, IndexError):
                 self._bad(endpoint, f"{symbol}: candle row {row!r:.80}")
                 continue
-            if open_ms <= last or open_ms >= now_open:
+            if open_ms <= last or (open_ms >= now_open and not closed_by_exchange(row)):
                 continue  # already published, or still open
             prices_ok = all(math.isfinite(x) and x > 0 for x in (o, h, low, c)) and h >= low
             if not prices_ok or not (math.isfinite(v) and v >= 0):

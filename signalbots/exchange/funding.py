@@ -50,7 +50,7 @@ class FundingFeed(PollingFeed):
             await self._refresh_intervals(self.venue.funding_intervals_call)
         endpoint = self.venue.funding_source
         answer = await self.gateway.call(endpoint, endpoint)
-        rates = self._from_tickers(answer) if endpoint == "fetch_tickers" else dict(answer or {})
+        rates = self.venue.funding_entries(answer)
         if self.venue.funding_interval_call is not None:
             await self._look_up_intervals(rates)
         received = self.clock.monotonic()
@@ -69,23 +69,6 @@ class FundingFeed(PollingFeed):
                 events.append(event)
         self._publish(events)
         self._report_bad(endpoint, bad, example)
-
-    @staticmethod
-    def _from_tickers(tickers: Any) -> dict[str, Any]:
-        """MEXC: the bulk contract ticker as funding entries (``fundingRate``, ``fairPrice`` = mark)."""
-        out: dict[str, Any] = {}
-        for symbol, ticker in (tickers or {}).items():
-            info = ticker.get("info") if isinstance(ticker, dict) else None
-            if not isinstance(info, dict):
-                out[symbol] = None
-                continue
-            out[symbol] = {
-                "fundingRate": info.get("fundingRate"),
-                "markPrice": info.get("fairPrice"),
-                "timestamp": ticker.get("timestamp"),
-                "info": info,
-            }
-        return out
 
     async def _refresh_intervals(self, method: str) -> None:
         now = self.clock.monotonic()

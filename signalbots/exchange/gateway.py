@@ -1,23 +1,25 @@
 """One ccxt.pro instance per exchange, shared by every feed: the only door to the exchange, REST and streams.
 
 Every REST request the instance makes — whether a feed called ``Gateway.call`` or ccxt made it on its own
-(``load_markets`` from inside a ``watch_*``) — goes through ``throttle(cost)``, which this module routes into
-the shared ``WeightLimiter`` (with the profile's corrected weights, its separate funding budget and, where the
-exchange limits per endpoint, that endpoint's own bucket), and every answer passes ``on_rest_response``, where
-the usage headers lower the limiter and a rate-limit answer (the profile's table: Binance 429/418, Bybit 403 =
-IP ban and retCode 10006, OKX 429/50011, MEXC 510) pauses the whole exchange for ``Retry-After``, the
-profile's minimum (escalating on repeats) or a doubling backoff. The pause is kept in the store under
-``ban:<exchange>`` so that a restart inside a ban sends nothing until it ends.
+(``load_markets`` from inside a ``watch_*``) — passes the instance's hooks, which the gateway gives to its
+``Admission`` (``admission.py``): costs corrected by the profile, the exchange's ``Budgets`` spent in
+``throttle(cost)``, usage headers lowering the weight bucket, and a rate-limit answer (the profile's table:
+Binance 429/418, Bybit 403 = IP ban and retCode 10006, OKX 429/50011, MEXC 510) pausing the whole exchange
+through ``Pauses`` (kept in the store under ``ban:<exchange>`` so that a restart inside a ban sends nothing
+until it ends). The instance never holds the gateway: it knows only the ``Hooks`` protocol (``_ccxt.py``).
 
 ``call`` (REST) and ``watch`` (websocket) add the circuit breakers and translate ccxt's exceptions into ours
-(``signalbots.errors``) through one table; a ban stops the streams of the host too.
+(``signalbots.errors``) through one table; a ban stops the streams too, unless the profile says they are
+served by a host apart (Bybit). The feeds read ccxt's
+stream caches (liquidations, OHLCV rows, connections) through the typed methods here, never by name.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import contextlib
 import re
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -29,10 +31,11 @@ import structlog
 from signalbots.clock import Clock
 from signalbots.errors import BadPayload, FatalError, RateLimited, SymbolError, TransientError
 from signalbots.exchange._ccxt import gated_class
+from signalbots.exchange.admission import Admission
 from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.pauses import Pauses
-from signalbots.exchange.ratelimit import WeightLimiter
-from signalbots.exchange.venues import RateLimitRule, venue
+from signalbots.exchange.ratelimit import Budgets, WeightLimiter
+from signalbots.exchange.venues import venue
 from signalbots.health import TaskHealth, TaskStatus
 from signalbots.logs import shorten
 from signalbots.metrics import Metrics
@@ -42,28 +45,6 @@ from signalbots.store import Store
 _log = structlog.get_logger(__name__)
 
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+")
-# The cost a caller of ``Gateway.call`` states for its requests (when it knows better than ccxt).
-_COST_OVERRIDE: contextvars.ContextVar[float | None] = contextvars.ContextVar("signalbots_cost", default=None)
-
-
-class _RateLimitAnswer(ccxt.DDoSProtection):  # type: ignore[misc]
-    """A rate-limit answer seen in ``on_rest_response``, carrying what ccxt's own exception drops."""
-
-    def __init__(self, message: str, *, retry_after: float | None, rule: RateLimitRule) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.rule = rule
-
-
-class _Cost(float):
-    """ccxt's cost for one request, remembering its path until ``throttle`` spends it."""
-
-    path: str
-
-    def __new__(cls, value: float, path: str) -> _Cost:
-        obj = super().__new__(cls, value)
-        obj.path = path
-        return obj
 
 
 def rehost(urls: Any, origin: str) -> Any:
@@ -73,15 +54,6 @@ def rehost(urls: Any, origin: str) -> Any:
     if isinstance(urls, str) and _ORIGIN.match(urls):
         return _ORIGIN.sub(origin.rstrip("/"), urls, count=1)
     return urls
-
-
-def _retry_after(headers: dict[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP-date: rare enough to fall back to the backoff
-    return seconds if seconds is not None and seconds >= 0 else None
 
 
 class Gateway:
@@ -104,27 +76,42 @@ class Gateway:
         self.exchange_id = exchange_id
         self.venue = venue(exchange_id)
         self.settings = settings
-        self.limiter = limiter
-        self.funding_limiter = WeightLimiter.funding_budget(
-            exchange_id, budget_fraction=settings.budget_fraction, clock=clock
+        self._budgets = Budgets(
+            exchange_id=exchange_id, weight=limiter, budget_fraction=settings.budget_fraction, clock=clock
         )
         self._breakers = breakers
         self._clock = clock
         self._metrics = metrics
         self._store = store
-        self._endpoint_limiters: dict[str, WeightLimiter] = {}
         self._log = _log.bind(exchange=exchange_id)
         self._pauses = Pauses(
             exchange_id=exchange_id,
-            limiters=[limiter] + ([self.funding_limiter] if self.funding_limiter is not None else []),
+            limiters=self._budgets.limiters,
             clock=clock,
             store=store,
             log=self._log,
         )
+        self._admission = Admission(
+            exchange_id=exchange_id,
+            venue=self.venue,
+            budgets=self._budgets,
+            pauses=self._pauses,
+            clock=clock,
+            metrics=metrics,
+        )
         self.markets: dict[str, Any] = {}
-        self.exchange: Any = gated_class(base, self.venue)(self._ccxt_config())
-        self.exchange.signalbots_gateway = self
+        self.exchange: Any = gated_class(base, self.venue, self._admission)(self._ccxt_config())
         self._rehost()
+
+    @property
+    def limiter(self) -> WeightLimiter:
+        """The exchange's request-weight bucket, shared by every strategy."""
+        return self._budgets.weight
+
+    @property
+    def funding_limiter(self) -> WeightLimiter | None:
+        """The separate budget of the funding endpoints (Binance), else None."""
+        return self._budgets.funding
 
     # -- construction ---------------------------------------------------------------------------------------
 
@@ -229,16 +216,13 @@ class Gateway:
             )
         fn = self._method(method)
         self._breakers.check(self.exchange_id, endpoint, symbol)
-        token = _COST_OVERRIDE.set(cost) if cost is not None else None
         try:
-            result = await fn(*args, **kwargs)
+            with self._admission.priced(cost):
+                result = await fn(*args, **kwargs)
         except Exception as err:
             translated = self._translate(err, endpoint, symbol)
             self._record_failure(translated, endpoint, symbol)
             raise translated from err
-        finally:
-            if token is not None:
-                _COST_OVERRIDE.reset(token)
         self._succeeded(endpoint, symbol)
         return result
 
@@ -246,14 +230,15 @@ class Gateway:
         self, endpoint: str, method: str, *args: Any, key: str | None = None, **kwargs: Any
     ) -> Any:
         """A websocket ``watch_*`` call through the same door: a ban stops it (the exchange blocks the IP, not
-        one protocol), its breaker applies, and its errors are translated by the same table as REST.
+        one protocol) unless the streams are on a host apart (``streams_banned_for``), its breaker applies,
+        and its errors are translated by the same table as REST.
 
         ``key`` names one stream among many of the endpoint (a symbol's topic): its failures count against
         its own breaker, so that one dropped connection carrying thirty topics does not open the endpoint's.
         A REST rate limit does not stop streams: they carry no request weight, and what arrives meanwhile
         is what the feeds would miss.
         """
-        remaining = self.banned_for()
+        remaining = self.streams_banned_for()
         if remaining > 0:
             raise RateLimited(
                 f"{self.exchange_id} {endpoint}: banned (retry after {remaining:.0f} s)",
@@ -294,21 +279,26 @@ class Gateway:
         return self._pauses.paused_for()
 
     def banned_for(self) -> float:
-        """Seconds until a ban ends (0 when not banned): streams wait too."""
+        """Seconds until a ban ends (0 when not banned)."""
         return self._pauses.banned_for()
+
+    def streams_banned_for(self) -> float:
+        """Seconds until the streams may be watched again: a ban stops them too, unless the profile says they
+        are on a host apart (Bybit: a REST ban leaves the liquidation stream running)."""
+        return 0.0 if self.venue.streams_apart else self._pauses.banned_for()
 
     def _translate(self, err: Exception, endpoint: str, symbol: str | None) -> Exception:
         where = f"{self.exchange_id} {endpoint}" + (f" {symbol}" if symbol else "")
-        if isinstance(err, _RateLimitAnswer):
-            return self._pauses.pause(err.retry_after, err.rule, where=where)
         refused = _handshake_status(err)
         if refused is not None:
-            rule = self.venue.rate_limit(refused, None)
+            rule = None if self.venue.streams_apart else self.venue.rate_limit(refused, None)
             if rule is not None:
                 return self._pauses.pause(None, rule, where=where)
             return TransientError(f"{where}: websocket refused: HTTP {refused}")
         if isinstance(err, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            return self._pauses.pause(None, None, where=where, reason=_short(err))
+            # A rate-limit answer of the profile's table has already paused the exchange (admission's hook).
+            in_force = self._pauses.refusal(where)
+            return in_force or self._pauses.pause(None, None, where=where, reason=_short(err))
         if isinstance(err, ccxt.BadSymbol) or (
             isinstance(err, ccxt.BadRequest) and symbol is not None and "symbol" in str(err).lower()
         ):
@@ -343,59 +333,50 @@ class Gateway:
         else:
             self._breakers.record_failure(self.exchange_id, endpoint)
 
-    # -- hooks called by the ccxt instance -------------------------------------------------------------------
+    # -- ccxt's stream caches: what the feeds read, through this door only ---------------------------------
 
-    def request_cost(self, path: str, params: Any, ccxt_cost: float) -> _Cost:
-        override = _COST_OVERRIDE.get()
-        cost = override if override is not None else self.venue.cost(path, params, ccxt_cost)
-        return _Cost(cost, path)
+    def liquidations(self) -> Sequence[Any]:
+        """ccxt's cache of liquidation prints, oldest first: a ``watch_*`` resolves with one message and keeps
+        the rest here, so a feed reads what is new after every wake-up."""
+        return self.exchange.liquidations or ()
 
-    async def throttle(self, cost: float | None) -> None:
-        value = float(cost) if cost is not None else 1.0
-        path = getattr(cost, "path", "")
-        started = self._clock.monotonic()
-        if self.funding_limiter is not None and self.venue.uses_funding_budget(path):
-            await self.funding_limiter.acquire(1.0)
-        await self.limiter.acquire(value)
-        endpoint = self._endpoint_limiter(path)
-        if endpoint is not None:
-            await endpoint.acquire(value)
-        waited = self._clock.monotonic() - started
-        if waited > 0:
-            self._metrics.limiter_wait.labels(exchange=self.exchange_id).inc(waited)
-        self._metrics.rest_weight.labels(exchange=self.exchange_id).inc(value)
+    def candle_rows(self, symbol: str, timeframe: str) -> Sequence[Any]:
+        """ccxt's cached OHLCV rows of a streamed symbol, oldest first (the last one may still be open)."""
+        caches = self.exchange.ohlcvs or {}
+        rows = caches.get(symbol, {}).get(timeframe)
+        return rows if rows is not None else ()
 
-    def _endpoint_limiter(self, path: str) -> WeightLimiter | None:
-        if self.venue.endpoint_budget is None:
-            return None
-        limiter = self._endpoint_limiters.get(path)
-        if limiter is None:
-            limiter = WeightLimiter.endpoint_budget(
-                self.exchange_id, path, budget_fraction=self.settings.budget_fraction, clock=self._clock
-            )
-            assert limiter is not None
-            self._endpoint_limiters[path] = limiter
-        return limiter
+    async def close_streams(self, marks: tuple[str, ...], reason: str) -> int:
+        """Close the connections carrying a subscription named with one of ``marks`` (every connection when
+        none does) so that the next watch dials afresh; returns how many were closed."""
+        clients = dict(self.exchange.clients or {})
+        mine = {url: c for url, c in clients.items() if _carries(c, marks)} or clients
+        for url, client in mine.items():
+            # Reject first so watchers see a network error, not a cancellation, then forget the client so the
+            # next watch dials a fresh connection and subscribes again.
+            client.reject(ccxt.NetworkError(reason))
+            with contextlib.suppress(Exception):
+                await client.close()
+            self.exchange.clients.pop(url, None)
+        return len(mine)
 
-    def on_response(
-        self, status: int, reason: str, url: str, headers: dict[str, str], body: str | None = None
-    ) -> None:
-        h = {k.lower(): v for k, v in headers.items()}
-        try:
-            usage = self.venue.usage(h)
-        except ValueError:
-            usage = None  # a garbled header must not break the request it came with
-        if usage is not None:
-            self.limiter.sync_used(usage[0], window_capacity=usage[1])
-        rule = self.venue.rate_limit(status, body)
-        if rule is not None:
-            raise _RateLimitAnswer(
-                f"{self.exchange_id} {status} {reason}: {rule.meaning}",
-                retry_after=_retry_after(h),
-                rule=rule,
-            )
-        if status >= 500:
-            raise ccxt.ExchangeNotAvailable(f"{self.exchange_id} {status} {reason}")
+    def stream_connected(self, marks: tuple[str, ...]) -> bool:
+        """A websocket carrying a subscription named with one of ``marks`` has completed its handshake."""
+        for client in (self.exchange.clients or {}).values():
+            done = client.connected
+            if (
+                isinstance(done, asyncio.Future)
+                and done.done()
+                and not done.cancelled()
+                and done.exception() is None
+                and _carries(client, marks)
+            ):
+                return True
+        return False
+
+
+def _carries(client: Any, marks: tuple[str, ...]) -> bool:
+    return any(mark in str(key) for key in (client.subscriptions or {}) for mark in marks)
 
 
 def _handshake_status(err: BaseException) -> int | None:

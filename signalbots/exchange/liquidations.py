@@ -10,13 +10,14 @@ cache after every wake-up: nothing received between two calls is lost.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, assert_never
 
 from signalbots.errors import BadPayload, FatalError, SymbolError
 from signalbots.events import Liquidation
 from signalbots.exchange import normalize
 from signalbots.exchange._feed import StreamFeed
 from signalbots.exchange.bus import Liquidity
+from signalbots.exchange.venues import LiquidationStream
 
 
 class LiquidationFeed(StreamFeed):
@@ -29,6 +30,7 @@ class LiquidationFeed(StreamFeed):
         if self.venue.liquidation_stream is None or self.venue.liquidation_parser is None:
             raise FatalError(f"{self.exchange_id} has no public liquidation stream")
         self.parse = self.venue.liquidation_parser
+        self.stream: LiquidationStream = self.venue.liquidation_stream
         self.liquidity = liquidity
         self._seen: Any = None  # the newest cache entry already published
 
@@ -39,17 +41,20 @@ class LiquidationFeed(StreamFeed):
 
     async def _work(self) -> None:
         endpoint = "watch_liquidations"
-        how = self.venue.liquidation_stream
-        if how == "all":  # one stream for every symbol (Binance !forceOrder@arr)
+        how = self.stream
+        if how is LiquidationStream.ALL:
             await self._watch_loop(endpoint, "watch_liquidations_for_symbols", lambda: ([],))
-            return
-        if how == "listed":
-            # One channel covers every swap (OKX); ccxt wants the symbols to route its messages.
+        elif how is LiquidationStream.LISTED:
             await self._watch_loop(
                 endpoint, "watch_liquidations_for_symbols", lambda: (list(self.gateway.markets),)
             )
-            return
-        # One topic per symbol (Bybit), for the most liquid N (from the ticker feed).
+        elif how is LiquidationStream.PER_SYMBOL:
+            await self._per_symbol(endpoint)
+        else:
+            assert_never(how)
+
+    async def _per_symbol(self, endpoint: str) -> None:
+        """One topic per symbol, for the most liquid N (from the ticker feed's ranking)."""
         if self.liquidity is None:
             raise FatalError(f"{self.exchange_id} liquidations need the ticker feed's liquidity ranking")
         await self.liquidity.wait_ready(self.exchange_id)
@@ -66,7 +71,7 @@ class LiquidationFeed(StreamFeed):
             self._log.info("liquidation_symbol_dropped", symbol=symbol, reason=str(err)[:200])
 
     def _new_entries(self) -> list[Any]:
-        cache = getattr(self.gateway.exchange, "liquidations", None)
+        cache = self.gateway.liquidations()
         if not cache:
             return []
         fresh: list[Any] = []

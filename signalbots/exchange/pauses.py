@@ -1,10 +1,12 @@
 """An exchange's pauses: what a rate-limit answer costs, kept across restarts.
 
 A rate-limit answer (the profile's table: ``RateLimitRule``) stops every request to the exchange — every
-limiter of it is paused — for ``Retry-After``, the rule's minimum (doubling on repeats within a day where the
-exchange escalates, Bybit's 403), or a doubling backoff (10 s … 5 min) when neither is known. A ban also stops
-the exchange's streams (``banned_for``). The pause is kept in the store under ``ban:<exchange>`` so that a
-restart inside it sends nothing until it ends; the escalation count under ``strikes:<exchange>``.
+limiter of it is paused — for ``Retry-After`` when the exchange sends one (it says exactly how long: a
+Binance 418 with ``Retry-After: 41`` is 41 s, not the rule's 120), else the rule's documented minimum (Bybit's
+403: 10 minutes, each time; a ban still in force answers 403 again), else a doubling backoff (10 s … 5 min).
+A ban also stops the exchange's streams (``banned_for``) unless they are on a host apart (the gateway asks
+the profile). The pause is kept in the store under ``ban:<exchange>`` so that a restart inside it sends
+nothing until it ends.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from signalbots.store import Store
 
 BACKOFF_FIRST = 10.0  # seconds of pause after a rate-limit answer without Retry-After, doubling
 BACKOFF_MAX = 300.0
-BAN_MAX = 86_400.0  # an escalating ban doubles up to a day
-STRIKES_FORGOTTEN = 86_400.0  # a ban more than a day after the last one starts the escalation again
 
 
 class Pauses:
@@ -42,7 +42,7 @@ class Pauses:
         self._backoff = BACKOFF_FIRST
         self._saved = False
         self._ban_until: float | None = None  # monotonic end of a ban (streams stop too), else None
-        self._strikes: dict[str, float] | None = None  # without a store
+        self._last: tuple[float, float, str] = (0.0, 0.0, "rate limited")  # (started, seconds, meaning)
 
     def paused_for(self) -> float:
         """Seconds until the exchange may be called again (0 when not paused)."""
@@ -59,6 +59,17 @@ class Pauses:
             return 0.0
         return left
 
+    def refusal(self, where: str) -> RateLimited | None:
+        """The pause in force as the error of a call it refused (None when the exchange is not paused)."""
+        left = self.paused_for()
+        if left <= 0:
+            return None
+        started, seconds, meaning = self._last
+        if self._clock.monotonic() == started:
+            left = seconds  # the pause just begun: its whole length, unrounded
+        banned = self.banned_for() > 0
+        return RateLimited(f"{where}: {meaning} (retry after {left:.0f} s)", retry_after=left, banned=banned)
+
     def answered(self) -> None:
         """The exchange answered a request: the backoff starts over and a saved pause is forgotten."""
         self._backoff = BACKOFF_FIRST
@@ -71,10 +82,11 @@ class Pauses:
     ) -> RateLimited:
         """Pause the exchange for a rate-limit answer; returns the error to raise."""
         banned = rule is not None and rule.ban
+        # The exchange's own Retry-After says exactly how long: authoritative. A rule's documented minimum is
+        # for answers without one.
         seconds = retry_after
-        if rule is not None and rule.min_pause is not None:
-            least = rule.min_pause * (2 ** (self._strike() - 1) if rule.escalates else 1)
-            seconds = max(seconds or 0.0, min(least, BAN_MAX))
+        if seconds is None and rule is not None:
+            seconds = rule.min_pause
         if seconds is None:
             seconds, self._backoff = self._backoff, min(self._backoff * 2, BACKOFF_MAX)
         deadline = self._clock.monotonic() + seconds
@@ -82,6 +94,7 @@ class Pauses:
         if banned:
             self._ban_until = max(self._ban_until or 0.0, deadline)
         meaning = rule.meaning if rule is not None else "rate limited"
+        self._last = (self._clock.monotonic(), seconds, meaning)
         if self._store is not None:
             record = {
                 "until": self._clock.time() + seconds,
@@ -122,18 +135,3 @@ class Pauses:
     def _pause_limiters(self, deadline: float) -> None:
         for limiter in self._limiters:
             limiter.pause_until(deadline)
-
-    def _strike(self) -> int:
-        """This ban's number among the recent ones (persisted: the escalation survives a restart)."""
-        now = self._clock.time()
-        key = f"strikes:{self._exchange_id}"
-        saved = self._store.get(key) if self._store is not None else self._strikes
-        count = 0
-        if isinstance(saved, dict) and now - float(saved.get("last", 0.0)) < STRIKES_FORGOTTEN:
-            count = int(saved.get("count", 0))
-        record = {"count": float(count + 1), "last": now}
-        if self._store is not None:
-            self._store.put(key, record, now=now)
-        else:
-            self._strikes = record
-        return count + 1

@@ -9,40 +9,21 @@ cost. The bucket starts full, refills continuously, and is only ever lowered by 
 Waiters are served strictly first-come first-served, so a strategy issuing a burst cannot starve the others;
 a waiter that is cancelled leaves the queue without taking tokens and hands its turn to the next one.
 
-How the gateway uses this module::
-
-    budgets = Budgets.for_exchange("binanceusdm", budget_fraction=0.5, clock=clock)
-    # in the ccxt subclass: calculate_rate_limiter_cost(api, method, path, params, config) -> cost
-    #   cost = request_cost("binanceusdm", path, params, ccxt_cost)
-    # before the request leaves (throttle / fetch2):
-    await budgets.acquire(path, cost)     # weight bucket, plus the funding bucket for fundingRate/fundingInfo
-    # on every response: budgets.weight.sync_used(int(headers["X-MBX-USED-WEIGHT-1M"]), window_capacity=2400)
-    # on 429/418: budgets.weight.pause_until(clock.monotonic() + retry_after)
+An exchange's buckets together are its ``Budgets``: the request-weight bucket every request spends, the
+separate funding budget (Binance ``fundingRate``/``fundingInfo``) and, where the exchange limits each
+endpoint (MEXC), one bucket per endpoint. The gateway's admission spends them in ``throttle(cost)``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from signalbots.clock import Clock
 from signalbots.exchange.venues import VENUES, ExchangeBudget, venue
 
 # Published budgets and their sources live in each exchange's profile (``signalbots.exchange.venues``).
 BUDGETS: dict[str, ExchangeBudget] = {ex: v.budget for ex, v in VENUES.items()}
-
-
-def request_cost(exchange_id: str, path: str, params: Mapping[str, Any] | None, ccxt_cost: float) -> float:
-    """ccxt's cost for a request, corrected where the exchange counts differently (never lowered)."""
-    return venue(exchange_id).cost(path, params, ccxt_cost)
-
-
-def uses_funding_budget(exchange_id: str, path: str) -> bool:
-    """True for the endpoints that also spend a separate funding budget (Binance fundingRate/fundingInfo)."""
-    return venue(exchange_id).uses_funding_budget(path)
 
 
 class WeightLimiter:
@@ -201,30 +182,54 @@ class WeightLimiter:
             return
 
 
-@dataclass(slots=True)
 class Budgets:
-    """An exchange's limiters: the request-weight bucket and, for Binance, the funding-endpoint bucket."""
+    """An exchange's buckets: the request weight (shared by every strategy), the funding-endpoint budget where
+    the exchange has one (Binance), and one bucket per endpoint where it limits each (MEXC)."""
 
-    exchange_id: str
-    weight: WeightLimiter
-    funding: WeightLimiter | None = None
+    def __init__(
+        self, *, exchange_id: str, weight: WeightLimiter, budget_fraction: float, clock: Clock
+    ) -> None:
+        self.exchange_id = exchange_id
+        self.weight = weight
+        self.funding = WeightLimiter.funding_budget(exchange_id, budget_fraction=budget_fraction, clock=clock)
+        self._venue = venue(exchange_id)
+        self._fraction = budget_fraction
+        self._clock = clock
+        self._endpoints: dict[str, WeightLimiter] = {}
 
     @classmethod
     def for_exchange(cls, exchange_id: str, *, budget_fraction: float, clock: Clock) -> Budgets:
-        return cls(
-            exchange_id=exchange_id,
-            weight=WeightLimiter.for_exchange(exchange_id, budget_fraction=budget_fraction, clock=clock),
-            funding=WeightLimiter.funding_budget(exchange_id, budget_fraction=budget_fraction, clock=clock),
-        )
+        weight = WeightLimiter.for_exchange(exchange_id, budget_fraction=budget_fraction, clock=clock)
+        return cls(exchange_id=exchange_id, weight=weight, budget_fraction=budget_fraction, clock=clock)
+
+    @property
+    def limiters(self) -> list[WeightLimiter]:
+        """The buckets a pause stops (an endpoint's bucket is behind the weight bucket: it waits there)."""
+        return [self.weight] + ([self.funding] if self.funding is not None else [])
 
     async def acquire(self, path: str, cost: float) -> None:
-        """Spend ``cost`` of weight (corrected by ``request_cost``) and one funding request if due."""
-        if self.funding is not None and uses_funding_budget(self.exchange_id, path):
+        """Spend ``cost`` of weight, one funding request for a funding endpoint, and ``cost`` of the
+        endpoint's own bucket where the exchange limits per endpoint."""
+        if self.funding is not None and self._venue.uses_funding_budget(path):
             await self.funding.acquire(1.0)
         await self.weight.acquire(cost)
+        endpoint = self._endpoint(path)
+        if endpoint is not None:
+            await endpoint.acquire(cost)
 
     def pause_until(self, monotonic_deadline: float) -> None:
         """A 429/418 stops every request to the exchange, whichever bucket it would spend."""
-        self.weight.pause_until(monotonic_deadline)
-        if self.funding is not None:
-            self.funding.pause_until(monotonic_deadline)
+        for limiter in self.limiters:
+            limiter.pause_until(monotonic_deadline)
+
+    def _endpoint(self, path: str) -> WeightLimiter | None:
+        if self._venue.endpoint_budget is None:
+            return None
+        limiter = self._endpoints.get(path)
+        if limiter is None:
+            limiter = WeightLimiter.endpoint_budget(
+                self.exchange_id, path, budget_fraction=self._fraction, clock=self._clock
+            )
+            assert limiter is not None
+            self._endpoints[path] = limiter
+        return limiter

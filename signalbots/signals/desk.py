@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -24,8 +24,9 @@ from signalbots.events import base_asset
 from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier, SignalRef
 from signalbots.settings import Settings
-from signalbots.signals import render
+from signalbots.signals import keys, render
 from signalbots.signals.model import Candidate, Direction, Signal, Status
+from signalbots.signals.track_record import record, record_line
 from signalbots.store import Store
 
 log = structlog.get_logger(__name__)
@@ -91,6 +92,9 @@ def signal_from_row(row: sqlite3.Row) -> Signal:
         exit_price=row["exit_price"],
         r_multiple=row["r_multiple"],
         size_base=row["size_base"],
+        gross_r=row["gross_r"],
+        fee_r=row["fee_r"],
+        funding_r=float(row["funding_r"] or 0.0),
     )
 
 
@@ -124,9 +128,17 @@ class Desk:
     """
 
     def __init__(
-        self, *, store: Store, settings: Settings, clock: Clock, metrics: Metrics, notifier: Notifier
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics,
+        notifier: Notifier,
+        on_signal: Callable[[Signal], None] | None = None,
     ) -> None:
         self.store = store
+        self._on_signal = on_signal  # the tracker's ``follow``: told of each signal the moment it is sent
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
@@ -312,11 +324,12 @@ class Desk:
                     )
                 assert cur.lastrowid is not None
                 sig = Signal(id=cur.lastrowid, candidate=c, size_base=size)
+                standing = record_line(record(self.store, c.strategy, c.time_ms))
                 self.notifier.submit(
                     Message(
                         kind=Kind.SIGNAL,
-                        text=render.signal(sig),
-                        dedupe_key=f"signal:{c.dedupe_key}",
+                        text=render.signal(sig, record=standing),
+                        dedupe_key=keys.signal(c.dedupe_key),
                         strategy=c.strategy,
                         signal=SignalRef(
                             exchange=c.exchange,
@@ -325,12 +338,14 @@ class Desk:
                             event_time=c.time_ms / 1000,
                             expires_at=c.expiry_ms / 1000,
                             strength=c.strength,
-                            compact=render.compact(sig),
+                            compact=render.compact(sig, record=standing),
                         ),
                     )
                 )
         except sqlite3.IntegrityError:
             return None
+        if self._on_signal is not None:
+            self._on_signal(sig)
         self.metrics.signals.labels(c.strategy).inc()
         log.info(
             "signal_accepted",
@@ -367,7 +382,7 @@ class Desk:
                 Message(
                     kind=Kind.NOTICE,
                     text=render.loss_pause(strategy, loss, limit, start),
-                    dedupe_key=f"paused:{strategy}:{render.day(start)}",
+                    dedupe_key=keys.paused(strategy, render.day(start)),
                     strategy=strategy,
                 )
             )

@@ -180,6 +180,31 @@ async def test_a_418_stops_every_request_for_retry_after_even_across_a_restart(
         await restarted.__aexit__(None, None, None)
 
 
+async def test_a_418_retry_after_is_authoritative_and_without_it_the_documented_minimum(
+    sim: ExchangeSim, make: MakeGateway, clock: ManualClock, store: Store
+) -> None:
+    """Binance says how long a ban lasts: 41 s is 41 s, not the rule's 120 s (issue 20). Without a
+    Retry-After, the documented minimum (Binance: bans start at 2 minutes)."""
+    async with make("binanceusdm") as gw:
+        sim.inject("binanceusdm", FaultKind.BAN, retry_after=41)
+        with pytest.raises(RateLimited) as ban:
+            await gw.call("fetch_funding_rates", "fetch_funding_rates")
+        assert ban.value.banned and ban.value.retry_after == 41
+        assert gw.paused_for() == 41 and gw.banned_for() == 41
+        assert store.get("ban:binanceusdm")["until"] == clock.time() + 41
+        clock.advance(41)
+        assert gw.paused_for() == 0 and gw.banned_for() == 0
+        assert await gw.call("fetch_tickers", "fetch_tickers")  # served again at 41 s, not 120 s
+
+        sim.clear_faults("binanceusdm")
+        sim.inject("binanceusdm", FaultKind.ERROR, status=418)  # a 418 without Retry-After
+        with pytest.raises(RateLimited) as bare:
+            await gw.call("fetch_tickers", "fetch_tickers")
+        assert bare.value.banned and bare.value.retry_after == 120
+        clock.advance(119)
+        assert gw.banned_for() == pytest.approx(1)
+
+
 async def test_a_429_without_retry_after_backs_off_doubling(
     sim: ExchangeSim, make: MakeGateway, clock: ManualClock
 ) -> None:

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalbots.clock import ManualClock
-from signalbots.exchange.ratelimit import Budgets, WeightLimiter, request_cost, uses_funding_budget
+from signalbots.exchange.ratelimit import Budgets, WeightLimiter
+from signalbots.exchange.venues import venue
 
 STEP = 0.05
 
@@ -254,13 +255,14 @@ def test_published_budgets_times_fraction() -> None:
 
 
 def test_binance_costs_corrected_where_ccxt_undercounts() -> None:
-    assert request_cost("binanceusdm", "premiumIndex", {}, 1) == 10
-    assert request_cost("binanceusdm", "premiumIndex", {"symbol": "BTCUSDT"}, 1) == 1
-    assert request_cost("binanceusdm", "ticker/24hr", {}, 40) == 40
-    assert request_cost("binanceusdm", "klines", {"symbol": "BTCUSDT", "limit": 99}, 1) == 1
-    assert request_cost("bybit", "v5/market/tickers", {}, 5) == 5
-    assert uses_funding_budget("binanceusdm", "fundingInfo")
-    assert not uses_funding_budget("binanceusdm", "premiumIndex")
+    binance = venue("binanceusdm")
+    assert binance.cost("premiumIndex", {}, 1) == 10
+    assert binance.cost("premiumIndex", {"symbol": "BTCUSDT"}, 1) == 1
+    assert binance.cost("ticker/24hr", {}, 40) == 40
+    assert binance.cost("klines", {"symbol": "BTCUSDT", "limit": 99}, 1) == 1
+    assert venue("bybit").cost("v5/market/tickers", {}, 5) == 5
+    assert binance.uses_funding_budget("fundingInfo")
+    assert not binance.uses_funding_budget("premiumIndex")
 
 
 async def test_funding_requests_also_spend_the_funding_bucket() -> None:

@@ -82,13 +82,14 @@ class Rig:
 
 
 @asynccontextmanager
-async def rig(exchange: str, *, now: float = CAPTURED, **overrides: Any) -> AsyncIterator[Rig]:
+async def rig(
+    exchange: str, *, now: float = CAPTURED, websocket: bool = False, **overrides: Any
+) -> AsyncIterator[Rig]:
     clock = ManualClock(start=now)
     metrics = Metrics()
     async with wire_server(exchange) as server:
-        settings = ExchangeSettings(
-            rest_url=server.url, ws_url="ws://127.0.0.1:1", request_timeout=2.0, **overrides
-        )
+        ws_url = server.url.replace("http://", "ws://") if websocket else "ws://127.0.0.1:1"
+        settings = ExchangeSettings(rest_url=server.url, ws_url=ws_url, request_timeout=2.0, **overrides)
         gateway = Gateway(
             exchange_id=exchange,
             settings=settings,
@@ -264,6 +265,39 @@ async def test_binance_klines_carry_quote_asset_volume() -> None:
             (496.263, 28_425_514.7894),
             (174.865, 10_009_130.07051),
         ]
+
+
+async def test_binance_candle_is_published_when_the_exchange_marks_it_closed() -> None:
+    """Issue 19: the frame with ``x: true`` is the candle's last; the candle is published on it, not a
+    kline frame later (≥ 250 ms, or minutes for a symbol nobody trades at the next open)."""
+    async with rig("binanceusdm", now=1_616_339_399.0, websocket=True) as r:  # 1 s before 19:30 UTC
+        r.liquidity.update("binanceusdm", {"BTC/USDT:USDT": 1e9})
+        r.start(CandleFeed(liquidity=r.liquidity, timeframe="5m", floor_usd=5e6, **r.common()))
+        await r.until(lambda: "btcusdt@kline_5m" in r.server.streams)
+        # The REST backfill published the closed 19:20 candle; 19:25 is still open.
+        assert [c.time_ms for c in r.events(Candle)] == [1_616_338_800_000]
+        # The USDⓈ-M kline frame (ws/kline.json's keys) carrying the open 19:25 candle's numbers from
+        # rest/klines.json: first an update, then the exchange's final one at the close.
+        row = fixture_json("binanceusdm", "rest/klines.json")[1]
+        frame = fixture_json("binanceusdm", "ws/kline.json")
+        frame["s"] = "BTCUSDT"
+        frame["k"].update(
+            {"t": row[0], "T": row[6], "s": "BTCUSDT", "i": "5m", "o": row[1], "h": row[2], "l": row[3]}
+        )
+        frame["k"].update({"c": row[4], "v": row[5], "q": row[7], "x": False})
+        await r.server.push(frame)
+        frame["k"]["x"] = True
+        frame["E"] = row[6] + 1
+        await r.server.push(frame)
+        await r.until(lambda: len(r.events(Candle)) == 2)
+        closed = r.events(Candle)[1]
+        # No 19:30 frame has come, and the local clock still reads 19:29:59: the exchange's flag decides.
+        assert (closed.time_ms, closed.volume, closed.quote_volume) == (
+            1_616_339_100_000,
+            174.865,
+            10_009_130.07051,
+        )
+        assert r.clock.time() < 1_616_339_400.0
 
 
 # -- findings 4, 5, 7 and 8: funding -------------------------------------------------------------------------

@@ -5,6 +5,9 @@ really sends, not what our simulator writes.
 Nothing here computes an answer: a route picks a fixture file (or, for a ``.data.json`` file that holds only
 the entries, puts it in the exchange's documented envelope). A path no route knows is answered 404 and
 remembered in ``unknown``, so a test sees every request a client made that the fixtures do not cover.
+
+Websockets (Binance's subscribe protocol): a ``SUBSCRIBE`` is acknowledged as the exchange documents it
+(``{"result": null, "id": …}``) and remembered in ``streams``; the frames are the test's own (``push``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 WIRE = Path(__file__).resolve().parent.parent / "fixtures" / "wire"
 
@@ -108,6 +111,27 @@ class WireServer:
     unknown: list[str] = field(default_factory=list)
     overrides: dict[str, Route] = field(default_factory=dict)  # a test replaces one path's answer
     url: str = ""
+    streams: list[str] = field(default_factory=list)  # websocket subscriptions, in order
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+
+    async def push(self, frame: Any) -> None:
+        """Send ``frame`` (as JSON) on every open websocket."""
+        for ws in self.sockets:
+            if not ws.closed:
+                await ws.send_str(json.dumps(frame))
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        async for message in ws:
+            if message.type is not WSMsgType.TEXT:
+                continue
+            command = json.loads(message.data)
+            if isinstance(command, dict) and command.get("method") == "SUBSCRIBE":
+                self.streams.extend(command.get("params") or [])
+                await ws.send_str(json.dumps({"result": None, "id": command.get("id")}))
+        return ws
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.requests]
@@ -121,7 +145,9 @@ class WireServer:
                     return route
         return None
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request)
         query = dict(request.query)
         self.requests.append((request.path, query))
         route = self._route(request.path)
@@ -150,4 +176,6 @@ async def wire_server(exchange: str) -> AsyncIterator[WireServer]:
     try:
         yield server
     finally:
+        for ws in server.sockets:
+            await ws.close()
         await runner.cleanup()

@@ -7,11 +7,19 @@ fixtures (``tests/fixtures/wire/<id>/``) — no branch elsewhere.
 from __future__ import annotations
 
 from signalbots.exchange.venues import binanceusdm, bybit, mexc, okx
-from signalbots.exchange.venues._venue import ExchangeBudget, RateLimitRule, Unit, Venue, VolumeField
+from signalbots.exchange.venues._venue import (
+    ExchangeBudget,
+    LiquidationStream,
+    RateLimitRule,
+    Unit,
+    Venue,
+    VolumeField,
+)
 
 __all__ = [
     "VENUES",
     "ExchangeBudget",
+    "LiquidationStream",
     "RateLimitRule",
     "Unit",
     "Venue",

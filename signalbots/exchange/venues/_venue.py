@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from signalbots.events import Liquidation
@@ -19,6 +19,13 @@ from signalbots.events import Liquidation
 SymbolOf = Callable[[str], str | None]
 ContractSizeOf = Callable[[str], float | None]
 LiquidationParser = Callable[[Any, SymbolOf, ContractSizeOf, float], list[Liquidation]]
+# The answer of the venue's ``funding_source`` call → ccxt funding-rate entries by symbol.
+FundingEntries = Callable[[Any], dict[str, Any]]
+
+
+def funding_rates(answer: Any) -> dict[str, Any]:
+    """``fetch_funding_rates``' answer is already funding entries by symbol."""
+    return dict(answer or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +44,9 @@ class ExchangeBudget:
 class RateLimitRule:
     """An answer that means "slow down" and what it costs: an HTTP status, or an error code in the body.
 
-    ``ban``: the exchange has blocked the IP (every REST call and every stream of the host stops);
-    ``min_pause``: the least the exchange wants us to wait when it gives no ``Retry-After``; ``escalates``:
-    repeated bans are longer (each repeat doubles the pause).
+    ``ban``: the exchange has blocked the IP (every REST call stops, and the streams too unless the venue's
+    streams are on a host apart: ``Venue.streams_apart``); ``min_pause``: the least the exchange wants us to
+    wait when it gives no ``Retry-After`` (a ``Retry-After`` is authoritative).
     """
 
     meaning: str
@@ -47,7 +54,14 @@ class RateLimitRule:
     code: str | None = None
     ban: bool = False
     min_pause: float | None = None
-    escalates: bool = False
+
+
+class LiquidationStream(Enum):
+    """How an exchange publishes forced liquidations."""
+
+    ALL = "all"  # one stream of every symbol (Binance ``!forceOrder@arr``)
+    LISTED = "listed"  # one channel of every market, but ccxt wants the symbols to route its messages (OKX)
+    PER_SYMBOL = "per_symbol"  # one topic per symbol: the most liquid N are subscribed (Bybit)
 
 
 class Unit(StrEnum):
@@ -104,6 +118,7 @@ class Venue:
     rate_limits: tuple[RateLimitRule, ...] = ()
     error_code_field: str | None = None  # where the body's error code is ("retCode", "code")
     usage: Callable[[Mapping[str, str]], tuple[float, float] | None] = lambda headers: None
+    streams_apart: bool = False  # streams on another host with their own limits: a REST ban leaves them be
     # -- data ------------------------------------------------------------------------------------------------
     ticker_volume: VolumeField | None = None  # 24h volume field of the raw ticker
     kline_volume: VolumeField | None = None  # quote volume in the raw kline row
@@ -112,14 +127,18 @@ class Venue:
     ohlcv_needs_since: bool = False  # the kline endpoint has no limit: bound the answer by its start time
     candles_streamed: bool = False  # kline websocket with many symbols per subscription (else REST polls)
     funding_source: str = "fetch_funding_rates"  # the ccxt call that gives every symbol's funding
+    funding_entries: FundingEntries = funding_rates  # its answer as funding entries by symbol
     funding_interval_field: str | None = None  # hours, in the raw funding/ticker entry (freshest source)
     funding_intervals_call: str | None = None  # a bulk call listing the intervals (refreshed hourly)
     funding_interval_call: str | None = None  # a per-symbol call giving the interval (refreshed hourly)
     funding_default_hours: float | None = None  # what the exchange documents for symbols not listed
     # -- liquidations ----------------------------------------------------------------------------------------
-    liquidation_stream: str | None = None  # "all" (one stream), "listed" (all markets), "per_symbol"
+    liquidation_stream: LiquidationStream | None = None
     liquidation_parser: LiquidationParser | None = None
     liquidation_lower_bound: str = ""  # said in every cascade message when the stream is sampled
+    taker_fee: float = 0.0005  # default (lowest tier) fee of a market order, as a fraction of notional
+    maker_fee: float = 0.0002  # ... of a resting limit order; ``fee_source`` is the page they come from
+    fee_source: str = ""
 
     def rate_limit(self, status: int, body: str | None) -> RateLimitRule | None:
         """The rule an answer matches (by HTTP status, else by the error code in a short JSON body)."""

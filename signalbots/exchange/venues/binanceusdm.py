@@ -16,6 +16,7 @@ from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
     ContractSizeOf,
     ExchangeBudget,
+    LiquidationStream,
     RateLimitRule,
     SymbolOf,
     Unit,
@@ -63,9 +64,12 @@ VENUE = Venue(
     candles_streamed=True,
     funding_intervals_call="fetch_funding_intervals",
     funding_default_hours=8.0,  # fundingInfo lists only the symbols whose interval was adjusted
-    liquidation_stream="all",
+    liquidation_stream=LiquidationStream.ALL,
     liquidation_parser=_liquidation,
     liquidation_lower_bound=(
         "Binance publishes at most one liquidation per symbol per second: the sum is a lower bound"
     ),
+    taker_fee=0.0005,
+    maker_fee=0.0002,
+    fee_source="https://www.binance.com/en/fee/futureFee (USDⓈ-M, regular user)",
 )

@@ -1,9 +1,11 @@
 """Bybit (v5, linear perpetuals).
 
-Sources: bybit-exchange.github.io/docs/v5/rate-limit ("600 requests within a 5-second window per IP";
-"403 … access too frequent … IP ban … wait at least 10 minutes", repeated violations longer; retCode 10006
+Sources: bybit-exchange.github.io/docs/v5/rate-limit (HTTP: "600 requests within a 5-second window per IP";
+"403 … access too frequent … IP ban … wait at least 10 minutes" — no longer wait is documented, so each 403
+pauses 10 minutes and a ban still in force answers 403 again; retCode 10006
 "Too many visits"; headers ``X-Bapi-Limit-Status`` / ``X-Bapi-Limit``), v5/market/tickers (``turnover24h``,
-``fundingIntervalHour``), v5/market/kline (``turnover``), v5/websocket/public/all-liquidation.
+``fundingIntervalHour``), v5/market/kline (``turnover``), v5/websocket/public/all-liquidation, v5/ws/connect
+(public streams on their own host, ``stream.bybit.com``, with their own connection limits).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
     ContractSizeOf,
     ExchangeBudget,
+    LiquidationStream,
     RateLimitRule,
     SymbolOf,
     Unit,
@@ -44,17 +47,21 @@ VENUE = Venue(
     # 600 requests / 5 s per IP; ccxt charges 5 units per public v5 market request (rateLimit 20 ms).
     budget=ExchangeBudget(units=3000.0, window=5.0),
     rate_limits=(
-        RateLimitRule(
-            "IP banned (403): wait at least 10 minutes", status=403, ban=True, min_pause=600.0, escalates=True
-        ),
+        RateLimitRule("IP banned (403): wait at least 10 minutes", status=403, ban=True, min_pause=600.0),
         RateLimitRule("rate limited (429)", status=429),
         RateLimitRule("rate limited (retCode 10006)", code="10006"),
     ),
     error_code_field="retCode",
     usage=_usage,
+    # The 403 ban is the HTTP IP limit's; the public streams are another host (stream.bybit.com) with limits
+    # of their own (v5/ws/connect): liquidations keep arriving through a REST ban.
+    streams_apart=True,
     ticker_volume=VolumeField("turnover24h", Unit.QUOTE),
     kline_volume=VolumeField(6, Unit.QUOTE),  # [start, open, high, low, close, volume, turnover]
     funding_interval_field="fundingIntervalHour",  # the ticker's: fresher than the hourly instrument list
-    liquidation_stream="per_symbol",
+    liquidation_stream=LiquidationStream.PER_SYMBOL,
     liquidation_parser=_liquidation,
+    taker_fee=0.00055,
+    maker_fee=0.0002,
+    fee_source="https://www.bybit.com/en/help-center/article/Trading-Fee-Structure (derivatives, VIP 0)",
 )

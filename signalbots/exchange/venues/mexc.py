@@ -10,7 +10,27 @@ MEXC publishes no liquidation stream.
 
 from __future__ import annotations
 
+from typing import Any
+
 from signalbots.exchange.venues._venue import ExchangeBudget, RateLimitRule, Unit, Venue, VolumeField
+
+
+def _funding_from_tickers(tickers: Any) -> dict[str, Any]:
+    """The bulk contract ticker as funding entries (``fundingRate``, ``fairPrice`` = mark)."""
+    out: dict[str, Any] = {}
+    for symbol, ticker in (tickers or {}).items():
+        info = ticker.get("info") if isinstance(ticker, dict) else None
+        if not isinstance(info, dict):
+            out[symbol] = None
+            continue
+        out[symbol] = {
+            "fundingRate": info.get("fundingRate"),
+            "markPrice": info.get("fairPrice"),
+            "timestamp": ticker.get("timestamp"),
+            "info": info,
+        }
+    return out
+
 
 VENUE = Venue(
     id="mexc",
@@ -36,5 +56,9 @@ VENUE = Venue(
     kline_base_unit=Unit.CONTRACTS,  # ``vol``
     ohlcv_needs_since=True,
     funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
+    funding_entries=_funding_from_tickers,
     funding_interval_call="fetch_funding_rate",  # collectCycle, per symbol
+    taker_fee=0.0002,
+    maker_fee=0.0,
+    fee_source="https://www.mexc.com/fee (futures, regular user)",
 )

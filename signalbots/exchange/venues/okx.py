@@ -3,7 +3,9 @@
 Sources: okx.com/docs-v5 — "Rate Limits" (per endpoint, e.g. market/tickers and public/instruments 20 / 2 s;
 429 with code 50011 "Rate limit reached"), "Get tickers" (for SWAP ``vol24h`` counts contracts, ``volCcy24h``
 the base coin), "Get candlesticks" (``volCcyQuote``: quote volume), "Get funding rate" (``instId=ANY`` lists
-every swap, inverse and X-Perp included), "Liquidation orders channel" (``sz`` in contracts).
+every swap, inverse and X-Perp included), "Liquidation orders channel" (``sz`` in contracts; "For futures
+and swaps, each contract will only show a maximum of one order per one-second period. This data doesn't
+represent the total number of liquidations on OKX.").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
     ContractSizeOf,
     ExchangeBudget,
+    LiquidationStream,
     RateLimitRule,
     SymbolOf,
     Unit,
@@ -44,6 +47,12 @@ VENUE = Venue(
     error_code_field="code",
     ticker_volume=VolumeField("volCcy24h", Unit.BASE),  # not vol24h: that one counts contracts
     kline_volume=VolumeField(7, Unit.QUOTE),  # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
-    liquidation_stream="listed",
+    liquidation_stream=LiquidationStream.LISTED,
     liquidation_parser=_liquidation,
+    liquidation_lower_bound=(
+        "OKX publishes at most one liquidation per contract per second: the sum is a lower bound"
+    ),
+    taker_fee=0.0005,
+    maker_fee=0.0002,
+    fee_source="https://www.okx.com/fees (perpetual swaps, regular user Lv1)",
 )

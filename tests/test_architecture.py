@@ -1,0 +1,116 @@
+"""The house's shape, read from the source: no import cycle (type-only imports count: a newcomer reading
+``if TYPE_CHECKING:`` still has to hold both modules in their head), and one door to ccxt."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import signalbots
+
+PACKAGE = Path(signalbots.__file__).parent
+# The one door to ccxt: the gateway and the ccxt subclass it drives. Nothing else reads ccxt's internals.
+CCXT_DOOR = {"signalbots.exchange.gateway", "signalbots.exchange._ccxt"}
+
+
+def _modules(root: Path) -> dict[str, Path]:
+    """Every module under the package ``root``, by dotted name."""
+    found = {}
+    for path in root.rglob("*.py"):
+        parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules that ``name`` imports, anywhere in the file (functions, ``TYPE_CHECKING``)."""
+
+    def known(dotted: str) -> str | None:
+        while dotted and dotted not in modules:
+            dotted = dotted.rpartition(".")[0]
+        return dotted or None
+
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [known(alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            # ``from pkg import mod`` imports the module ``pkg.mod``; ``from mod import name`` the module.
+            targets = [
+                known(f"{base}.{alias.name}") if f"{base}.{alias.name}" in modules else known(base)
+                for alias in node.names
+            ]
+        else:
+            continue
+        found.update(t for t in targets if t is not None and t != name)
+    return found
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """The strongly connected groups of more than one module in ``root``'s import graph (Tarjan)."""
+    modules = _modules(root)
+    graph = {name: sorted(_imports(name, path, modules)) for name, path in sorted(modules.items())}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    assert import_cycles(PACKAGE) == []
+
+
+def test_a_type_only_import_cycle_is_found(tmp_path: Path) -> None:
+    pkg = tmp_path / "house"
+    (pkg / "rooms").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "rooms" / "__init__.py").write_text("")
+    (pkg / "rooms" / "door.py").write_text("from house.rooms import hall\n")
+    (pkg / "rooms" / "hall.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .door import Door\n"
+    )
+    (pkg / "garden.py").write_text("import house.rooms.hall\n")
+    assert import_cycles(pkg) == [["house.rooms.door", "house.rooms.hall"]]
+
+
+def test_only_the_gateway_reads_ccxt_internals_by_name() -> None:
+    """``getattr(obj, "name")`` is how code reaches into ccxt's caches (``clients``, ``ohlcvs``…): the
+    exchange package has it only in its door."""
+    offenders = []
+    for name, path in _modules(PACKAGE).items():
+        if not name.startswith("signalbots.exchange") or name in CCXT_DOOR:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
+                offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert offenders == []
