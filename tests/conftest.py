@@ -31,6 +31,9 @@ SLOW = (
     "tests/test_quality.py",
     "tests/test_docs_samples.py",
     "tests/charts/test_renderer.py",  # each test spawns chart worker processes
+    "tests/test_backtest.py::test_the_console_command_prints_one_json_document",
+    "tests/test_deploy.py::test_the_documented_pre_start_check_reads_the_token_file_the_unit_loads",
+    "tests/test_http.py::test_a_port_in_use_is_one_error_line_and_exit_1_its_traceback_only_at_debug",
     "tests/test_health.py::test_every_exchange_unreachable_turns_the_heartbeat_red_and_names_them",
     "tests/telegram/test_delivery.py::test_after_an_outage_of_any_length_and_a_run_of_faults_delivery",
     "tests/sim/test_mexc_sim.py::test_ccxt_reads_markets_tickers_candles_and_funding",

@@ -209,6 +209,7 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOTS_")}
 
 
+@pytest.mark.slow
 def test_check_config_as_configure_md_writes_it(tmp_path: Path) -> None:
     # /etc/signalbots/ is the server's; the shipped file copied into a scratch /etc stands in for it
     etc = tmp_path / "etc" / "signalbots"
