@@ -97,6 +97,7 @@ class Outbox:
         self._log = structlog.get_logger(__name__)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()  # set and replaced whenever a row changes state
+        self._arrival = asyncio.Event()  # set and replaced whenever a message is committed
         self._pacer = Pacer(settings=settings, clock=clock)
         self._reach = Reachability(clock=clock, initial=probe_initial, cap=probe_every)
         self._presenter = Presenter(queue=self._queue, clock=clock, prices=prices)
@@ -164,6 +165,8 @@ class Outbox:
         if not stored:
             return False
         self._poke()
+        arrival, self._arrival = self._arrival, asyncio.Event()
+        arrival.set()
         self._refresh_gauges()
         return True
 
@@ -318,6 +321,9 @@ class Outbox:
                 continue
             if row.sent_upto == 0 and self._coalesce(chat):
                 continue  # the head is now the first coalesced message
+            if row.kind == Kind.CHART and (hold := self._burst_hold(row)) > 0:
+                await self._wait(self._arrival.wait(), seconds=hold)
+                continue
             probe = self._reach.begin()
             try:
                 await self._pacer.acquire(chat)
@@ -325,6 +331,23 @@ class Outbox:
             finally:
                 if probe:
                     self._reach.abandoned()
+
+    def _burst_hold(self, row: Row) -> float:
+        """Seconds a chart waits for its chat's burst of signals to end (0: send it now).
+
+        A chart is the least urgent thing a chat gets: while signals keep arriving for the chat (a newer
+        one than the chart's own, within two of the chat's pacing intervals) it waits, so the whole burst
+        is visible before the first picture takes a slot."""
+        last = self._queue.last_signal(row.chat_id)
+        own = self._queue.created(row.reply_to_key) if row.reply_to_key else None
+        if last is None or (own is not None and own >= last):
+            return 0.0
+        return last + 2.0 * self._pacer.interval(row.chat_id) - self._clock.time()
+
+    def _stale_chart(self, row: Row) -> bool:
+        """A chart that could not go out within ``telegram.chart_stale_after`` of its signal."""
+        decided = (self._queue.created(row.reply_to_key) if row.reply_to_key else None) or row.created
+        return self._clock.time() - decided > self._settings.chart_stale_after
 
     def _coalesce(self, chat: int) -> bool:
         """Replace a backlog of signals for ``chat`` by coalesced messages; True if it did."""
@@ -342,8 +365,11 @@ class Outbox:
     async def _attempt(self, row: Row, th: TaskHealth, *, probe: bool) -> None:
         if not self._queue.claim(row.id):  # superseded (a newer heartbeat) while this loop waited its turn
             return
-        if row.kind == Kind.CHART and row.reply_to_key and not self.wants_chart(row.reply_to_key):
-            # its signal went out in a burst, beyond the strongest few: the picture would only delay alerts
+        if row.kind == Kind.CHART and (
+            (row.reply_to_key and not self.wants_chart(row.reply_to_key)) or self._stale_chart(row)
+        ):
+            # its signal went out in a burst, beyond the strongest few, or so long ago that the picture
+            # is history: it would only delay what comes next
             self._update(row.id, state="superseded", photo=None)
             return
         self._progressed()

@@ -89,7 +89,7 @@ class Queue:
         """The row ``chat`` gets next: the most important kind first, then commit order."""
         r = self._store.db.execute(
             f"SELECT {COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
-            "ORDER BY COALESCE(seq, id) LIMIT 1",
+            f"ORDER BY {_PRIORITY}, COALESCE(seq, id) LIMIT 1",
             (chat,),
         ).fetchone()
         return None if r is None else Row.of(r)
@@ -97,7 +97,7 @@ class Queue:
     def last_signal(self, chat: int) -> float | None:
         """When the newest signal for ``chat`` was committed (sent or not)."""
         r = self._store.db.execute(
-            "SELECT MAX(created) AS t FROM outbox WHERE chat_id = ? AND kind = 'signal' AND carrier IS NULL "
+            "SELECT MAX(created) AS t FROM outbox WHERE chat_id = ? AND kind = 'signal' "
             "AND dedupe_key NOT LIKE 'coalesced:%'",
             (chat,),
         ).fetchone()
