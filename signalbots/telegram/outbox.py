@@ -43,6 +43,7 @@ import structlog
 from aiogram import Bot
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 
+from signalbots import recovery
 from signalbots.clock import Clock
 from signalbots.controls import Controls
 from signalbots.health import Health, TaskHealth
@@ -126,6 +127,14 @@ class Outbox:
             )
         self._health.add_section("outbox", self.snapshot, problems=self.problems)
         self._controls.add_listener(self._poke)
+        if (rec := self._store.recovery) is not None:  # this start replaced a damaged state database
+            self.submit(
+                Message(
+                    kind=Kind.ERROR,
+                    text=recovery.notice(rec),
+                    dedupe_key=f"state-recovered:{rec.kept_as.name}",
+                )
+            )
         self._refresh_gauges()
         return self
 
