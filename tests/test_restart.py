@@ -14,6 +14,7 @@ message is committed as sent. The kill then finds no message in the outbox's doc
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -282,7 +283,8 @@ async def test_a_damaged_state_database_is_kept_aside_and_a_second_damaged_start
     damaged = await second.await_log("state_database_damaged")
     await second.await_log("ready")
     kept = Path(damaged["kept_as"])
-    assert kept.parent == db.parent and kept.name.startswith("signalbots.db.damaged-") and kept.exists()
+    assert kept.parent == db.parent and kept.name.startswith("signalbots.db.damaged-")
+    assert await asyncio.to_thread(kept.exists)
     await telegram.wait_for(lambda: any("State database was damaged" in m.text for m in telegram.sent))
     [notice] = [m for m in telegram.sent if "State database was damaged" in m.text]
     for lost in ("pending messages", "cooldowns", "open signals", "exchange bans", kept.name):
