@@ -116,15 +116,33 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 
 
+_NO_SPACE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR")
+
+
+def cannot_write(err: BaseException) -> bool:
+    """Whether a SQLite error says the state disk takes no writes now (full, read-only, failing I/O)."""
+    return isinstance(err, sqlite3.OperationalError) and str(
+        getattr(err, "sqlite_errorname", "")
+    ).startswith(_NO_SPACE)
+
+
 class Store:
     """Async context manager around one sqlite3 connection.
 
     A damaged file found at open is kept aside and replaced (``recovery``); ``self.recovery`` then says
     what happened, for whoever tells the admin chat (the outbox)."""
 
-    def __init__(self, *, path: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        clock: Clock | None = None,
+        connection: type[sqlite3.Connection] = sqlite3.Connection,
+    ) -> None:
+        """``connection``: the sqlite3 connection class (a test's stand-in for a disk that fills up)."""
         self.path = path
         self._clock = clock or SystemClock()
+        self._connection = connection
         self._db: sqlite3.Connection | None = None
         self.recovery: Recovery | None = None
 
@@ -151,7 +169,9 @@ class Store:
                 lost=self.recovery.lost,
                 effect="started on a fresh state database",
             )
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, factory=self._connection
+        )
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")

@@ -5,19 +5,12 @@ unique, so a re-fired signal is stored once) before anything is sent. ``run`` is
 loop per chat with pending rows, each sending that chat's rows in commit order, so a chat waiting out a
 ``retry_after`` or a backoff never holds up the others.
 
-Pacing stays below Telegram's limits: ``per_chat_interval`` between messages to a private chat,
-``group_per_minute`` for groups (negative ids), ``global_per_second`` overall. A 429 is waited out to the
-second (``retry_after``) for that chat. 5xx answers, network errors, timeouts and undecodable answers (a
-proxy's 502 HTML page is an aiogram ``ClientDecodeError``) mean Telegram is down for every chat: one probe
-at a time, at most one per ``probe_every`` seconds, and the first answer resumes every chat
-(``delivery.Reachability``). A transient error never gives up on a message, however long the outage. Only
-permanent answers (chat not found, bot blocked, any other 400) become dead letters: one error log per chat
-and reason, a health error, a count in the ``outbox`` health section. "can't parse entities" is resent once
-as plain text; "message is too long" is split smaller.
+Per chat, what matters goes first (``queue``): signals, outcome replies, notices, then charts
+(``chart_turns``: after the burst, or skipped when stale). Pacing (``pacing``) stays below Telegram's limits;
+what each answer means for the row — 429, outages, dead letters, fallbacks — is ``policy``; what the text
+says as it goes out (late, expired) is ``presenter``; a state disk that takes no writes is ``spill``.
 
-Late is said (``timeliness``): a signal delivered over a minute after it was decided opens with how late it
-is, one delivered after its expiry says it expired undelivered; a heartbeat submitted while an older one is
-still pending replaces it and says how many it replaced. Finished rows are deleted after
+A heartbeat submitted while an older one is still pending replaces it; finished rows are deleted after
 ``telegram.retention`` (``retention``).
 
 States: ``pending`` → ``sending`` → ``sent`` (with Telegram's ``message_id``, which later replies use), or
@@ -35,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any
@@ -50,9 +44,10 @@ from signalbots.health import Health, TaskHealth
 from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
 from signalbots.settings import TelegramSettings
-from signalbots.store import Store
+from signalbots.store import Store, cannot_write
 from signalbots.telegram import coalesce, retention
-from signalbots.telegram.delivery import Reachability
+from signalbots.telegram.chart_turns import ChartTurns
+from signalbots.telegram.delivery import Reachability, first_of
 from signalbots.telegram.digest import release_held
 from signalbots.telegram.latency import Latency
 from signalbots.telegram.pacing import Pacer
@@ -61,6 +56,7 @@ from signalbots.telegram.presenter import Presenter, PriceLookup
 from signalbots.telegram.queue import Queue
 from signalbots.telegram.routing import route, silent_by_default
 from signalbots.telegram.rows import OutboxStats, Row
+from signalbots.telegram.spill import Spill
 from signalbots.telegram.text import spans
 
 __all__ = ["Outbox", "OutboxStats", "PriceLookup"]
@@ -68,6 +64,7 @@ __all__ = ["Outbox", "OutboxStats", "PriceLookup"]
 _DEAD_RECENT = 86400.0  # dead letters this recent make the daemon unhealthy
 _PRUNE_EVERY = 3600.0
 _FLUSH_PROBE = 1.0  # while flushing at shutdown, probe a down Telegram this often
+_DISK_RETRY = 5.0  # while the state disk is full, try writing back this often
 
 
 class Outbox:
@@ -101,6 +98,9 @@ class Outbox:
         self._arrival = asyncio.Event()  # set and replaced whenever a message is committed
         self._pacer = Pacer(settings=settings, clock=clock)
         self._reach = Reachability(clock=clock, initial=probe_initial, cap=probe_every)
+        self._charts = ChartTurns(
+            queue=self._queue, pacer=self._pacer, clock=clock, settings=lambda: self._settings
+        )
         self._presenter = Presenter(queue=self._queue, clock=clock, prices=prices)
         self._policy = SendPolicy(
             queue=self._queue,
@@ -112,6 +112,15 @@ class Outbox:
             poke=self._poke,
         )
         self._latency = self._policy.latency
+        self._spill = Spill(
+            queue=self._queue,
+            clock=clock,
+            bot=bot,
+            pacer=self._pacer,
+            reach=self._reach,
+            presenter=self._presenter,
+            submit=self.submit,
+        )
         self._unroutable: set[str] = set()
         self._worker = asyncio.Lock()  # one delivery loop per outbox: run() and flush() never overlap
         self._in_flight = 0
@@ -170,7 +179,12 @@ class Outbox:
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
         if held and message.photo is not None:
             return False  # muted: the alert waits for the digest; a picture has no place in it
-        stored = self._queue.insert(message, chat=chat, silent=silent, held=held, now=self._clock.time())
+        try:
+            stored = self._queue.insert(message, chat=chat, silent=silent, held=held, now=self._clock.time())
+        except sqlite3.OperationalError as err:
+            if not cannot_write(err):
+                raise
+            stored = self._spill.take(message, chat=chat, silent=silent, err=err)
         if not stored:
             return False
         self._poke()
@@ -195,18 +209,18 @@ class Outbox:
         return snap
 
     def wants_chart(self, dedupe_key: str) -> bool:
-        """Whether the signal message ``dedupe_key`` should get its chart: always when it went out alone;
-        in a coalesced message only for the strongest ``telegram.coalesce_charts`` (charts never crowd out
-        signals in a burst). Call it when the chart is about to be submitted or sent."""
-        rank = self._queue.rank(dedupe_key)
-        return rank is None or rank < self._settings.coalesce_charts
+        """Whether the signal message ``dedupe_key`` gets its chart (``chart_turns``)."""
+        return self._charts.wanted(dedupe_key)
 
     def problems(self) -> list[str]:
+        out = []
+        if (full := self._spill.problem()) is not None:
+            out.append(full)
         dead = self._queue.dead_since(self._clock.time() - _DEAD_RECENT)
-        if dead is None:
-            return []
-        n, chat, error = dead
-        return [f"outbox: {n} dead letter(s) in 24h (last: chat {chat}: {error})"]
+        if dead is not None:
+            n, chat, error = dead
+            out.append(f"outbox: {n} dead letter(s) in 24h (last: chat {chat}: {error})")
+        return out
 
     def _refresh_gauges(self) -> None:
         st = self.stats()
@@ -232,6 +246,7 @@ class Outbox:
     async def _serve(self, health: TaskHealth) -> None:
         self._task_health = health
         chats: dict[int, asyncio.Task[None]] = {}
+        spilling: asyncio.Task[None] | None = None
         next_prune = self._clock.monotonic()
         try:
             while True:
@@ -245,6 +260,10 @@ class Outbox:
                     self.prune()
                     next_prune = self._clock.monotonic() + _PRUNE_EVERY
                 self._release_held()
+                self._spill.write_back()
+                if self._spill.unsent() and (spilling is None or spilling.done()):
+                    spilling = asyncio.create_task(self._spill.deliver(health), name="outbox-spill")
+                    spilling.add_done_callback(lambda _t: self._poke())
                 for chat in self._queue.active_chats():
                     if chat not in chats:
                         task = asyncio.create_task(self._deliver_chat(chat, health), name=f"outbox-{chat}")
@@ -255,8 +274,12 @@ class Outbox:
                 until = self._controls.muted_until()  # wake when the mute ends, to send the digest
                 if until is not None:
                     wait = min(wait, until - self._clock.time())
-                await self._wait(self._wake.wait(), seconds=wait)
+                if self._spill.full_since is not None:
+                    wait = min(wait, _DISK_RETRY)
+                await first_of(self._clock, self._wake.wait(), seconds=wait)
         finally:
+            if spilling is not None:
+                spilling.cancel()
             for task in chats.values():
                 task.cancel()
             for task in chats.values():
@@ -283,7 +306,7 @@ class Outbox:
                 waits: list[Awaitable[Any]] = [self._progress.wait()]
                 if runner is not None:
                     waits.append(runner)
-                await self._wait(*waits, seconds=remaining)
+                await first_of(self._clock, *waits, seconds=remaining)
             return self.stats().pending == 0
         finally:
             self._reach.cap = cap
@@ -291,18 +314,6 @@ class Outbox:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
-
-    async def _wait(self, *waits: Awaitable[Any], seconds: float | None = None) -> None:
-        """Until the first of ``waits`` completes or ``seconds`` pass on the clock."""
-        tasks = [asyncio.ensure_future(w) for w in waits]
-        if seconds is not None:
-            tasks.append(asyncio.ensure_future(self._clock.sleep(max(0.0, seconds))))
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w, t in zip([*waits, None], tasks, strict=False):
-                if t is not w and not t.done():  # cancel only what was started here
-                    t.cancel()
 
     def _poke(self) -> None:
         self._wake.set()
@@ -326,12 +337,12 @@ class Outbox:
                 continue
             gate = self._reach.wait_time()
             if gate is None or gate > 0:  # Telegram is down: wait for the probe slot or its outcome
-                await self._wait(self._reach.changed(), seconds=gate)
+                await first_of(self._clock, self._reach.changed(), seconds=gate)
                 continue
             if row.sent_upto == 0 and self._coalesce(chat):
                 continue  # the head is now the first coalesced message
-            if row.kind == Kind.CHART and (hold := self._burst_hold(row)) > 0:
-                await self._wait(self._arrival.wait(), seconds=hold)
+            if row.kind == Kind.CHART and (hold := self._charts.hold(row)) > 0:
+                await first_of(self._clock, self._arrival.wait(), seconds=hold)
                 continue
             probe = self._reach.begin()
             try:
@@ -340,23 +351,6 @@ class Outbox:
             finally:
                 if probe:
                     self._reach.abandoned()
-
-    def _burst_hold(self, row: Row) -> float:
-        """Seconds a chart waits for its chat's burst of signals to end (0: send it now).
-
-        A chart is the least urgent thing a chat gets: while signals keep arriving for the chat (a newer
-        one than the chart's own, within two of the chat's pacing intervals) it waits, so the whole burst
-        is visible before the first picture takes a slot."""
-        last = self._queue.last_signal(row.chat_id)
-        own = self._queue.created(row.reply_to_key) if row.reply_to_key else None
-        if last is None or (own is not None and own >= last):
-            return 0.0
-        return last + 2.0 * self._pacer.interval(row.chat_id) - self._clock.time()
-
-    def _stale_chart(self, row: Row) -> bool:
-        """A chart that could not go out within ``telegram.chart_stale_after`` of its signal."""
-        decided = (self._queue.created(row.reply_to_key) if row.reply_to_key else None) or row.created
-        return self._clock.time() - decided > self._settings.chart_stale_after
 
     def _coalesce(self, chat: int) -> bool:
         """Replace a backlog of signals for ``chat`` by coalesced messages; True if it did."""
@@ -374,11 +368,7 @@ class Outbox:
     async def _attempt(self, row: Row, th: TaskHealth, *, probe: bool) -> None:
         if not self._queue.claim(row.id):  # superseded (a newer heartbeat) while this loop waited its turn
             return
-        if row.kind == Kind.CHART and (
-            (row.reply_to_key and not self.wants_chart(row.reply_to_key)) or self._stale_chart(row)
-        ):
-            # its signal went out in a burst, beyond the strongest few, or so long ago that the picture
-            # is history: it would only delay what comes next
+        if row.kind == Kind.CHART and self._charts.skip(row):  # it would only delay what comes next
             self._update(row.id, state="superseded", photo=None)
             return
         self._progressed()

@@ -40,6 +40,31 @@ class Queue:
     def insert(self, message: Message, *, chat: int, silent: bool, held: bool, now: float) -> bool:
         return rows.insert(self._store.db, message, chat=chat, silent=silent, held=held, now=now)
 
+    def exists(self, dedupe_key: str) -> bool:
+        r = self._store.db.execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
+        return r is not None
+
+    def write_back(
+        self,
+        message: Message,
+        *,
+        chat: int,
+        silent: bool,
+        created: float,
+        message_id: int | None,
+        sent: float | None,
+    ) -> None:
+        """A message kept in memory while the disk was full, now committed: ``sent`` when it went out
+        meanwhile (with its message id), else ``pending``. One transaction."""
+        with self._store.transaction() as db:
+            rows.insert(db, message, chat=chat, silent=silent, held=False, now=created)
+            if message_id is not None:
+                db.execute(
+                    "UPDATE outbox SET state = 'sent', message_id = ?, sent = ?, sent_upto = LENGTH(text), "
+                    "photo = NULL WHERE dedupe_key = ?",
+                    (message_id, sent, message.dedupe_key),
+                )
+
     def stats(self, now: float) -> OutboxStats:
         counts = {"pending": 0, "sending": 0, "dead": 0, "held": 0}
         oldest: float | None = None
