@@ -43,6 +43,7 @@ from signalbots.controls import Controls
 from signalbots.health import Health, TaskHealth
 from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
+from signalbots.recovery import is_damage
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store, cannot_write
 from signalbots.telegram import coalesce, retention
@@ -181,8 +182,8 @@ class Outbox:
             return False  # muted: the alert waits for the digest; a picture has no place in it
         try:
             stored = self._queue.insert(message, chat=chat, silent=silent, held=held, now=self._clock.time())
-        except sqlite3.OperationalError as err:
-            if not cannot_write(err):
+        except sqlite3.DatabaseError as err:
+            if not (cannot_write(err) or is_damage(err)):
                 raise
             stored = self._spill.take(message, chat=chat, silent=silent, err=err)
         if not stored:

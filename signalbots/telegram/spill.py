@@ -25,6 +25,7 @@ from aiogram.types import ReplyParameters
 from signalbots.clock import Clock
 from signalbots.health import TaskHealth
 from signalbots.notifier import Kind, Message
+from signalbots.recovery import is_damage
 from signalbots.store import cannot_write
 from signalbots.telegram.bot import describe_error
 from signalbots.telegram.delivery import Reachability
@@ -90,34 +91,53 @@ class Spill:
         self.arrived.set()
         return True
 
-    def take(self, message: Message, *, chat: int, silent: bool, err: sqlite3.OperationalError) -> bool:
-        """``message`` could not be committed: delivered from memory instead. The first one says so."""
-        if message.photo is not None or self._queue.exists(message.dedupe_key):
+    def take(self, message: Message, *, chat: int, silent: bool, err: sqlite3.DatabaseError) -> bool:
+        """``message`` could not be committed: delivered from memory instead. The first one says so.
+
+        The same holds when SQLite reports the database damaged while running: alerts go on from memory,
+        and the admin is told to restart (the start keeps the damaged file aside, ``recovery``)."""
+        if message.photo is not None or self._known(message.dedupe_key):
             return False  # a picture risks nothing for an alert; a known key is already on its way
         added = self.add(message, chat=chat, silent=silent)
         if self.full_since is None:
             self.full_since = self._clock.time()
-            where = self._queue.store.path.parent
+            where = self._queue.store.path
+            damaged = is_damage(err)
             self._log.error(
-                "state_disk_full",
+                "state_database_damaged_while_running" if damaged else "state_disk_full",
                 error=str(err),
                 path=str(where),
-                effect="messages are delivered from memory (not durable) until space returns",
+                effect="messages are delivered from memory (not durable)",
+                hint="restart: the start keeps the damaged file aside" if damaged else "free some space",
+            )
+            title = "State database damaged" if damaged else "State disk full"
+            todo = (
+                "Restart the service: the start keeps the damaged file aside and starts on a fresh one."
+                if damaged
+                else f"Free some space in {escape(str(where.parent))}."
             )
             self._submit(
                 Message(
                     kind=Kind.ERROR,
                     dedupe_key=f"disk-full:{self.full_since:.3f}",
-                    text=f"💾 <b>State disk full</b> ({escape(str(where))}): alerts still go out, "
-                    "from memory; a restart now would lose those not yet sent. Free some space.",
+                    text=f"💾 <b>{title}</b>: alerts still go out, from memory; a restart now would lose "
+                    f"those not yet sent. {todo}",
                 )
             )
         return added
 
+    def _known(self, dedupe_key: str) -> bool:
+        try:
+            return self._queue.exists(dedupe_key)
+        except sqlite3.DatabaseError as err:
+            if is_damage(err):
+                return False
+            raise
+
     def problem(self) -> str | None:
         if self.full_since is None:
             return None
-        return f"state disk full: {len(self)} message(s) held in memory, not durable"
+        return f"state disk full or damaged: {len(self)} message(s) held in memory, not durable"
 
     def write_back(self) -> None:
         """While the disk is full: try to commit what memory holds; once it all fits, say so."""
@@ -155,7 +175,7 @@ class Spill:
                     sent=item.sent,
                 )
             except Exception as err:
-                if cannot_write(err):
+                if cannot_write(err) or is_damage(err):
                     return False
                 raise
             del self._items[key]

@@ -76,11 +76,13 @@ async def test_signals_decided_while_the_disk_is_full_are_delivered_once_and_rec
         )
         assert outbox.submit(outcome)
         await drive(outbox, lambda: all(carrying(sim, i) for i in (1, 2, 3)) and len(sim.sent) >= 6)
-        assert any("state disk full" in p for p in health.snapshot()["problems"])  # /healthz degraded
+        assert any(
+            "state disk full or damaged" in p for p in health.snapshot()["problems"]
+        )  # /healthz degraded
 
         disk(disk_store).full = False
         await drive(outbox, lambda: any("takes writes again" in m.text for m in sim.sent))
-        assert not any("state disk full" in p for p in health.snapshot()["problems"])
+        assert not any("state disk full or damaged" in p for p in health.snapshot()["problems"])
         await drive(outbox, seconds=60.0)
 
     assert [len(carrying(sim, i)) for i in range(4)] == [1, 1, 1, 1]  # each signal exactly once
