@@ -80,7 +80,10 @@ class StandIn:
         if method not in ("sendmessage", "sendphoto"):
             return web.json_response({"ok": True, "result": True})
         photo = method == "sendphoto"
-        if photo and not isinstance(form.get("photo"), web.FileField):
+        upload = form.get("photo")
+        if isinstance(upload, str) and upload.startswith("attach://"):  # aiogram names the file part
+            upload = form.get(upload[len("attach://") :])
+        if photo and not isinstance(upload, web.FileField):
             body = {
                 "ok": False,
                 "error_code": 400,
