@@ -121,9 +121,8 @@ _NO_SPACE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR")
 
 def cannot_write(err: BaseException) -> bool:
     """Whether a SQLite error says the state disk takes no writes now (full, read-only, failing I/O)."""
-    return isinstance(err, sqlite3.OperationalError) and str(
-        getattr(err, "sqlite_errorname", "")
-    ).startswith(_NO_SPACE)
+    name = str(getattr(err, "sqlite_errorname", ""))
+    return isinstance(err, sqlite3.OperationalError) and name.startswith(_NO_SPACE)
 
 
 class Store:
