@@ -7,10 +7,8 @@ SQLite in tmp_path, the real aiogram client and the Bot API simulator on a manua
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,24 +18,11 @@ from signalbots.health import Health
 from signalbots.notifier import Kind, Message
 from signalbots.sim.telegram import TelegramSim
 from signalbots.store import Store
+from tests.filling_disk import FillingDisk
 
 from .conftest import ADMIN_CHAT, ALERT_CHAT, Drive, OutboxFactory
 from .test_coalesce import burst_signal, carrying
 from .test_outbox import running
-
-
-class FillingDisk(sqlite3.Connection):
-    """A connection whose disk can fill up: while ``full``, every new row fails with SQLITE_FULL."""
-
-    full = False
-
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        if self.full and sql.lstrip().upper().startswith("INSERT"):
-            err = sqlite3.OperationalError("database or disk is full")
-            err.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
-            err.sqlite_errorname = "SQLITE_FULL"  # type: ignore[attr-defined]
-            raise err
-        return super().execute(sql, parameters)
 
 
 @pytest.fixture
