@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from signalbots.clock import ManualClock
-from signalbots.events import Candle, MarketEvent, Ticker
+from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker
 from signalbots.logs import configure_logging
 from signalbots.marketdata import DataProblem, scan
 from signalbots.metrics import Metrics
@@ -198,11 +198,16 @@ class _Replay:
         self.notifier = _Collector()
         metrics = Metrics()
         self.strategies = _build(names, settings)
-        self.desk = Desk(
-            store=store, settings=settings, clock=self.clock, metrics=metrics, notifier=self.notifier
-        )
         self.tracker = Tracker(
             store=store, settings=settings, clock=self.clock, metrics=metrics, notifier=self.notifier
+        )
+        self.desk = Desk(
+            store=store,
+            settings=settings,
+            clock=self.clock,
+            metrics=metrics,
+            notifier=self.notifier,
+            on_signal=self.tracker.follow,
         )
         self.store = store
         self.start_ms = start_ms
@@ -233,6 +238,8 @@ class _Replay:
         for r in batch:
             if r.track:
                 resolved.extend(self._price(r.event))
+            elif isinstance(r.event, FundingSnapshot):
+                resolved.extend(self.tracker.on_funding(r.event))
         resolved.extend(self.tracker.expire(now))
         if resolved:
             self.desk.note_outcomes(resolved)
@@ -258,7 +265,14 @@ class _Replay:
     def _price(self, ev: MarketEvent) -> list[Signal]:
         if isinstance(ev, Candle):
             return self.tracker.on_price(
-                ev.exchange, ev.symbol, ev.time_ms, ev.high, ev.low, last=ev.close, end_ms=ev.close_time_ms
+                ev.exchange,
+                ev.symbol,
+                ev.time_ms,
+                ev.high,
+                ev.low,
+                last=ev.close,
+                end_ms=ev.close_time_ms,
+                open_price=ev.open,
             )
         if isinstance(ev, Ticker):
             return self.tracker.on_price(ev.exchange, ev.symbol, ev.time_ms, ev.last, ev.last, last=ev.last)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from types import TracebackType
 from typing import Any
 
 import structlog
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-from signalbots.health import Health
+from signalbots.errors import FatalError
+from signalbots.health import Health, Role, TaskName
 from signalbots.metrics import Metrics
 
 _log = structlog.get_logger(__name__)
@@ -34,9 +37,11 @@ class HttpServer:
             await site.start()
         except OSError as err:
             await self._runner.cleanup()
-            raise OSError(
-                f"cannot listen on {self._host}:{self._port} ([http] listen): {err.strerror}"
-            ) from err
+            # aiohttp's text repeats the address; the errno's says what is wrong with it.
+            why = os.strerror(err.errno) if err.errno else str(err)
+            if err.errno == errno.EADDRINUSE:
+                why += ' (another process listens there: stop it, or set another port; "" turns HTTP off)'
+            raise FatalError(f"cannot listen on {self._host}:{self._port} ([http] listen): {why}") from err
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
@@ -103,18 +108,15 @@ def describe_health(status: int, data: dict[str, Any]) -> str:
             parts.append(f"last data {age:.0f}s ago")
         lines.append(", ".join(parts))
     strategies: dict[str, Any] = data.get("strategies") or {}
-    owned = {f"strategy:{name}" for name in strategies} | {f"exchange:{ex}" for ex in exchanges}
     for name, t in sorted(data.get("tasks", {}).items()):
-        kind, _, rest = name.partition(":")
-        if (kind in ("markets", "feed") and rest.split(":")[0] in exchanges) or (
-            name in owned and kind == "exchange"
-        ):
+        task = TaskName.parse(name)
+        if task.role in (Role.EXCHANGE, Role.MARKETS, Role.FEED) and task.exchange in exchanges:
             continue  # shown in its exchange's line
         state = t["status"]
         detail = t.get("detail") or ""
-        if kind == "strategy" and rest in strategies:
-            state = strategies[rest].get("state", state)
-            detail = strategies[rest].get("detail", detail)
+        if task.role is Role.STRATEGY and task.label in strategies:
+            state = strategies[task.label].get("state", state)
+            detail = strategies[task.label].get("detail", detail)
         age = t.get("last_event_age")
         extra = f", last event {age:.0f}s ago" if isinstance(age, int | float) else ""
         if t.get("kind") == "strategy":

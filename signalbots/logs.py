@@ -278,6 +278,13 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+def log_expected(log: Any, level: str, event: str, err: BaseException, **fields: Any) -> None:
+    """An expected failure (the network down, a port in use, a refused credential): one line at ``level``
+    that names it; its traceback, which shows only our own call stack, on a second line at debug."""
+    getattr(log, level)(event, **fields)
+    log.debug("traceback", of=event, exc_info=err)
+
+
 def shorten(text: str, limit: int = 200) -> str:
     """``text`` on one line and at most ``limit`` characters, cut at a word boundary with an ellipsis.
 

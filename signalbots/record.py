@@ -1,7 +1,7 @@
 """``signalbots record``: the live feeds' normalised events, written to hourly gzip JSON lines.
 
 The exchanges run exactly as in the daemon (``ExchangeService``: gateway, limiter, breakers and the four
-feeds, each supervised), with the volume strategy's timeframe and liquidity floor, so a recording holds
+feeds, each supervised), from the same feed plan (``plan.feed_plan``), so a recording holds
 what the daemon's strategies would have seen and ``signalbots backtest --data DIR`` replays it. No store is
 opened and nothing is sent: the recorder can run beside a daemon, each within its own share of the budget.
 """
@@ -22,8 +22,9 @@ from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.bus import EventBus, Liquidity, Subscription
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.exchange.service import ExchangeService
-from signalbots.health import Health, TaskHealth
+from signalbots.health import Health, TaskHealth, TaskName
 from signalbots.metrics import Metrics
+from signalbots.plan import feed_plan
 from signalbots.recording import RecordingWriter
 from signalbots.settings import ConfigError, Settings, format_duration, load_settings
 from signalbots.supervisor import Supervisor
@@ -57,7 +58,6 @@ async def record(
     health = health if health is not None else Health(clock=clock)
     bus = bus if bus is not None else EventBus(metrics=metrics)
     supervisor = Supervisor(health=health, clock=clock, metrics=metrics)
-    volume = settings.strategies.volume
     shared: dict[str, Any] = {  # what every exchange shares, as in the daemon
         "breakers": BreakerRegistry(settings=settings.breaker, clock=clock, metrics=metrics),
         "bus": bus,
@@ -67,22 +67,29 @@ async def record(
         "metrics": metrics,
         "supervisor": supervisor,
         "health": health,
-        "timeframe": volume.timeframe,
-        "floor_usd": volume.liquidity_floor_usd,
     }
     sub = bus.subscribe("recorder")
     try:
         async with RecordingWriter(directory=out_dir, clock=clock) as writer:
             async with asyncio.TaskGroup() as tg:
                 services = []
-                for ex in exchanges:
-                    cfg = settings.exchanges[ex]
-                    limiter = WeightLimiter.for_exchange(ex, budget_fraction=cfg.budget_fraction, clock=clock)
-                    service = ExchangeService(exchange_id=ex, settings=cfg, limiter=limiter, **shared)
-                    services.append(
-                        tg.create_task(supervisor.run(f"exchange:{ex}", service.run, exchange=ex))
+                for feeds in feed_plan(settings, exchanges):
+                    ex = feeds.exchange
+                    limiter = WeightLimiter.for_exchange(
+                        ex, budget_fraction=feeds.settings.budget_fraction, clock=clock
                     )
-                copier = tg.create_task(supervisor.run("recorder", _copier(sub, writer)))
+                    service = ExchangeService(
+                        exchange_id=ex,
+                        settings=feeds.settings,
+                        limiter=limiter,
+                        timeframe=feeds.timeframe,
+                        floor_usd=feeds.floor_usd,
+                        **shared,
+                    )
+                    services.append(
+                        tg.create_task(supervisor.run(TaskName.for_exchange(ex), service.run, exchange=ex))
+                    )
+                copier = tg.create_task(supervisor.run(TaskName.for_worker("recorder"), _copier(sub, writer)))
                 exhausted = await _until_done(stop or asyncio.Event(), clock, duration_s, services)
                 for task in [*services, copier]:
                     task.cancel()
@@ -141,7 +148,7 @@ def run_record(*, config: str | None, out: str, duration_s: float | None, exchan
             EX_USAGE, f"unknown exchange {', '.join(unknown)} (known: {', '.join(settings.exchanges)})"
         )
     # Named on the command line: recorded even if disabled for the daemon.
-    chosen = list(dict.fromkeys(exchanges)) if exchanges else settings.enabled_exchanges()
+    chosen = [feeds.exchange for feeds in feed_plan(settings, exchanges or None)]
     if not chosen:
         raise ConfigError(
             ["exchanges.<id>.enabled: no exchange is enabled (enable one, or name it with --exchange)"]

@@ -57,10 +57,16 @@ def signal_json(sig: Signal) -> dict[str, Any]:
             "targets": list(c.targets),
             "expiry_ms": c.expiry_ms,
             "outcome": outcome(sig),
+            "status": sig.status.value,
             "resolved": _iso(sig.resolved_ms),
             "resolved_ms": sig.resolved_ms,
+            "exit_time": _iso(sig.resolved_ms),
             "exit_price": sig.exit_price,
-            "r": sig.r_multiple,
+            "gross_r": sig.gross_r,
+            "fee_r": sig.fee_r,
+            "funding_r": sig.funding_r if sig.gross_r is not None else None,
+            "net_r": sig.r_multiple,
+            "r": sig.r_multiple,  # net R, as everywhere
             "facts": c.facts,
             "dedupe_key": c.dedupe_key,
         }
@@ -78,6 +84,17 @@ def _resolved(signals: list[Signal]) -> list[Signal]:
     return sorted(done, key=lambda s: (s.resolved_ms or 0, s.id))
 
 
+_UNDEFINED_WITHOUT_OUTCOMES = (
+    "hit_rate",
+    "avg_r",
+    "expectancy",
+    "avg_win_r",
+    "avg_loss_r",
+    "best_r",
+    "worst_r",
+)
+
+
 def stats_json(signals: list[Signal], names: list[str]) -> dict[str, dict[str, Any]]:
     per: dict[str, Stats] = by_strategy(
         (s.candidate.strategy, s.r_multiple or 0.0) for s in _resolved(signals)
@@ -85,11 +102,15 @@ def stats_json(signals: list[Signal], names: list[str]) -> dict[str, dict[str, A
     out: dict[str, dict[str, Any]] = {}
     for name in [*names, *sorted({s.candidate.strategy for s in signals} - set(names)), ALL]:
         subset = signals if name == ALL else [s for s in signals if s.candidate.strategy == name]
+        st = per.get(name, Stats.empty())
+        doc = tidy(asdict(st)) | {"judged": st.judged}
+        if st.count == 0:  # "no outcomes" is not 0 %: a script must be able to tell them apart
+            doc |= dict.fromkeys(_UNDEFINED_WITHOUT_OUTCOMES)
         out[name] = {
             "signals": len(subset),
             "open": sum(outcome(s) == "open" for s in subset),
             "alerts": sum(outcome(s) == "alert" for s in subset),
-        } | tidy(asdict(per.get(name, Stats.empty())))
+        } | doc
     return out
 
 
@@ -102,7 +123,9 @@ def build_report(
     last_ms: int | None,
     messages: int,
 ) -> dict[str, Any]:
-    """The ``--json`` document: ``signals``, ``stats`` per strategy (and ``all``), and the ``replay``."""
+    """The ``--json`` document: ``signals`` (each with its levels, facts and outcome: the audit trail),
+    ``stats`` per strategy (and ``all``) in net R, and the ``replay``. A statistic that needs an outcome
+    (hit rate, average R, …) is null when there is none."""
     return {
         "signals": [signal_json(s) for s in signals],
         "stats": stats_json(signals, names),
@@ -125,6 +148,11 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
         ).rstrip()
         for row in [header, *rows]
     ]
+
+
+def _interval(st: dict[str, Any]) -> str:
+    low, high = st.get("ci95_low"), st.get("ci95_high")
+    return "-" if low is None or high is None else f"{low:+.2f}…{high:+.2f}"
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -174,15 +202,33 @@ def report_text(report: dict[str, Any]) -> str:
             f"{st['hit_rate']:.0%}" if st["count"] else "-",
             f"{st['avg_r']:+.2f}" if st["count"] else "-",
             f"{st['expectancy']:+.2f}" if st["count"] else "-",
+            _interval(st),
+            f"{st['profit_factor']:.2f}" if st["profit_factor"] is not None else "-",
             f"{st['total_r']:+.2f}",
             f"{st['max_drawdown_r']:.2f}",
+            "" if st["judged"] or not st["count"] else "too few to judge",
         ]
         for name, st in report["stats"].items()
     ]
     lines += _table(
-        ["strategy", "signals", "resolved", "hit rate", "avg R", "expectancy", "total R", "max DD R"],
+        [
+            "strategy",
+            "signals",
+            "resolved",
+            "hit rate",
+            "avg R",
+            "expectancy",
+            "95% CI",
+            "PF",
+            "total R",
+            "max DD R",
+            "",
+        ],
         stat_rows,
-        {1, 2, 3, 4, 5, 6, 7},
+        {1, 2, 3, 4, 5, 6, 7, 8, 9},
+    )
+    lines.append(
+        "R is net: after fees, slippage and funding (per signal: gross_r, fee_r, funding_r in --json)."
     )
     still_open = report["stats"][ALL]["open"]
     if still_open:

@@ -14,7 +14,7 @@ import structlog
 
 from signalbots.clock import Clock
 from signalbots.controls import Controls
-from signalbots.events import Candle, MarketEvent, Ticker
+from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker
 from signalbots.exchange.bus import EventBus
 from signalbots.health import TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
@@ -165,6 +165,7 @@ class TrackerRunner:
                 event.low,
                 last=event.close,
                 end_ms=event.close_time_ms,
+                open_price=event.open,
             )
             self._desk.observe_price(event.exchange, event.symbol, event.close_time_ms - 1, event.close)
             now = event.close_time_ms
@@ -173,6 +174,9 @@ class TrackerRunner:
                 event.exchange, event.symbol, event.time_ms, event.last, event.last, last=event.last
             )
             self._desk.observe_price(event.exchange, event.symbol, event.time_ms, event.last)
+            now = event.time_ms
+        elif isinstance(event, FundingSnapshot):
+            resolved = self._tracker.on_funding(event)
             now = event.time_ms
         else:
             return

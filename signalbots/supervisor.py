@@ -5,16 +5,17 @@ started again after a backoff that doubles from ``initial_backoff`` to ``max_bac
 lasted ``stable_after``. ``FatalError`` stops the task for good (and tells the admin). Cancellation always
 propagates.
 
-Logs say state changes, not attempts: a streak of failures (the network is down) logs one traceback when it
+Logs say state changes, not attempts: a streak of failures (the network is down) logs one line when it
 starts, one short warning when its cause changes, and ``task_recovered`` once a run lasts ``stable_after``.
-``CircuitOpen`` is a consequence, not a cause — the breaker logged its opening — so it never starts a line.
+An expected failure (``TransientError``, ``FatalError``) is one line naming it, its traceback at debug only;
+an unexpected exception is a bug of ours and carries its traceback. ``CircuitOpen`` is a consequence, not a
+cause — the breaker logged its opening — so it never starts a line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +24,8 @@ import structlog
 
 from signalbots.clock import Clock
 from signalbots.errors import CircuitOpen, FatalError, TransientError
-from signalbots.health import Health, TaskHealth, TaskStatus
-from signalbots.logs import shorten
+from signalbots.health import Health, TaskHealth, TaskName, TaskStatus, failure_key
+from signalbots.logs import log_expected, shorten
 from signalbots.metrics import Metrics
 
 TaskFn = Callable[[TaskHealth], Awaitable[None]]
@@ -43,8 +44,13 @@ def _cause(err: BaseException) -> str:
     return short_reason(err)
 
 
-def _same(reason: str) -> str:
-    return re.sub(r"\d+(\.\d+)?", "#", reason)  # "retry in 16s" is the failure "retry in 8s" was
+def _log_failed(log: Any, err: Exception, **fields: Any) -> None:
+    if isinstance(err, CircuitOpen):  # the breaker said why when it opened
+        log.warning("task_failed", **fields)
+    elif isinstance(err, TransientError):  # the world's (network, exchange): expected
+        log_expected(log, "warning", "task_failed", err, **fields)
+    else:  # ours: a bug, and its traceback is what fixing it needs
+        log.error("task_failed", exc_info=err, **fields)
 
 
 @dataclass(slots=True)
@@ -75,9 +81,9 @@ class Supervisor:
         self.max_backoff = max_backoff
         self.stable_after = stable_after
 
-    async def run(self, name: str, fn: TaskFn, *, kind: str = "worker", **bind: str) -> None:
-        log = structlog.get_logger("supervisor").bind(task=name, **bind)
+    async def run(self, name: TaskName | str, fn: TaskFn, *, kind: str = "worker", **bind: str) -> None:
         th = self._health.task(name, kind=kind)
+        log = structlog.get_logger("supervisor").bind(task=th.name, **bind)
         backoff = self.initial_backoff
         streak: _Streak | None = None
         while True:
@@ -96,10 +102,10 @@ class Supervisor:
                 th.error(short_reason(err))
                 th.failing = _cause(err)
                 th.set(TaskStatus.STOPPED, f"stopped: {short_reason(err)}")
-                self._metrics.task_errors.labels(task=name).inc()
-                log.error("task_fatal", error=short_reason(err), exc_info=err)
+                self._metrics.task_errors.labels(task=th.name).inc()
+                log_expected(log, "error", "task_fatal", err, error=short_reason(err))
                 if self._on_fatal is not None:
-                    self._on_fatal(name, err)
+                    self._on_fatal(th.name, err)
                 return
             except Exception as err:
                 if self._clock.monotonic() - started >= self.stable_after:
@@ -116,8 +122,8 @@ class Supervisor:
                 else:
                     th.error(reason)
                 th.restarts += 1
-                self._metrics.task_errors.labels(task=name).inc()
-                self._metrics.task_restarts.labels(task=name).inc()
+                self._metrics.task_errors.labels(task=th.name).inc()
+                self._metrics.task_restarts.labels(task=th.name).inc()
                 streak = self._log_failure(log, streak, err, reason, th, backoff)
                 th.set(TaskStatus.RESTARTING, f"restart in {backoff:g}s")
                 try:
@@ -135,25 +141,23 @@ class Supervisor:
     def _log_failure(
         self, log: Any, streak: _Streak | None, err: Exception, reason: str, th: TaskHealth, backoff: float
     ) -> _Streak:
-        """One traceback when a streak starts (and for a new kind of error in it), one line per new cause."""
+        """One line when a streak starts (and for a new kind of error in it), one line per new cause."""
         circuit = isinstance(err, CircuitOpen)
-        # A transient failure is the world's (network, exchange), an unexpected exception is ours: error.
-        level = log.warning if isinstance(err, TransientError) else log.error
         if streak is None:
             streak = _Streak()
-            level("task_failed", error=reason, restart_in=backoff, exc_info=None if circuit else err)
+            _log_failed(log, err, error=reason, restart_in=backoff)
         elif circuit:  # the breaker said "opened" once; its refusals are the same outage
             log.debug("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
             return streak
         elif type(err) not in streak.types:
-            level("task_failed", error=reason, restart_in=backoff, exc_info=err)
-        elif _same(reason) != streak.reason:
+            _log_failed(log, err, error=reason, restart_in=backoff)
+        elif failure_key(reason) != streak.reason:
             log.warning("task_failure_changed", error=reason, restarts=th.restarts, restart_in=backoff)
         else:
             log.debug("task_still_failing", error=reason, restarts=th.restarts, restart_in=backoff)
         if not circuit:
             streak.types.add(type(err))
-            streak.reason = _same(reason)
+            streak.reason = failure_key(reason)
             th.failing = _cause(err)
         elif not th.failing:
             th.failing = _cause(err)

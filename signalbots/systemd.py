@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -74,14 +74,17 @@ class SystemdNotifier:
     def stopping(self, status: str | None = None) -> bool:
         return self.send(STOPPING=1) if status is None else self.send(STOPPING=1, STATUS=status)
 
-    async def ping_watchdog(self, *, clock: Clock) -> None:
-        """Send ``WATCHDOG=1`` every ``watchdog_interval()`` until cancelled; returns at once without
-        a watchdog. Run it as a task on the event loop, so a blocked loop stops the pings."""
+    async def ping_watchdog(self, *, clock: Clock, on_ping: Callable[[], None] | None = None) -> None:
+        """Send ``WATCHDOG=1`` every ``watchdog_interval()`` until cancelled (calling ``on_ping`` after
+        each); returns at once without a watchdog. Run it as a task on the event loop, so a blocked loop
+        stops the pings and systemd restarts us."""
         interval = self.watchdog_interval()
         if interval is None:
             return
         while True:
             self.watchdog()
+            if on_ping is not None:
+                on_ping()
             await clock.sleep(interval)
 
 

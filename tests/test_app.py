@@ -74,6 +74,15 @@ def test_ready_watchdog_reload_and_stop(daemon: DaemonProcess, tmp_path: Path) -
     rejected = daemon.wait_log("reload_rejected")
     assert any("strategies.volume.multiple" in p for p in rejected["problems"])
     assert any("strategies.volume.bogus" in p for p in rejected["problems"])
+    # valid settings under which nothing can signal: rejected like invalid ones, the daemon keeps watching
+    cfg = tmp_path / "signalbots.toml"
+    config(tmp_path, heartbeat="30m")
+    cfg.write_text(
+        cfg.read_text().replace("[exchanges.binanceusdm]", "[exchanges.binanceusdm]\nenabled = false")
+    )
+    daemon.signal(signal.SIGHUP)
+    rejected = daemon.wait_log("reload_rejected")
+    assert any("every exchange is disabled" in p for p in rejected["problems"])
     # the old settings are still the ones in force: going back to the 30m file changes nothing
     config(tmp_path, heartbeat="30m")
     daemon.signal(signal.SIGHUP)

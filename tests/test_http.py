@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -12,6 +14,8 @@ from signalbots.clock import ManualClock
 from signalbots.health import Health, TaskStatus
 from signalbots.http import HttpServer, describe_health, fetch_health
 from signalbots.metrics import Metrics
+from tests.config import daemon_config, free_port
+from tests.daemon_process import DaemonProcess
 
 
 async def test_healthz_is_200_when_all_run_and_503_with_the_reason_otherwise() -> None:
@@ -64,3 +68,41 @@ def test_status_command_exits_non_zero_when_no_daemon_answers(
     cfg.write_text('[http]\nlisten = "127.0.0.1:1"\n')
     assert main(["status", "--config", str(cfg)]) == 1
     assert "no daemon answering at http://127.0.0.1:1/healthz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_a_port_in_use_is_one_error_line_and_exit_1_its_traceback_only_at_debug(
+    tmp_path: Path, level: str
+) -> None:
+    """Issue 21, finding 7: it was `critical` with a full traceback around a message that says it all."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        closed = f"127.0.0.1:{free_port()}"  # an exchange to watch (offline): a daemon needs one to start
+        cfg = daemon_config(
+            tmp_path,
+            exchanges={"binanceusdm": {"rest_url": f"http://{closed}", "ws_url": f"ws://{closed}"}},
+            strategies={"volume": {}},
+            http=f"127.0.0.1:{port}",
+        )
+        daemon = DaemonProcess(
+            args=["--config", str(cfg), "run"], cwd=tmp_path, env={"SIGNALBOTS_LOG__LEVEL": level}
+        )
+        try:
+            assert daemon.wait() == 1
+        finally:
+            daemon.close()
+    entries = [json.loads(line) for line in daemon.lines]
+    (error,) = [e for e in entries if e["level"] in ("error", "critical")]
+    assert error["event"] == "cannot_start"
+    assert error["error"].startswith(
+        f"cannot listen on 127.0.0.1:{port} ([http] listen): Address already in use"
+    )
+    assert "exception" not in error
+    traced = [e for e in entries if "exception" in e]
+    if level == "info":
+        assert traced == [] and len(daemon.output()) < 1000
+    else:
+        (traceback,) = traced
+        assert traceback["level"] == "debug" and traceback["of"] == "cannot_start"

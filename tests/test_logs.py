@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from signalbots.logs import REDACTED, Format, Redactor, add_secret, configure_logging, redact
+from signalbots.errors import TransientError
+from signalbots.logs import (
+    REDACTED,
+    Format,
+    Redactor,
+    add_secret,
+    configure_logging,
+    log_expected,
+    redact,
+)
 
 TOKEN = "7212345678:AAF3kq0Yx_example-token-ZZ9aBcDeFgHi"
 TOKEN_SECRET_PART = TOKEN.partition(":")[2]
@@ -331,3 +341,38 @@ def test_error_texts_are_cut_at_a_word_with_an_ellipsis() -> None:
     assert text[len(cut) - 1] == " "  # … ending where a word ends, not inside "[Name or"
     assert shorten("short\nand\ttidy") == "short and tidy"
     assert shorten("x" * 300, 50) == "x" * 49 + "…"  # one endless word: cut inside it, still marked
+
+
+async def _refused_error() -> TransientError:
+    """What the network being down looks like to us: aiohttp's refusal, translated at the edge."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the request is made: refused at once
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/fapi") as resp:
+            resp.raise_for_status()
+    except aiohttp.ClientError as err:
+        try:
+            raise TransientError(f"binanceusdm load_markets: {err}") from err
+        except TransientError as translated:
+            return translated
+    raise AssertionError("the closed port answered")
+
+
+@pytest.mark.parametrize("fmt", ["logfmt", "json", "console"])
+async def test_an_expected_failure_is_one_short_line_its_traceback_only_at_debug(fmt: Format) -> None:
+    """Issue 21, finding 7: with no network each task_failed line was 7–8 KB of traceback."""
+    err = await _refused_error()
+    said: dict[str, list[str]] = {}
+    for level in ("info", "debug"):
+        stream = io.StringIO()
+        configure_logging(fmt=fmt, level=level, stream=stream, journal=False)
+        log_expected(structlog.get_logger("supervisor"), "warning", "task_failed", err, error=str(err))
+        said[level] = _lines(stream.getvalue())
+    (line,) = said["info"]
+    assert "task_failed" in line and "Connect call failed" in line and "Traceback" not in line
+    assert len(line) < 500
+    first, traceback, *_ = said["debug"]
+    assert "task_failed" in first and "ClientConnectorError" not in first
+    assert "debug" in traceback and "task_failed" in traceback  # its own line, at debug, saying whose
+    assert "ClientConnectorError" in "\n".join(said["debug"][1:])  # the cause's traceback too

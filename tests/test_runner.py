@@ -11,14 +11,16 @@ import pytest
 
 from signalbots.clock import ManualClock
 from signalbots.controls import Controls
-from signalbots.events import Liquidation, Side
+from signalbots.events import Candle, FundingSnapshot, Liquidation, Side
 from signalbots.exchange.bus import EventBus
 from signalbots.health import Health, TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
 from signalbots.notifier import DryRunNotifier, Kind
-from signalbots.runner import StrategyRunner
+from signalbots.runner import StrategyRunner, TrackerRunner
 from signalbots.settings import Settings
 from signalbots.signals.desk import Desk
+from signalbots.signals.model import Candidate, Direction
+from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.liquidation import LiquidationStrategy
 
@@ -93,3 +95,44 @@ async def test_a_paused_strategy_sends_nothing_until_resumed(rig: Rig) -> None:
     await rig.cascade(age_s=5, symbol="XYZ/USDT:USDT")
     assert [m.kind for m in rig.notifier.messages] == [Kind.SIGNAL]
     assert rig.health.status is TaskStatus.RUNNING
+
+
+async def test_the_tracker_runner_hands_candle_opens_and_funding_to_the_tracker(tmp_path: Path) -> None:
+    clock, metrics, notifier = ManualClock(), Metrics(), DryRunNotifier()
+    settings = Settings(_env_file=None)
+    async with Store(path=tmp_path / "t.db") as store:
+        tracker = Tracker(store=store, settings=settings, clock=clock, metrics=metrics, notifier=notifier)
+        desk = Desk(
+            store=store,
+            settings=settings,
+            clock=clock,
+            metrics=metrics,
+            notifier=notifier,
+            on_signal=tracker.follow,  # the desk tells the tracker; nothing polls the table
+        )
+        runner = TrackerRunner(
+            tracker=tracker, desk=desk, bus=EventBus(metrics=metrics), notifier=notifier, daily_summary=False
+        )
+        t0, ex, sym = 1_700_000_100_000, "binanceusdm", "ABC/USDT:USDT"
+        [sig] = desk.consider(
+            [
+                Candidate(
+                    "volume",
+                    "spike",
+                    ex,
+                    sym,
+                    Direction.LONG,
+                    100.0,
+                    98.0,
+                    (102.0, 104.0),
+                    t0,
+                    t0 + 86_400_000,
+                    "k",
+                )
+            ]
+        )
+        runner.on_event(FundingSnapshot(ex, sym, t0 + 60_000, 0.001, 8.0, t0 + 60_000, 100.0))  # long pays
+        runner.on_event(Candle(ex, sym, t0 + 300_000, "5m", 96.0, 97.0, 95.0, 96.5, 1.0))  # gaps below
+        [row] = store.db.execute("SELECT exit_price, gross_r, funding_r FROM signals").fetchall()
+        assert (row["exit_price"], row["gross_r"], row["funding_r"]) == (96.0, -2.0, pytest.approx(-0.05))
+        assert sig.id == 1 and [m.kind for m in notifier.messages] == [Kind.SIGNAL, Kind.OUTCOME]

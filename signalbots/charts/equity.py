@@ -103,7 +103,7 @@ def draw_equity(report: dict[str, Any], *, width: int = 1400, height: int = 700)
                 )
     ax.axhline(0, color="black", linewidth=0.6)
     ax.grid(True, alpha=0.25)
-    ax.set_ylabel("cumulative R (in resolution order)")
+    ax.set_ylabel("cumulative net R (after costs, in resolution order)")
     ax.set_xlabel("UTC · ▷/◁ signal (long/short) · ★ target 2 · ▲ target 1 · ▼ stopped · ■ expired")
     if signals:
         ax.legend(loc="upper left", fontsize=8.5)

@@ -25,13 +25,14 @@ from signalbots.events import timeframe_ms
 from signalbots.health import TaskHealth
 from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier
+from signalbots.signals import keys
 from signalbots.signals.model import Direction, Signal
 
 _log = structlog.get_logger(__name__)
 
 
 def chart_key(signal_key: str) -> str:
-    return f"chart:{signal_key}"
+    return keys.chart(signal_key)
 
 
 class Illustrator:
@@ -72,7 +73,7 @@ class Illustrator:
                 text=caption,
                 dedupe_key=chart_key(c.dedupe_key),
                 strategy=c.strategy,
-                reply_to_key=f"signal:{c.dedupe_key}",  # the desk's key for the alert
+                reply_to_key=keys.signal(c.dedupe_key),  # the desk's key for the alert
                 silent=True,  # the alert itself already rang
             ),
         )
@@ -87,9 +88,9 @@ class Illustrator:
             Message(
                 kind=Kind.CHART,
                 text=f"📉 path of {html.escape(c.symbol)} from signal to {html.escape(signal.status.value)}",
-                dedupe_key=chart_key(f"outcome:{c.dedupe_key}"),
+                dedupe_key=chart_key(keys.outcome(c.dedupe_key)),
                 strategy=c.strategy,
-                reply_to_key=f"outcome:{c.dedupe_key}",  # the tracker's key for the outcome reply
+                reply_to_key=keys.outcome(c.dedupe_key),  # the tracker's key for the outcome reply
                 silent=True,
             ),
         )

@@ -16,7 +16,7 @@ from signalbots.exchange.bus import EventBus, Liquidity
 from signalbots.exchange.feeds import feeds_for
 from signalbots.exchange.gateway import Gateway
 from signalbots.exchange.ratelimit import WeightLimiter
-from signalbots.health import Health, TaskHealth, TaskStatus
+from signalbots.health import Health, TaskHealth, TaskName, TaskStatus
 from signalbots.metrics import Metrics
 from signalbots.settings import ExchangeSettings
 from signalbots.store import Store
@@ -79,7 +79,7 @@ class ExchangeService:
                 timeframe=self._timeframe,
                 floor_usd=self._floor_usd,
             )
-            names = [f"markets:{ex}"] + [f"feed:{ex}:{feed.kind}" for feed in feeds]
+            names = [TaskName.for_markets(ex)] + [TaskName.for_feed(ex, feed.kind) for feed in feeds]
             try:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._supervisor.run(names[0], gateway.run_market_refresh, exchange=ex))

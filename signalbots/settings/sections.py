@@ -145,6 +145,7 @@ class TelegramSettings(_Section):
     coalesce_group: int = Field(default=3, ge=0)  # signals waiting for a group that go out as one (0: never)
     coalesce_private: int = Field(default=6, ge=0)  # the same for a private chat
     coalesce_charts: int = Field(default=3, ge=0)  # charts for the strongest N of a coalesced message
+    chart_stale_after: Duration = 600.0  # a chart not sent this long after its signal is skipped
 
     @field_validator("alert_chat_id", "admin_chat_id")
     @classmethod
@@ -175,6 +176,8 @@ class ExchangeSettings(_Section):
     candle_backfill: int = Field(
         default=60, ge=0, le=99
     )  # closed candles per symbol at start (< 100: weight 1)
+    taker_fee: Annotated[float, Field(ge=0, lt=0.01)] | Literal["venue"] = "venue"  # venue: the profile's
+    maker_fee: Annotated[float, Field(gt=-0.01, lt=0.01)] | Literal["venue"] = "venue"  # negative: a rebate
 
 
 def default_exchanges() -> dict[str, ExchangeSettings]:
@@ -203,3 +206,5 @@ class RiskSettings(_Section):
     extreme_cooldown: Cooldown = (
         28800.0  # funding extremes per (exchange, symbol, direction); survives restarts
     )
+    slippage_bps: float = Field(default=2.0, ge=0, le=500)  # per market fill (entry, stop, expiry)
+    stop_trigger: Literal["last", "mark"] = "last"  # the price that triggers stops

@@ -62,5 +62,8 @@ class Signal:
     chat_id: int | None = None
     resolved_ms: int | None = None
     exit_price: float | None = None
-    r_multiple: float | None = None
+    r_multiple: float | None = None  # net R: what the trader kept (gross − costs + funding)
     size_base: float | None = None
+    gross_r: float | None = None  # the move between entry and exit, in R
+    fee_r: float | None = None  # fees and slippage, in R (≥ 0 but for maker rebates)
+    funding_r: float = 0.0  # funding received (+) or paid (−) while open, in R

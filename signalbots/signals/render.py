@@ -10,7 +10,9 @@ it knows first, in its order; any other fact follows, formatted by its name:
 time (UTC) or, below ~3 years, a duration · ``*_s`` seconds · ``hours_*`` hours as a duration · ``*_h``
 hours · ``*_x`` / ``*multiple`` a multiple · ``count`` / ``prints`` / ``*_count`` an integer · ``atr`` /
 ``*price`` a price.
-"""
+
+Over 400 lines on purpose: every text of the signal path (alerts, replies, lists, statistics) in one
+place keeps numbers, emoji and wording consistent; each function is small and pure."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from signalbots.events import base_asset
 from signalbots.exchange.venues import display_name
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.stats import ALL, Stats
+from signalbots.signals.track_record import grade
 
 escape = partial(_html_escape, quote=False)  # quotes need no escaping outside attributes; we write none
 
@@ -75,7 +78,9 @@ _LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("volume_short_leg_usd", "short leg 24h {}"),
     ),
 }
-_HIDDEN = frozenset({"baseline_mad_usd"})  # inputs of another number shown; noise to a trader
+_HIDDEN = frozenset(
+    {"baseline_mad_usd", "price_age_s"}
+)  # price age: on the entry line  # inputs of another number shown; noise to a trader
 _STATUS = {
     Status.TARGET2: ("✅", "Target 2"),
     Status.TARGET1: ("✅", "Target 1"),
@@ -224,18 +229,25 @@ def _symbol(c: Candidate) -> str:
     return " ".join(display_name(word) for word in c.symbol.split(" "))
 
 
-def signal(sig: Signal) -> str:
-    """The signal message: what, where, levels with % distance, why (the numbers), size, when, notes."""
+def signal(sig: Signal, *, record: str | None = None) -> str:
+    """The signal message: what, where, grade, levels with % distance, the strategy's ``record`` line (see
+    ``track_record``), why (the numbers), size, when, notes."""
     c = sig.candidate
-    title = _TITLES.get(c.kind, f"{c.strategy} {c.kind}")
+    title = f"{_TITLES.get(c.kind, f'{c.strategy} {c.kind}')} · grade {grade(c.strength)}"
     where = escape(exchange_name(c.exchange))
     lines = [f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {where}", escape(title)]
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:
-        lines.append(f"Entry <code>{escape(price(c.entry, d))}</code> · {_level('Stop', c.stop, c.entry, d)}")
+        age = c.facts.get("price_age_s")
+        aged = f" ({duration(age * 1000)} old)" if age is not None else ""
+        lines.append(
+            f"Entry <code>{escape(price(c.entry, d))}</code>{aged} · {_level('Stop', c.stop, c.entry, d)}"
+        )
         lines.append(" · ".join(_level(f"T{i}", t, c.entry, d) for i, t in enumerate(c.targets, 1)))
     elif c.entry > 0:
         lines.append(f"Price <code>{escape(price(c.entry, d))}</code>")
+    if record is not None:
+        lines.append(escape(record))
     lines += [f"📈 {line}" for line in _facts_lines(c.kind, c.facts, d if c.entry > 0 else None)]
     if sig.size_base is not None and c.risk:
         lines.append(
@@ -247,13 +259,13 @@ def signal(sig: Signal) -> str:
     return "\n".join(lines)
 
 
-def compact(sig: Signal) -> str:
-    """The signal as one block of a coalesced message (a burst): direction, symbol, exchange, levels and
-    its headline fact, in three lines."""
+def compact(sig: Signal, *, record: str | None = None) -> str:
+    """The signal as one block of a coalesced message (a burst): direction, symbol, exchange, grade, levels,
+    its headline fact and the strategy's ``record`` line."""
     c = sig.candidate
     lines = [
         f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {escape(exchange_name(c.exchange))}"
-        f" · {escape(_TITLES.get(c.kind, f'{c.strategy} {c.kind}'))}"
+        f" · {escape(_TITLES.get(c.kind, f'{c.strategy} {c.kind}'))} · grade {grade(c.strength)}"
     ]
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:
@@ -267,6 +279,8 @@ def compact(sig: Signal) -> str:
     facts = _facts_lines(c.kind, c.facts)
     if facts:
         lines.append("📈 " + facts[0].split(" · ")[0])
+    if record is not None:
+        lines.append(escape(record))
     return "\n".join(lines)
 
 
@@ -287,8 +301,8 @@ def target1(sig: Signal, time_ms: int) -> str:
     )
 
 
-def outcome(sig: Signal) -> str:
-    """Final reply to a signal: ✅/❌/⌛, R multiple, exit and duration."""
+def outcome(sig: Signal, *, stop_trigger: str = "last") -> str:
+    """Final reply to a signal: ✅/❌/⌛, net R, exit and duration, then gross R and what it cost."""
     c = sig.candidate
     emoji, label = _STATUS[sig.status]
     r = sig.r_multiple if sig.r_multiple is not None else 0.0
@@ -296,7 +310,7 @@ def outcome(sig: Signal) -> str:
         emoji = "✅" if r >= 0 else "❌"
     if sig.status is Status.TARGET1 and sig.exit_price == c.entry:
         label = "Target 1, then breakeven"
-    lines = [f"{emoji} {label} · <b>{r_multiple(r)}</b> · {_headline(sig)}"]
+    lines = [f"{emoji} {label} · <b>{r_multiple(r)}</b> net · {_headline(sig)}"]
     took = duration((sig.resolved_ms or c.time_ms) - c.time_ms)
     if sig.exit_price is None:
         lines.append(f"no price seen after the signal · {took}")
@@ -305,6 +319,12 @@ def outcome(sig: Signal) -> str:
         lines.append(
             f"Exit <code>{escape(price(sig.exit_price, d))}</code> · entry "
             f"<code>{escape(price(c.entry, d))}</code> · after {took}"
+        )
+    if sig.gross_r is not None:
+        lines.append(
+            f"gross {signed(sig.gross_r, 2, 'R')} · fees and slippage {signed(-(sig.fee_r or 0.0), 2, 'R')}"
+            f" · funding {signed(sig.funding_r, 2, 'R')} · net {signed(r, 2, 'R')}"
+            f" · stops on {escape(stop_trigger)} price"
         )
     return "\n".join(lines)
 
@@ -362,10 +382,14 @@ def open_signals(
 def stats_line(name: str, s: Stats) -> str:
     if s.count == 0:
         return f"<b>{escape(name)}</b> no resolved signals"
+    ci = ""
+    if s.ci95_low is not None and s.ci95_high is not None:
+        ci = f" (95% {signed(s.ci95_low, 2)}…{signed(s.ci95_high, 2)})"
+    pf = f" · PF {s.profit_factor:.2f}" if s.profit_factor is not None else ""
+    judge = "" if s.judged else " · <i>too few to judge</i>"
     return (
-        f"<b>{escape(name)}</b> {s.count} · hit {s.hit_rate:.0%} · avg {r_multiple(s.avg_r)} · "
-        f"total {r_multiple(s.total_r)} · best {r_multiple(s.best_r)} · worst {r_multiple(s.worst_r)} · "
-        f"max DD {s.max_drawdown_r:.1f}R"
+        f"<b>{escape(name)}</b> {s.count} · hit {s.hit_rate:.0%} · avg {r_multiple(s.avg_r)}{ci}{pf} · "
+        f"total {r_multiple(s.total_r)} · max DD {s.max_drawdown_r:.1f}R{judge}"
     )
 
 
@@ -379,7 +403,7 @@ def stats(per_strategy: Mapping[str, Stats], days: int | None) -> str:
         return "\n".join(lines)
     lines.append(stats_line(ALL, overall))
     lines += _cut([stats_line(n, s) for n, s in per_strategy.items() if n != ALL])
-    lines.append(f"<i>expectancy {r_multiple(overall.expectancy)} per signal · R = risk to the stop</i>")
+    lines.append("<i>net R: after fees, slippage and funding · R = risk to the stop</i>")
     return _fit(lines)
 
 

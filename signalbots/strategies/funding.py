@@ -136,15 +136,16 @@ class FundingStrategy:
         out.extend(self._spreads(leg))
         return out
 
-    def _price(self, key: _Key, time_ms: int, mark: float | None) -> float | None:
+    def _price(self, key: _Key, time_ms: int, mark: float | None) -> tuple[float, float] | None:
+        """(price, its age in seconds at ``time_ms``): the last traded price when fresh, else the mark."""
         quote = self._quotes.get(key)
         if (
             quote is not None
             and quote.last is not None
             and abs(time_ms - quote.time_ms) <= self._settings.max_age * 1000
         ):
-            return quote.last
-        return mark
+            return quote.last, max(0.0, (time_ms - quote.time_ms) / 1000)
+        return None if mark is None else (mark, 0.0)
 
     def _extreme(self, snap: FundingSnapshot, leg: _Leg) -> Candidate | None:
         s = self._settings
@@ -159,10 +160,12 @@ class FundingStrategy:
         direction = Direction.SHORT if leg.rate_8h > 0 else Direction.LONG
         if latched is direction:
             return None
-        entry = self._price(key, snap.time_ms, leg.mark)
-        if entry is None:
+        priced = self._price(key, snap.time_ms, leg.mark)
+        if priced is None:
             return None  # not latched: fires once a price is known
+        entry, age = priced
         facts = {
+            "price_age_s": age,
             "rate": snap.rate,
             "rate_8h": leg.rate_8h,
             "apr": leg.apr,
@@ -242,14 +245,14 @@ class FundingStrategy:
             volume = self._volume(k)
             if volume is not None:
                 facts[name] = volume
-        entry = self._price(high_key, time_ms, high.mark)
+        priced = self._price(high_key, time_ms, high.mark)
         return directional(
             strategy=self.name,
             kind="spread",
             exchange=f"{first[0]}+{second[0]}",
             symbol=f"{base} long {low.exchange} {low.symbol} / short {high.exchange} {high.symbol}",
             direction=Direction.NONE,
-            entry=entry if entry is not None else 0.0,
+            entry=priced[0] if priced is not None else 0.0,
             stop=None,
             time_ms=time_ms,
             expiry_s=s.expiry,

@@ -7,8 +7,9 @@ prints, it fires and clears that window, so the same prints never fire twice. Ti
 ``liquid_threshold_usd``; else ``other_threshold_usd`` (a symbol without a ticker yet counts as other).
 
 Direction by ``mode``: ``contrarian`` — longs flushed out → LONG (and shorts squeezed → SHORT);
-``momentum`` — the opposite; ``alert`` — Direction NONE. Entry: the ticker's last price when it is no
-older than the window, else the firing print's price. Stop: ``atr_multiple`` × ATR(``atr_period``) of
+``momentum`` — the opposite; ``alert`` — Direction NONE. Entry: the price at the moment of the
+signal — the newest print's price, or a ticker's last price when it came after that print (its age is a
+fact, ``price_age_s``). Stop: ``atr_multiple`` × ATR(``atr_period``) of
 the symbol's ``atr_timeframe`` candles, or ``stop_pct`` percent when too few candles are known.
 Cooldown is the desk's job.
 """
@@ -195,15 +196,19 @@ class LiquidationStrategy:
             momentum = Direction.SHORT if p.side is Side.LONG else Direction.LONG
             direction = contrarian if s.mode == "contrarian" else momentum
         ticker = self._tickers.get((p.exchange, p.symbol))
-        entry = p.price
-        if ticker is not None and ticker.last is not None and p.time_ms - ticker.time_ms <= s.window * 1000:
-            entry = ticker.last
+        # The price at the moment of the signal: the newest print's (average fill) price, unless a ticker
+        # came after it. A 60 s ticker poll is usually older than the cascade's own prints.
+        newest = max(prints, key=lambda x: x.time_ms)
+        entry, priced_ms = newest.price, newest.time_ms
+        if ticker is not None and ticker.last is not None and ticker.time_ms > newest.time_ms:
+            entry, priced_ms = ticker.last, ticker.time_ms
         facts = {
             "window_notional_usd": total,
             "prints": float(len(prints)),
             "threshold_usd": threshold,
             "window_s": s.window,
             "largest_print_usd": max(x.notional_usd for x in prints),
+            "price_age_s": max(0.0, (p.time_ms - priced_ms) / 1000),
         }
         volume = ticker.volume_24h if ticker is not None else None
         if volume is not None:

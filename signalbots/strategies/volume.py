@@ -134,6 +134,7 @@ class VolumeStrategy:
             "quote_volume_usd": quote,
             "baseline_median_usd": median,
             "baseline_mad_usd": mad,
+            "price_age_s": 0.0,  # the close is the last trade before the close time, the signal's time
         }
         if floor is not None:
             facts["quote_volume_24h_usd"] = floor

@@ -18,11 +18,13 @@ from signalbots.store import Store
 def bench_factory(tmp_path: Path) -> Iterator[Callable[..., Bench]]:
     made: list[Bench] = []
 
-    def make(**risk: Any) -> Bench:
+    def make(*, costs: bool = False, **risk: Any) -> Bench:
         path = tmp_path / f"state{len(made)}.sqlite"
         store = Store(path=path)
         store.open()
-        b = Bench(path, make_settings(**risk), RecordingNotifier(), Metrics(), ManualClock(), store)
+        b = Bench(
+            path, make_settings(costs=costs, **risk), RecordingNotifier(), Metrics(), ManualClock(), store
+        )
         made.append(b)
         return b
 

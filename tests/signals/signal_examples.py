@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 from signalbots.signals import render
+from signalbots.signals.costs import Fees, trade_r
 from signalbots.signals.model import Candidate, Direction, Signal, Status
-from signalbots.signals.stats import by_strategy
+from signalbots.signals.stats import by_strategy, compute
+from signalbots.signals.track_record import record_line
 
 SPIKE_CLOSE = 1_637_057_400_000  # the XRP candle opened 2021-11-16 10:05 UTC, closed 10:10
 FUNDING_TIME = 1_638_604_800_000  # 2021-12-04 08:00 UTC settlement of −0.2193%
@@ -136,21 +138,29 @@ SPREAD = Signal(
         strength=1.44,
     ),
 )
+_FEES = Fees(taker=0.0005, maker=0.0002, slippage=0.0002)  # Binance's published fees, 2 bps slippage
+_SPIKE_FEE_R = trade_r(SPIKE.candidate, 0.9687, _FEES, maker_exit=True)
 SPIKE_OUTCOME = Signal(
     id=1,
     candidate=SPIKE.candidate,
     status=Status.TARGET2,
     resolved_ms=SPIKE_CLOSE + 12_000_000,
     exit_price=0.9687,
-    r_multiple=2.0,
+    r_multiple=2.0 - _SPIKE_FEE_R - 0.01,
+    gross_r=2.0,
+    fee_r=_SPIKE_FEE_R,
+    funding_r=-0.01,
 )
+_CASCADE_FEE_R = trade_r(CASCADE.candidate, 184.74, _FEES, maker_exit=False)
 CASCADE_OUTCOME = Signal(
     id=2,
     candidate=CASCADE.candidate,
     status=Status.STOPPED,
     resolved_ms=CASCADE.candidate.time_ms + 2_460_000,
     exit_price=184.74,
-    r_multiple=-1.0,
+    r_multiple=-1.0 - _CASCADE_FEE_R,
+    gross_r=-1.0,
+    fee_r=_CASCADE_FEE_R,
 )
 STATS = by_strategy(
     [
@@ -165,9 +175,9 @@ STATS = by_strategy(
 DAY_START = 1_637_020_800_000  # 2021-11-16
 
 EXAMPLES: dict[str, str] = {
-    "Volume spike": render.signal(SPIKE),
-    "Liquidation cascade": render.signal(CASCADE),
-    "Funding extreme": render.signal(EXTREME),
+    "Volume spike": render.signal(SPIKE, record=record_line(compute([2.0] * 22 + [-1.0] * 18))),
+    "Liquidation cascade": render.signal(CASCADE, record=record_line(compute([]))),
+    "Funding extreme": render.signal(EXTREME, record=record_line(compute([1.9, -1.1, -1.1, 0.0]))),
     "Funding spread (carry alert)": render.signal(SPREAD),
     "Target 1 reached (progress reply)": render.target1(SPIKE, SPIKE_CLOSE + 5_400_000),
     "Outcome reply: target 2": render.outcome(SPIKE_OUTCOME),

@@ -5,16 +5,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from signalbots.clock import ManualClock
+from signalbots.exchange.venues import VENUES
 from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message
-from signalbots.settings import RiskSettings, Settings
+from signalbots.settings import ExchangeSettings, RiskSettings, Settings
 from signalbots.signals.desk import Desk
-from signalbots.signals.model import Candidate, Direction
+from signalbots.signals.model import Candidate, Direction, Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 
@@ -39,8 +40,13 @@ class RecordingNotifier:
         return [m for m in self.messages if m.kind is kind]
 
 
-def make_settings(**risk: Any) -> Settings:
-    return Settings(_env_file=None, risk=RiskSettings(**risk))
+def make_settings(*, costs: bool = False, **risk: Any) -> Settings:
+    """Settings for a bench; without ``costs`` fees and slippage are zero, so net R is the move (the fill
+    rules read plainly), with them the venue profiles' fees and the default slippage apply."""
+    if costs:
+        return Settings(_env_file=None, risk=RiskSettings(**risk))
+    free = {name: ExchangeSettings(taker_fee=0.0, maker_fee=0.0) for name in VENUES}
+    return Settings(_env_file=None, exchanges=free, risk=RiskSettings(**{"slippage_bps": 0.0, **risk}))
 
 
 def candidate(
@@ -89,23 +95,34 @@ class Bench:
     clock: ManualClock
     store: Store
 
+    followers: list[Tracker] = field(default_factory=list)
+
     def desk(self) -> Desk:
+        """A desk that tells the trackers made so far (on the current store) of each new signal."""
         return Desk(
             store=self.store,
             settings=self.settings,
             clock=self.clock,
             metrics=self.metrics,
             notifier=self.notifier,
+            on_signal=self._tell,
         )
 
+    def _tell(self, sig: Signal) -> None:
+        for tracker in self.followers:
+            if tracker.store is self.store:  # a tracker of a closed store is a process that ended
+                tracker.follow(sig)
+
     def tracker(self) -> Tracker:
-        return Tracker(
+        made = Tracker(
             store=self.store,
             settings=self.settings,
             clock=self.clock,
             metrics=self.metrics,
             notifier=self.notifier,
         )
+        self.followers.append(made)
+        return made
 
     def restart(self) -> None:
         """A new process: the state file reopened, new metrics, the same outbox (it is in the database)."""

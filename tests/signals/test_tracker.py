@@ -65,10 +65,10 @@ def test_a_candle_spanning_both_targets_scores_target_two(bench: Bench) -> None:
     assert sig.status is Status.TARGET2 and sig.r_multiple == 2.0
 
 
-def test_a_gap_through_the_stop_is_scored_at_the_price_seen(bench: Bench) -> None:
+def test_a_sample_beyond_the_stop_proves_a_touch_and_exits_at_the_stop(bench: Bench) -> None:
     _open(bench)
     [sig] = bench.tracker().on_price(EX, XRP, T0 + 60_000, 97.0, 97.0, 97.0)
-    assert sig.exit_price == 97.0 and sig.r_multiple == pytest.approx(-1.5)
+    assert sig.exit_price == 98.0 and sig.r_multiple == -1.0
 
 
 def test_prices_from_before_the_signal_do_not_count(bench: Bench) -> None:
@@ -162,3 +162,13 @@ def test_a_candle_resolves_at_its_close_not_its_open(bench: Bench) -> None:
     assert sig.status is Status.TARGET2 and sig.resolved_ms == T0 + 300_000
     [out] = bench.notifier.of(Kind.OUTCOME)
     assert "after 5m" in out.text
+
+
+def test_statistics_per_exchange_on_request(bench: Bench) -> None:
+    desk, tracker = bench.desk(), bench.tracker()
+    desk.consider([candidate(symbol=XRP), candidate(exchange="bybit", symbol=ADA)])
+    tracker.on_price(EX, XRP, T0 + HOUR, high=104.0, low=100.0)  # +2R on Binance
+    tracker.on_price("bybit", ADA, T0 + HOUR, high=100.0, low=98.0)  # −1R on Bybit
+    per = tracker.stats(None, T0 + DAY, per="exchange")
+    assert per["binanceusdm"].total_r == 2.0 and per["bybit"].total_r == -1.0 and per["all"].count == 2
+    assert "<b>bybit</b> 1" in tracker.stats_text(None, T0 + DAY, per="exchange")

@@ -218,9 +218,20 @@ def test_the_stop_comes_from_atr_when_candles_are_known() -> None:
         Ticker(exchange="binanceusdm", symbol="SOL/USDT:USDT", time_ms=T0, last=99.0, quote_volume_24h=1e8)
     )
     (c,) = _feed(strategy, [_binance(T0 + i * 1_000, "SELL", 1_500, 100.0) for i in range(2)])
-    assert c.entry == 99.0  # the fresh ticker's last price
+    assert c.entry == 100.0  # the newest print: fresher than the ticker
     assert c.facts["atr"] == pytest.approx(2.0)
-    assert c.stop == pytest.approx(99.0 - 1.5 * 2.0)
+    assert c.stop == pytest.approx(100.0 - 1.5 * 2.0)
+
+
+def test_a_cascade_whose_ticker_is_fifty_seconds_older_takes_the_newest_prints_price() -> None:
+    strategy = LiquidationStrategy(settings=LiquidationSettings())
+    strategy.on_event(
+        Ticker(exchange="binanceusdm", symbol="SOL/USDT:USDT", time_ms=T0, last=100.0, quote_volume_24h=1e8)
+    )
+    prints = [_binance(T0 + 40_000, "SELL", 1_500, 99.7), _binance(T0 + 50_000, "SELL", 1_500, 99.65)]
+    (c,) = _feed(strategy, prints)
+    assert c.entry == 99.65 and c.facts["price_age_s"] == 0.0
+    assert c.stop is not None and c.stop == pytest.approx(99.65 * (1 - 0.015))  # placed from that entry
 
 
 def test_too_few_or_other_timeframe_candles_fall_back_to_stop_pct() -> None:

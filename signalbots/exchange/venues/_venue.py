@@ -141,6 +141,9 @@ class Venue:
     liquidation_stream: LiquidationStream | None = None
     liquidation_parser: LiquidationParser | None = None
     liquidation_lower_bound: str = ""  # said in every cascade message when the stream is sampled
+    taker_fee: float = 0.0005  # default (lowest tier) fee of a market order, as a fraction of notional
+    maker_fee: float = 0.0002  # ... of a resting limit order; ``fee_source`` is the page they come from
+    fee_source: str = ""
 
     def rate_limit(self, status: int, body: str | None) -> RateLimitRule | None:
         """The rule an answer matches (by HTTP status, else by the error code in a short JSON body)."""

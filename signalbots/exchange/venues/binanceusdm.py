@@ -69,4 +69,7 @@ VENUE = Venue(
     liquidation_lower_bound=(
         "Binance publishes at most one liquidation per symbol per second: the sum is a lower bound"
     ),
+    taker_fee=0.0005,
+    maker_fee=0.0002,
+    fee_source="https://www.binance.com/en/fee/futureFee (USDⓈ-M, regular user)",
 )

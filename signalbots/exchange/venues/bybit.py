@@ -61,4 +61,7 @@ VENUE = Venue(
     funding_interval_field="fundingIntervalHour",  # the ticker's: fresher than the hourly instrument list
     liquidation_stream=LiquidationStream.PER_SYMBOL,
     liquidation_parser=_liquidation,
+    taker_fee=0.00055,
+    maker_fee=0.0002,
+    fee_source="https://www.bybit.com/en/help-center/article/Trading-Fee-Structure (derivatives, VIP 0)",
 )

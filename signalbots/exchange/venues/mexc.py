@@ -58,4 +58,7 @@ VENUE = Venue(
     funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
     funding_entries=_funding_from_tickers,
     funding_interval_call="fetch_funding_rate",  # collectCycle, per symbol
+    taker_fee=0.0002,
+    maker_fee=0.0,
+    fee_source="https://www.mexc.com/fee (futures, regular user)",
 )

@@ -52,4 +52,7 @@ VENUE = Venue(
     liquidation_lower_bound=(
         "OKX publishes at most one liquidation per contract per second: the sum is a lower bound"
     ),
+    taker_fee=0.0005,
+    maker_fee=0.0002,
+    fee_source="https://www.okx.com/fees (perpetual swaps, regular user Lv1)",
 )
