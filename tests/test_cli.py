@@ -117,7 +117,7 @@ def test_a_start_refused_with_78_is_not_reported_as_unclean_next_time(tmp_path: 
 @pytest.mark.parametrize(
     ("settings", "says"),
     [
-        (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc: enabled = false)"),
+        (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc, hyperliquid: enabled = false)"),
         (
             {
                 f"SIGNALBOTS_STRATEGIES__{s.upper()}__ENABLED": "false"
