@@ -38,7 +38,9 @@ async def sim(clock: ManualClock) -> AsyncIterator[ExchangeSim]:
 
 async def until(predicate: Callable[[], bool]) -> None:
     async with asyncio.timeout(REAL_TIMEOUT):
-        while not predicate():
+        while True:
+            if predicate():
+                return
             await asyncio.sleep(0.002)  # the feeds' real I/O; the ManualClock moves only when told
 
 
