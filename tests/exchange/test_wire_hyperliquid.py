@@ -118,6 +118,9 @@ def test_request_weights_are_hyperliquids_own_per_request_type() -> None:
     # Three candles: 20 + 1 = 21; the budget: 1200 a minute per IP
     req3 = {**req, "endTime": 2 * span}
     assert profile.cost("info", {"type": "candleSnapshot", "req": req3}, 4.0) == 21.0
+    # A span ending far ahead (ccxt ends it at its own clock) is counted up to 120 candles: 20 + 2
+    far = {**req, "endTime": 10**13}
+    assert profile.cost("info", {"type": "candleSnapshot", "req": far}, 4.0) == 22.0
     assert (profile.budget.units, profile.budget.window) == (1200.0, 60.0)
 
 

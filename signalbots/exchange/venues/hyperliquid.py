@@ -42,12 +42,15 @@ _LIGHT = frozenset(
     {"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState", "exchangeStatus"}
 )
 _CANDLES_PER_EXTRA_WEIGHT = 60
-_MAX_CANDLES = 5000  # a candle snapshot returns the most recent 5000 at most
+# Hyperliquid counts the candles it returns, known only once it has answered; the weight is spent before, on
+# the span asked. The daemon asks at most 100 (a backfill of ≤ 99 and the open one), and ccxt ends the span at
+# its own clock, which a simulated market's need not be: the span is counted up to 120 candles.
+_CANDLES_COUNTED_AT_MOST = 120
 
 
 def _weight(path: str, body: Mapping[str, Any]) -> float | None:
     """The documented weight of an ``info`` request, by its ``type``; a candle snapshot adds one per 60
-    candles it can return (counted from the span asked for: the weight is spent before the answer)."""
+    candles it can return (``_candles_asked``)."""
     if not path.endswith("info"):
         return None  # ``exchange`` actions are private: the daemon never sends them
     kind = body.get("type")
@@ -74,7 +77,7 @@ def _candles_asked(req: Any) -> int:
         span = timeframe_ms(interval)
     except ValueError:
         return 0
-    return max(0, min(_MAX_CANDLES, int(end - start) // span + 1))
+    return max(0, min(_CANDLES_COUNTED_AT_MOST, int(end - start) // span + 1))
 
 
 def _funding_entries(rates: Any) -> dict[str, Any]:

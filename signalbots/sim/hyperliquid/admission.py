@@ -21,7 +21,7 @@ class HyperliquidAdmission:
         self.weight_by_minute: dict[int, float] = {}  # minute start (s) → weight used
 
     def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
-        cost = weight(query, _candles_asked(query))
+        cost = weight(query, _candles_returned(query, int(self.clock.time() * 1000)))
         minute = int(self.clock.time() // 60 * 60)
         used = self.weight_by_minute.get(minute, 0.0)
         if used + cost > WEIGHT_PER_MINUTE:
@@ -41,13 +41,14 @@ class HyperliquidAdmission:
         return Reject(fault.status, "<html><body>Service Unavailable</body></html>")
 
 
-def _candles_asked(query: Query) -> int:
-    """How many candles a candle snapshot can return (its span), for its extra weight."""
+def _candles_returned(query: Query, now_ms: int) -> int:
+    """How many candles a candle snapshot returns (its span, up to now), for its extra weight."""
     if query.get("type") != "candleSnapshot":
         return 0
     try:
         req = json.loads(query.get("req", "{}"))
         span = timeframe_ms(str(req["interval"]))
-        return max(0, (int(req["endTime"]) - int(req["startTime"])) // span + 1)
+        start = -(-int(req["startTime"]) // span) * span
+        return max(0, (min(int(req["endTime"]), now_ms) - start) // span + 1)
     except (ValueError, KeyError, TypeError):
         return 0
