@@ -118,3 +118,21 @@ async def test_a_429_pauses_hyperliquid(sim: ExchangeSim, make: Callable[..., Ga
         with pytest.raises(RateLimited):
             await gw.call("fetch_tickers", "fetch_tickers")
         assert len(sim.requests(EX)) == sent  # nothing leaves while paused
+
+
+async def test_candles_stream_per_coin_through_the_gateway(
+    sim: ExchangeSim, make: Callable[..., Gateway], clock: ManualClock
+) -> None:
+    """ccxt.pro streams Hyperliquid candles one coin per ``candle`` subscription (``watch_ohlcv``): the rows
+    land in the gateway's cache, where a streaming candle feed reads them (the feed polls REST until it
+    streams per coin)."""
+    async with make(EX) as gw:
+        watching = asyncio.create_task(gw.watch("watch_ohlcv", "watch_ohlcv", "ETH/USDC:USDC", "1m"))
+        await sim.wait_until(lambda: "candle:ETH:1m" in sim.subscriptions(EX))
+        clock.advance(60)  # the minute rolls: its last state, then the next one's first
+        await sim.flush()
+        await asyncio.wait_for(watching, REAL_TIMEOUT)
+        rows = gw.candle_rows("ETH/USDC:USDC", "1m")
+        listing = sim.market.listing(EX, "ETH")
+        assert rows and rows[-1][0] % 60_000 == 0
+        assert rows[-1][4] == pytest.approx(sim.market.bar(listing, "1m", rows[-1][0]).close, rel=1e-4)
