@@ -116,8 +116,7 @@ class Daemon:
                 metrics=rt.metrics,
                 supervisor=rt.supervisor,
                 health=rt.health,
-                timeframe=feeds.timeframe,
-                floor_usd=feeds.floor_usd,
+                needs=feeds.needs,
             )
             units.append(
                 Unit(
