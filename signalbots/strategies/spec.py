@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from signalbots.charts.spec import ChartSpec, History
     from signalbots.settings.sections import RiskSettings
 
+__all__ = ["Alert", "InvalidSpec", "Layout", "StrategySpec"]
+
 
 class _Settings(Protocol):
     """The part of ``settings.Settings`` a spec reads (the settings are built from the specs: no import)."""
@@ -37,8 +39,6 @@ class _Settings(Protocol):
     @property
     def risk(self) -> RiskSettings: ...
 
-
-__all__ = ["Alert", "InvalidSpec", "Layout", "StrategySpec"]
 
 S = TypeVar("S", bound=BaseModel)
 
