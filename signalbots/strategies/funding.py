@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 
 class FundingSettings(Section):
+    """``[strategies.funding]`` (config/signalbots.toml documents every key)."""
+
     enabled: bool = True
     extreme_per_8h: float = Field(default=0.001, gt=0)  # 0.10% per 8h
     rearm_fraction: Fraction = 0.75

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 
 class LiquidationSettings(Section):
+    """``[strategies.liquidation]`` (config/signalbots.toml documents every key)."""
+
     enabled: bool = True
     window: Duration = 300.0
     min_prints: int = Field(default=2, ge=1)

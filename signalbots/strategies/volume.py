@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 
 class VolumeSettings(Section):
+    """``[strategies.volume]`` (config/signalbots.toml documents every key)."""
+
     enabled: bool = True
     timeframe: Timeframe = "5m"
     baseline: int = Field(default=48, ge=5)
