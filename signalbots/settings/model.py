@@ -19,6 +19,7 @@ from signalbots.settings.sections import (
     default_exchanges,
 )
 from signalbots.settings.strategies import StrategiesSettings
+from signalbots.strategies.registry import SPECS
 
 __all__ = ["CREDENTIAL_BOT_TOKEN", "DEFAULT_CONFIG_PATHS", "ENV_PREFIX", "Settings"]
 
@@ -58,13 +59,20 @@ class Settings(BaseSettings):
         # A section written in TOML replaces only that exchange; the others keep their defaults.
         return default_exchanges() | v
 
+    @field_validator("telegram")
+    @classmethod
+    def _known_strategy_chats(cls, v: TelegramSettings) -> TelegramSettings:
+        # A chat for a strategy that does not exist is a typo that would silently route nothing.
+        known = [spec.name for spec in SPECS]
+        unknown = sorted(set(v.strategy_chat_ids) - set(known))
+        if unknown:
+            raise ValueError(
+                f"strategy_chat_ids: unknown strategy {', '.join(unknown)} (known: {', '.join(known)})"
+            )
+        return v
+
     def enabled_exchanges(self) -> list[str]:
         return [name for name, ex in self.exchanges.items() if ex.enabled]
 
     def enabled_strategies(self) -> list[str]:
-        s = self.strategies
-        return [
-            n
-            for n, sec in (("liquidation", s.liquidation), ("funding", s.funding), ("volume", s.volume))
-            if sec.enabled
-        ]
+        return [spec.name for spec in SPECS if spec.enabled(self)]

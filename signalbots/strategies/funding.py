@@ -21,13 +21,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
+from signalbots.charts.spec import extreme_chart, spread_chart
 from signalbots.events import FundingSnapshot, MarketEvent, Ticker, base_asset
-from signalbots.settings import FundingSettings
+from signalbots.needs import FeedKind, Needs
+from signalbots.settings.durations import Cooldown, Duration
+from signalbots.settings.sections import Fraction, Section
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
+from signalbots.strategies.spec import Alert, StrategySpec
+
+if TYPE_CHECKING:
+    from signalbots.settings.sections import RiskSettings
+
+
+class FundingSettings(Section):
+    """``[strategies.funding]`` (config/signalbots.toml documents every key)."""
+
+    enabled: bool = True
+    extreme_per_8h: float = Field(default=0.001, gt=0)  # 0.10% per 8h
+    rearm_fraction: Fraction = 0.75
+    spread_apr: float = Field(default=0.30, gt=0)  # 30% APR difference
+    spread_volume_floor_usd: float = Field(default=10_000_000.0, ge=0)
+    spread_cooldown: Cooldown = 28800.0
+    max_age: Duration = 600.0  # spread legs / ticker prices this much older than the event are ignored
+    stop_pct: float = Field(default=2.0, gt=0)
+    expiry: Duration = 86400.0
+
 
 _HOUR_MS = 3_600_000
 _Key = tuple[str, str]
@@ -61,7 +85,7 @@ class _Quote:
 
 class FundingStrategy:
     name = "funding"
-    inputs = ("funding",)  # the feeds its signals come from: none live, no signal possible
+    inputs = (FeedKind.FUNDING,)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: FundingSettings) -> None:
         self._settings = settings
@@ -277,3 +301,57 @@ def _unlike(low: _Leg, high: _Leg) -> tuple[str, ...]:
     if low_ccy != high_ccy:
         notes.append(f"the legs settle in {low_ccy} and {high_ccy}: the carry also bears their exchange rate")
     return tuple(notes)
+
+
+def _needs(s: FundingSettings) -> Needs:
+    # Tickers: the entry price and the spread legs' 24h volume floor.
+    return Needs(feeds=frozenset({FeedKind.FUNDING, FeedKind.TICKERS}))
+
+
+def _cooldown(c: Candidate, s: FundingSettings, risk: RiskSettings) -> tuple[str, float]:
+    if c.kind == "spread":
+        return f"funding:spread:{c.exchange}:{c.symbol}", s.spread_cooldown
+    # Backstop to the strategy's hysteresis, which a restart without its saved state would lose.
+    return f"funding:{c.kind}:{c.exchange}:{c.symbol}:{c.direction.value}", risk.extreme_cooldown
+
+
+def _build(s: FundingSettings) -> FundingStrategy:
+    return FundingStrategy(settings=s)
+
+
+SPEC = StrategySpec(
+    name=FundingStrategy.name,
+    settings=FundingSettings,
+    factory=_build,
+    inputs=frozenset(FundingStrategy.inputs),
+    needs=_needs,
+    cooldown=_cooldown,
+    alerts={
+        "extreme": Alert(
+            title="💸 Funding extreme",
+            layout=(
+                ("rate_8h", "funding {} per 8h"),
+                ("apr", "APR {}"),
+                ("rate", "{} per interval"),
+                ("interval_h", "every {}"),
+                ("hours_to_settlement", "settles in {}"),
+                ("threshold_8h", "threshold {}"),
+                ("mark_price", "mark {}"),
+            ),
+            chart=extreme_chart,
+        ),
+        "spread": Alert(
+            title="↔️ Funding spread",
+            layout=(
+                ("apr_spread", "APR gap {}"),
+                ("apr_long_leg", "long leg APR {}"),
+                ("apr_short_leg", "short leg APR {}"),
+                ("rate_8h_long_leg", "long leg {} per 8h"),
+                ("rate_8h_short_leg", "short leg {} per 8h"),
+                ("volume_long_leg_usd", "long leg 24h {}"),
+                ("volume_short_leg_usd", "short leg 24h {}"),
+            ),
+            chart=spread_chart,
+        ),
+    },
+)

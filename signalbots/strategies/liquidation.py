@@ -19,14 +19,45 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import Field
+
+from signalbots.charts.spec import cascade_chart
 from signalbots.events import Candle, Liquidation, MarketEvent, Side, Ticker, base_asset
 from signalbots.exchange.venues import VENUES
-from signalbots.settings import LiquidationSettings, format_duration
+from signalbots.needs import CandleSeries, FeedKind, Needs
+from signalbots.settings.durations import Cooldown, Duration, format_duration
+from signalbots.settings.sections import Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import atr, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
+from signalbots.strategies.spec import Alert, StrategySpec
+
+if TYPE_CHECKING:
+    from signalbots.settings.sections import RiskSettings
+
+
+class LiquidationSettings(Section):
+    """``[strategies.liquidation]`` (config/signalbots.toml documents every key)."""
+
+    enabled: bool = True
+    window: Duration = 300.0
+    min_prints: int = Field(default=2, ge=1)
+    majors: list[str] = Field(default=["BTC", "ETH"])
+    major_threshold_usd: float = Field(default=5_000_000.0, gt=0)
+    liquid_volume_usd: float = Field(default=500_000_000.0, gt=0)  # 24h volume that makes a symbol "liquid"
+    liquid_threshold_usd: float = Field(default=1_000_000.0, gt=0)
+    other_threshold_usd: float = Field(default=250_000.0, gt=0)
+    mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
+    cooldown: Cooldown = 1800.0
+    atr_period: int = Field(default=14, ge=2)
+    atr_multiple: float = Field(default=1.5, gt=0)
+    atr_timeframe: Timeframe = "5m"  # candles (from the candle feed) whose ATR sets the stop
+    atr_floor_usd: float = Field(default=5_000_000.0, ge=0)  # ATR candles for symbols above this 24h volume
+    stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
+    expiry: Duration = 86400.0
+
 
 _WindowKey = tuple[str, str, Side]
 _SymbolKey = tuple[str, str]
@@ -88,7 +119,7 @@ class _Window:
 
 class LiquidationStrategy:
     name = "liquidation"
-    inputs = ("liquidations",)  # the feeds its signals come from: none live, no signal possible
+    inputs = (FeedKind.LIQUIDATIONS,)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: LiquidationSettings) -> None:
         self._settings = settings
@@ -245,3 +276,45 @@ class LiquidationStrategy:
             notes=tuple(notes),
             strength=total / threshold,
         )
+
+
+def _needs(s: LiquidationSettings) -> Needs:
+    # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop (``stop_pct`` for symbols
+    # under ``atr_floor_usd``, for which no candles are asked).
+    return Needs(
+        feeds=frozenset({FeedKind.LIQUIDATIONS, FeedKind.TICKERS, FeedKind.CANDLES}),
+        candles=(CandleSeries(s.atr_timeframe, s.atr_floor_usd, s.atr_period + 1),),
+    )
+
+
+def _cooldown(c: Candidate, s: LiquidationSettings, risk: RiskSettings) -> tuple[str, float]:
+    return f"liquidation:{c.exchange}:{c.symbol}:{c.direction.value}", s.cooldown
+
+
+def _build(s: LiquidationSettings) -> LiquidationStrategy:
+    return LiquidationStrategy(settings=s)
+
+
+SPEC = StrategySpec(
+    name=LiquidationStrategy.name,
+    settings=LiquidationSettings,
+    factory=_build,
+    inputs=frozenset(LiquidationStrategy.inputs),
+    needs=_needs,
+    cooldown=_cooldown,
+    alerts={
+        "cascade": Alert(
+            title="💥 Liquidation cascade",
+            layout=(
+                ("window_notional_usd", "{} liquidated"),
+                ("prints", "in {} prints"),
+                ("window_s", "within {}"),
+                ("largest_print_usd", "largest {}"),
+                ("threshold_usd", "tier {}"),
+                ("quote_volume_24h_usd", "24h volume {}"),
+                ("atr", "ATR {}"),
+            ),
+            chart=cascade_chart,
+        )
+    },
+)

@@ -22,6 +22,9 @@ If the process dies after Telegram accepted the message but before that second c
 ``sending`` and is sent again on the next start, so at most that one message (per chat) can repeat. A
 timed-out request has the same ambiguity: Telegram may have accepted it, and the retry can repeat it.
 Nothing else repeats: a ``sent`` row is never sent again.
+
+Over 400 lines on purpose: ``submit`` and the per-chat workers share the wake-ups and in-flight state that
+keep delivery in order; the SQL, answers, texts and chart turns already live in their own modules.
 """
 
 from __future__ import annotations
