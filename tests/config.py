@@ -7,6 +7,10 @@ when named, must be a local simulator; the local HTTP listener is off unless ask
 
     cfg = daemon_config(tmp_path, exchanges={"binanceusdm": sim_endpoints(sim, "binanceusdm")},
                         strategies={"volume": {}}, telegram={"api_url": tg.url, "alert_chat_id": 1001})
+
+A daemon that must start offline watches one exchange at a closed port (settings under which nothing can
+ever signal are refused): ``exchanges={"binanceusdm": closed_endpoints(free_port())}``. Where the settings
+file under test is not the test's own (the shipped one), ``exchanges_env`` says the same as variables.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ def sim_endpoints(sim: _Sim, exchange: str, **extra: Value) -> dict[str, Value]:
     return {"rest_url": sim.rest_url(exchange), "ws_url": sim.ws_url(exchange), **extra}
 
 
+def closed_endpoints(port: int, **extra: Value) -> dict[str, Value]:
+    """An exchange section pointing at loopback ``port`` where nobody listens (``free_port()``): dialled and
+    refused at once, as with the network down."""
+    return {"rest_url": f"http://127.0.0.1:{port}", "ws_url": f"ws://127.0.0.1:{port}", **extra}
+
+
 def daemon_config(
     tmp_path: Path,
     *,
@@ -61,9 +71,8 @@ def daemon_config(
     ``strategies``: name → overrides; the rest are disabled. ``daemon`` adds to ``state_dir`` under
     ``tmp_path``. ``sections``: any other table (``risk``, ``breaker``, ``log``) verbatim.
     """
-    exchanges = dict(exchanges or {})
     strategies = dict(strategies or {})
-    unknown = sorted(set(exchanges) - set(VENUES)) + sorted(set(strategies) - set(STRATEGIES))
+    unknown = sorted(set(exchanges or {}) - set(VENUES)) + sorted(set(strategies) - set(STRATEGIES))
     if unknown:
         raise ValueError(f"daemon_config: unknown exchange or strategy {unknown}")
     tables: dict[str, Mapping[str, Value]] = {
@@ -73,14 +82,8 @@ def daemon_config(
     if telegram is not None:
         _require_loopback("telegram.api_url", telegram.get("api_url"))
         tables["telegram"] = telegram
-    for exchange in VENUES:
-        if exchange in exchanges:
-            section = exchanges[exchange]
-            for key in ("rest_url", "ws_url"):
-                _require_loopback(f"exchanges.{exchange}.{key}", section.get(key))
-            tables[f"exchanges.{exchange}"] = {"enabled": True, **section}
-        else:
-            tables[f"exchanges.{exchange}"] = {"enabled": False}
+    for exchange, section in _exchange_sections(exchanges or {}).items():
+        tables[f"exchanges.{exchange}"] = section
     for strategy in STRATEGIES:
         chosen = strategies.get(strategy)
         on = {"enabled": False} if chosen is None else {"enabled": True, **chosen}
@@ -89,6 +92,34 @@ def daemon_config(
     path = tmp_path / name
     path.write_text(toml(tables), encoding="utf-8")
     return path
+
+
+def exchanges_env(exchanges: Mapping[str, Section] | None = None) -> dict[str, str]:
+    """``daemon_config``'s rule for exchanges as ``SIGNALBOTS_EXCHANGES__…`` variables, for a test of a
+    settings file it does not write: every venue it does not name is disabled."""
+    sections = _exchange_sections(exchanges or {})
+    return {
+        f"SIGNALBOTS_EXCHANGES__{exchange.upper()}__{key.upper()}": _env_value(value)
+        for exchange, section in sections.items()
+        for key, value in section.items()
+    }
+
+
+def _exchange_sections(exchanges: Mapping[str, Section]) -> dict[str, Mapping[str, Value]]:
+    """Every known venue: the named ones enabled (each must point at loopback), the others disabled."""
+    unknown = sorted(set(exchanges) - set(VENUES))
+    if unknown:
+        raise ValueError(f"unknown exchange {unknown}")
+    sections: dict[str, Mapping[str, Value]] = {}
+    for exchange in VENUES:
+        if exchange in exchanges:
+            section = exchanges[exchange]
+            for key in ("rest_url", "ws_url"):
+                _require_loopback(f"exchanges.{exchange}.{key}", section.get(key))
+            sections[exchange] = {"enabled": True, **section}
+        else:
+            sections[exchange] = {"enabled": False}
+    return sections
 
 
 def toml(tables: Mapping[str, Mapping[str, Value]]) -> str:
@@ -107,6 +138,12 @@ def _value(value: Value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)  # a JSON string or number is a TOML one
+
+
+def _env_value(value: Value) -> str:
+    if isinstance(value, str | Path):
+        return str(value)
+    return _value(value)  # booleans, numbers and lists read from the environment as JSON
 
 
 def _require_loopback(key: str, url: Value | None) -> None:

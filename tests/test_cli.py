@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from signalbots.cli import EXIT_CODES, _parser, exit_code_table, main
+from tests.config import STRATEGIES, closed_endpoints, exchanges_env, free_port
 from tests.daemon_process import WAIT, DaemonProcess
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,25 +26,12 @@ BIN = Path(sys.executable).parent
 TOKEN = "123456789:AAE-first-hour-token-abcdefghijklmno"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # The tests' isolation, not part of the steps under test: no exchange on the internet is dialled. A daemon
 # needs an exchange to watch (settings that can never signal are refused), so Binance is pointed at a closed
-# port on this machine: it is dialled, refused and retried, offline; the others are off.
-CLOSED = _free_port()
-OFFLINE = {f"SIGNALBOTS_EXCHANGES__{ex.upper()}__ENABLED": "false" for ex in ("bybit", "okx", "mexc")} | {
-    "SIGNALBOTS_EXCHANGES__BINANCEUSDM__REST_URL": f"http://127.0.0.1:{CLOSED}",
-    "SIGNALBOTS_EXCHANGES__BINANCEUSDM__WS_URL": f"ws://127.0.0.1:{CLOSED}",
-}
-ALL_OFF = {
-    f"SIGNALBOTS_EXCHANGES__{ex.upper()}__ENABLED": "false" for ex in ("binanceusdm", "bybit", "okx", "mexc")
-}
+# port on this machine: it is dialled, refused and retried, offline; every other venue is off.
+CLOSED = free_port()
+OFFLINE = exchanges_env({"binanceusdm": closed_endpoints(CLOSED)})
+ALL_OFF = exchanges_env()
 
 
 def _env(extra: dict[str, str] | None = None, *, path: bool = True) -> dict[str, str]:
@@ -60,7 +48,7 @@ def test_install_steps_work_as_written(tmp_path: Path) -> None:
     assert shutil.which("signalbots", path=str(BIN)), "the console script is installed (pip install -e .)"
     shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
     shutil.copytree(REPO / "config", tmp_path / "config")
-    env = _env(OFFLINE | {"SIGNALBOTS_HTTP__LISTEN": f"127.0.0.1:{_free_port()}"})
+    env = _env(OFFLINE | {"SIGNALBOTS_HTTP__LISTEN": f"127.0.0.1:{free_port()}"})
     checked = subprocess.run(
         "cp .env.example .env && chmod 600 .env && signalbots check-config",
         shell=True,
@@ -119,14 +107,11 @@ def test_a_start_refused_with_78_is_not_reported_as_unclean_next_time(tmp_path: 
     [
         (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc, hyperliquid: enabled = false)"),
         (
-            {
-                f"SIGNALBOTS_STRATEGIES__{s.upper()}__ENABLED": "false"
-                for s in ("liquidation", "funding", "volume")
-            },
+            OFFLINE | {f"SIGNALBOTS_STRATEGIES__{s.upper()}__ENABLED": "false" for s in STRATEGIES},
             "every strategy is disabled (liquidation, funding, volume: enabled = false)",
         ),
         (
-            {k: "false" for k in ALL_OFF if "MEXC" not in k}
+            exchanges_env({"mexc": closed_endpoints(CLOSED)})
             | {
                 "SIGNALBOTS_STRATEGIES__FUNDING__ENABLED": "false",
                 "SIGNALBOTS_STRATEGIES__VOLUME__ENABLED": "false",

@@ -8,7 +8,7 @@ import pytest
 
 from signalbots.exchange.venues import VENUES
 from signalbots.settings import load_settings
-from tests.config import daemon_config
+from tests.config import closed_endpoints, daemon_config, exchanges_env
 
 
 def test_the_daemon_reads_only_the_named_exchange_and_strategy_as_enabled(tmp_path: Path) -> None:
@@ -42,3 +42,17 @@ def test_a_named_endpoint_that_is_not_a_local_simulator_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=key):
         daemon_config(tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_variables_form_disables_every_venue_it_does_not_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = Path(__file__).resolve().parents[1] / "config" / "signalbots.toml"  # every venue on
+    for key, value in exchanges_env({"bybit": closed_endpoints(1, ticker_poll="3s")}).items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(shipped, env_file=None)
+    assert settings.enabled_exchanges() == ["bybit"]
+    assert str(settings.exchanges["bybit"].rest_url).startswith("http://127.0.0.1:1")
+    assert settings.exchanges["bybit"].ticker_poll == 3.0
+    with pytest.raises(ValueError, match=r"exchanges\.okx\.rest_url"):
+        exchanges_env({"okx": {"rest_url": "https://www.okx.com", "ws_url": "ws://127.0.0.1:1"}})

@@ -7,7 +7,6 @@ against exchanges that refuse every connection; the others build health state th
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -22,15 +21,9 @@ from signalbots.metrics import Metrics
 from signalbots.settings import BreakerSettings, load_settings
 from signalbots.store import Store
 from signalbots.systemd import SystemdNotifier
+from tests.config import STRATEGIES, closed_endpoints, daemon_config, free_port
 
 EXCHANGES = ("binanceusdm", "bybit", "okx", "mexc")
-
-
-def closed_port() -> int:
-    """A local port nobody listens on: every connection is refused at once, as with no network."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def settle() -> None:
@@ -51,14 +44,11 @@ async def until(event: asyncio.Event, clock: ManualClock) -> None:
 
 async def test_every_exchange_unreachable_turns_the_heartbeat_red_and_names_them(tmp_path: Path) -> None:
     """Acceptance 4 (issue 10): the real wiring, every exchange refusing connections."""
-    port = closed_port()
-    sections = "\n".join(
-        f'[exchanges.{ex}]\nenabled = true\nrest_url = "http://127.0.0.1:{port}"\nws_url = "ws://127.0.0.1:{port}"\n'
-        for ex in EXCHANGES
-    )
-    config = tmp_path / "signalbots.toml"
-    config.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path}"\n[http]\nlisten = ""\n{sections}', encoding="utf-8"
+    port = free_port()  # every connection refused at once, as with no network
+    config = daemon_config(
+        tmp_path,
+        exchanges={ex: closed_endpoints(port) for ex in EXCHANGES},
+        strategies={name: {} for name in STRATEGIES},
     )
     settings = load_settings(config, env_file=None)
     clock = ManualClock(start=1_765_254_120.0)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.config import STRATEGIES, closed_endpoints, daemon_config, free_port
 from tests.daemon_process import DaemonProcess
 
 EXCHANGES = ("binanceusdm", "bybit", "okx", "mexc")
@@ -41,44 +42,31 @@ LIFECYCLE = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_a_minute_without_network_logs_each_state_change_once_and_says_what_is_down(tmp_path: Path) -> None:
+def test_a_minute_without_network_logs_each_state_change_once_and_says_what_is_down(
+    tmp_path: Path, launch_daemon: Callable[..., DaemonProcess]
+) -> None:
     closed, http = free_port(), free_port()
-    sections = "".join(
-        f'[exchanges.{ex}]\nenabled = true\nrest_url = "http://127.0.0.1:{closed}"\n'
-        f'ws_url = "ws://127.0.0.1:{closed}"\n'
-        for ex in EXCHANGES
+    config = daemon_config(
+        tmp_path,
+        daemon={"heartbeat_interval": "1m", "shutdown_timeout": "5s"},
+        http=f"127.0.0.1:{http}",
+        exchanges={ex: closed_endpoints(closed) for ex in EXCHANGES},
+        strategies={name: {} for name in STRATEGIES},
     )
-    config = tmp_path / "signalbots.toml"
-    config.write_text(
-        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\nheartbeat_interval = "1m"\nshutdown_timeout = "5s"\n'
-        f'[http]\nlisten = "127.0.0.1:{http}"\n{sections}',
-        encoding="utf-8",
-    )
-    daemon = DaemonProcess(args=["--config", str(config), "run"], cwd=tmp_path)
+    daemon = launch_daemon(config, "run")
+    daemon.wait_log("ready")
+    # The first health check comes after one interval: then the minute without network has passed.
+    beats = [
+        daemon.wait_log(lambda e: e.get("event") == "telegram_dry_run" and e.get("kind") == "heartbeat", 120)
+    ]
     try:
-        daemon.wait_log("ready")
-        # The first health check comes after one interval: then the minute without network has passed.
-        beats = [
-            daemon.wait_log(
-                lambda e: e.get("event") == "telegram_dry_run" and e.get("kind") == "heartbeat", 120
-            )
-        ]
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=10)
-            raise AssertionError("/healthz answered 200 with every exchange down")
-        except urllib.error.HTTPError as err:
-            assert err.code == 503
-            healthz: dict[str, Any] = json.loads(err.read())
-        daemon.signal(signal.SIGTERM)
-        assert daemon.wait() == 0
-    finally:
-        daemon.close()
+        urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=10)
+        raise AssertionError("/healthz answered 200 with every exchange down")
+    except urllib.error.HTTPError as err:
+        assert err.code == 503
+        healthz: dict[str, Any] = json.loads(err.read())
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
 
     # Acceptance 4, outside in: the heartbeat is red and names every exchange down.
     headline = beats[-1]["text"].splitlines()[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,40 +28,13 @@ from signalbots.events import Side
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.telegram import Fault, FaultKind, SentMessage, TelegramSim
+from tests.config import Section, daemon_config, sim_endpoints
 from tests.daemon_process import WAIT, DaemonProcess
 
 TOKEN = "123456789:AAHrestartTOKEN_for_the_simulator_only"
 CHAT = 1001  # alerts and, with no admin chat set, notices too: one chat, one delivery order
 EX = "binanceusdm"
 FIVE_MINUTES_MS = 300_000
-
-CONFIG = """
-[daemon]
-state_dir = "{state}"
-heartbeat_interval = "1d"
-shutdown_timeout = "10s"
-daily_summary = false
-[http]
-listen = ""
-[telegram]
-api_url = "{telegram}"
-alert_chat_id = {chat}
-commands = false
-charts = false  # these tests count every message around a crash; charts have their own tests
-request_timeout = "60s"
-[exchanges.binanceusdm]
-rest_url = "{rest}"
-ws_url = "{ws}"
-ticker_poll = "3s"
-[exchanges.bybit]
-enabled = false
-[exchanges.okx]
-enabled = false
-[exchanges.mexc]
-enabled = false
-[strategies.funding]
-enabled = false
-"""
 
 
 @pytest.fixture
@@ -81,34 +54,32 @@ async def telegram() -> AsyncIterator[TelegramSim]:
 
 @pytest.fixture
 def start_daemon(
-    tmp_path: Path, exchange: ExchangeSim, telegram: TelegramSim
-) -> Iterator[Callable[..., DaemonProcess]]:
+    tmp_path: Path,
+    exchange: ExchangeSim,
+    telegram: TelegramSim,
+    launch_daemon: Callable[..., DaemonProcess],
+) -> Callable[..., DaemonProcess]:
     """``start(strategies, level=...)``: a daemon process on this test's state directory and simulators."""
-    started: list[DaemonProcess] = []
 
-    def start(strategies: str, *, level: str = "info") -> DaemonProcess:
-        config = tmp_path / "signalbots.toml"
-        config.write_text(
-            CONFIG.format(
-                state=tmp_path / "state",
-                telegram=telegram.url,
-                chat=CHAT,
-                rest=exchange.rest_url(EX),
-                ws=exchange.ws_url(EX),
-            )
-            + strategies
+    def start(strategies: Mapping[str, Section], *, level: str = "info") -> DaemonProcess:
+        config = daemon_config(
+            tmp_path,
+            daemon={"heartbeat_interval": "1d", "shutdown_timeout": "10s", "daily_summary": False},
+            telegram={
+                "api_url": telegram.url,
+                "alert_chat_id": CHAT,
+                "commands": False,
+                "charts": False,  # these tests count every message around a crash; charts have their own
+                "request_timeout": "60s",
+            },
+            exchanges={EX: sim_endpoints(exchange, EX, ticker_poll="3s")},
+            strategies=strategies,
         )
-        daemon = DaemonProcess(
-            args=["--config", str(config), "run"],
-            cwd=tmp_path,
-            env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN, "SIGNALBOTS_LOG__LEVEL": level},
+        return launch_daemon(
+            config, "run", env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN, "SIGNALBOTS_LOG__LEVEL": level}
         )
-        started.append(daemon)
-        return daemon
 
-    yield start
-    for daemon in started:
-        daemon.close()
+    return start
 
 
 def signals_about(sent: list[SentMessage], base: str, title: str) -> list[SentMessage]:
@@ -135,13 +106,7 @@ async def stop(daemon: DaemonProcess) -> None:
     assert await daemon.await_exit() == 0
 
 
-CASCADES = """
-[strategies.volume]
-enabled = false
-[strategies.liquidation]
-min_prints = 1
-atr_multiple = 5.0
-"""
+CASCADES: dict[str, Section] = {"liquidation": {"min_prints": 1, "atr_multiple": 5.0}}
 CASCADE = "💥 Liquidation cascade"
 
 
@@ -195,10 +160,7 @@ async def test_sigkill_with_messages_pending_delivers_them_after_restart_and_rep
     assert len(telegram.sent) == len(acknowledged) + len(pending) + 2
 
 
-VOLUME = """
-[strategies.liquidation]
-enabled = false
-"""
+VOLUME: dict[str, Section] = {"volume": {}}
 SPIKE = "📊 Volume spike"
 
 

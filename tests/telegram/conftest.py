@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram import Bot
+from aiogram.utils.backoff import BackoffConfig
 from pydantic import SecretStr
 
 from signalbots.clock import ManualClock
@@ -16,15 +19,18 @@ from signalbots.controls import Controls
 from signalbots.health import Health
 from signalbots.metrics import Metrics
 from signalbots.settings import TelegramSettings
-from signalbots.sim.telegram import TelegramSim
+from signalbots.sim.telegram import SentMessage, TelegramSim
 from signalbots.store import Store
 from signalbots.telegram.bot import open_bot
+from signalbots.telegram.commands import Commands
 from signalbots.telegram.outbox import Outbox
 
 TOKEN = "123456789:AAHsecretTOKENvalue_abcdefghijklmnopq"
 ALERT_CHAT = 1001
 ADMIN_CHAT = 1002
 GROUP_CHAT = -100555
+COMMAND_GROUP = -100200  # a group in allowed_chat_ids of the command settings
+USER = 501
 
 
 @pytest.fixture
@@ -156,3 +162,123 @@ def drive(clock: ManualClock) -> Drive:
             moved += step
 
     return run
+
+
+# Operator commands -----------------------------------------------------------------------------------------
+@pytest.fixture
+def command_settings(settings: TelegramSettings) -> TelegramSettings:
+    # Long polling waits 1 s on the simulator; the client's timeout must be longer than that.
+    return settings.model_copy(update={"request_timeout": 2.0, "allowed_chat_ids": [COMMAND_GROUP]})
+
+
+@pytest.fixture
+async def command_bot(command_settings: TelegramSettings) -> AsyncIterator[Bot]:
+    async with open_bot(command_settings) as b:
+        yield b
+
+
+class Texts:
+    """What the daemon would answer; records what was asked."""
+
+    def __init__(self) -> None:
+        self.stats_days: list[int] = []
+
+    def status(self) -> str:
+        return "💚 signalbots — health check\n✅ volume  RUNNING"
+
+    def health(self) -> str:
+        return "📨 outbox: 0 pending"
+
+    def signals(self) -> str:
+        return "No open signals"
+
+    def stats(self, days: int) -> str:
+        self.stats_days.append(days)
+        return f"📊 last {days} days"
+
+
+class Operator:
+    """A person writing commands to the bot: the real ``Commands`` polling the Bot API simulator.
+
+    ``async with operator.polling(**overrides):`` runs the commands (any ``Commands`` argument overridden),
+    ``await operator.ask(chat, "/status")`` writes one and returns the reply's text.
+    """
+
+    def __init__(
+        self,
+        *,
+        sim: TelegramSim,
+        clock: ManualClock,
+        bot: Bot,
+        settings: TelegramSettings,
+        health: Health,
+        controls: Callable[[], Controls],
+    ) -> None:
+        self.sim = sim
+        self.clock = clock
+        self.bot = bot
+        self.settings = settings
+        self.health = health
+        self.texts = Texts()
+        self._controls = controls
+
+    @functools.cached_property
+    def controls(self) -> Controls:
+        # Made on first use, so a test that brings its own store (a restart) opens no other on the file.
+        return self._controls()
+
+    def commands(self, **overrides: Any) -> Commands:
+        kwargs: dict[str, Any] = dict(
+            bot=self.bot,
+            settings=self.settings,
+            status_text=self.texts.status,
+            health_text=self.texts.health,
+            signals_text=self.texts.signals,
+            stats_text=self.texts.stats,
+            strategies=lambda: ["volume", "funding"],
+            polling_timeout=1,
+            backoff=BackoffConfig(min_delay=0.05, max_delay=0.2, factor=2.0, jitter=0.1),
+        )
+        kwargs.update(overrides)
+        kwargs.setdefault("controls", self.controls)
+        return Commands(**kwargs)
+
+    @contextlib.asynccontextmanager
+    async def polling(self, **overrides: Any) -> AsyncIterator[asyncio.Task[None]]:
+        task = asyncio.create_task(self.commands(**overrides).run(self.health.task("commands")))
+        try:
+            yield task
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def reply(self, chat: int, text: str, *, user: int = USER, within: float = 10.0) -> SentMessage:
+        """Send a command and return the bot's answer (the clock moves on, as a person types)."""
+        self.clock.advance(2.0)
+        before = len(self.sim.sent_to(chat))
+        self.sim.push_command(chat, user, text)
+        await self.sim.wait_for(lambda: len(self.sim.sent_to(chat)) > before, within=within)
+        return self.sim.sent_to(chat)[-1]
+
+    async def ask(self, chat: int, text: str, *, user: int = USER) -> str:
+        return (await self.reply(chat, text, user=user)).text
+
+
+@pytest.fixture
+def operator(
+    request: pytest.FixtureRequest,
+    sim: TelegramSim,
+    clock: ManualClock,
+    command_bot: Bot,
+    command_settings: TelegramSettings,
+    health: Health,
+) -> Operator:
+    return Operator(
+        sim=sim,
+        clock=clock,
+        bot=command_bot,
+        settings=command_settings,
+        health=health,
+        controls=lambda: request.getfixturevalue("controls"),
+    )
