@@ -2,9 +2,8 @@
 byte, at the exchange's real REST paths — so that real ccxt and the daemon's own feeds read what the exchange
 really sends, not what our simulator writes.
 
-Nothing here computes an answer: a route picks a fixture file — by path, or for Hyperliquid's ``POST /info``
-by the body's ``type`` — (or, for a ``.data.json`` file that holds only the entries, puts it in the
-exchange's documented envelope). A path no route knows is answered 404 and
+Nothing here computes an answer: a route picks a fixture file (or, for a ``.data.json`` file that holds only
+the entries, puts it in the exchange's documented envelope). A path no route knows is answered 404 and
 remembered in ``unknown``, so a test sees every request a client made that the fixtures do not cover.
 
 Websockets (Binance's subscribe protocol): a ``SUBSCRIBE`` is acknowledged as the exchange documents it
