@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -25,7 +25,7 @@ from typing import TextIO
 from signalbots.clock import ManualClock
 from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker
 from signalbots.logs import configure_logging
-from signalbots.marketdata import DataProblem, scan
+from signalbots.marketdata import DataProblem, MarketData, scan
 from signalbots.metrics import Metrics
 from signalbots.notifier import Message
 from signalbots.replay import Replayed, replay_events
@@ -278,6 +278,36 @@ class _Replay:
     def signals(self) -> list[Signal]:
         rows = self.store.db.execute("SELECT * FROM signals ORDER BY created_ms, id").fetchall()
         return [signal_from_row(row) for row in rows]
+
+
+class ReplayRun:
+    """What one replay made: every signal with its outcome, the events read and the span they covered."""
+
+    def __init__(self, signals: list[Signal], events: int, first_ms: int | None, last_ms: int | None) -> None:
+        self.signals = signals
+        self.events = events
+        self.first_ms = first_ms
+        self.last_ms = last_ms
+
+
+def replay_signals(
+    market: MarketData,
+    *,
+    names: list[str],
+    settings: Settings,
+    on_problem: Callable[[DataProblem], None],
+    progress: Callable[[float], None] | None = None,
+) -> ReplayRun:
+    """The replay behind ``backtest`` without its report (``research`` runs it once per setting)."""
+    with tempfile.TemporaryDirectory(prefix="signalbots-replay-") as tmp:
+        store = Store(path=Path(tmp) / "replay.sqlite")
+        store.open()
+        try:
+            replay = _Replay(names=names, settings=settings, store=store, start_ms=None, end_ms=None)
+            replay.run(replay_events(market, on_problem=on_problem, progress=progress))
+            return ReplayRun(replay.signals(), replay.events, replay.first_ms, replay.last_ms)
+        finally:
+            store.close()
 
 
 def run_backtest(
