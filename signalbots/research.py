@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from signalbots.logs import configure_logging
-from signalbots.marketdata import DataFile, classify, scan, utc
+from signalbots.marketdata import DataFile, MarketData, classify, scan, utc
 from signalbots.research_grid import BadGrid, Point, RejectedSetting, apply, grids, label, parse_grid
 from signalbots.research_run import Sweep, sweep
-from signalbots.research_walk import Choice, Window, split, walk_forward
+from signalbots.research_walk import Choice, Window, split, split_even, walk_forward
 from signalbots.settings import Settings, load_settings
 from signalbots.signals.stats import JUDGE_AT, compute
 from signalbots.strategies.registry import names as strategy_names
@@ -214,7 +214,7 @@ def run_research(
     except FileNotFoundError as e:
         print(f"research: {e}", file=err)
         return EX_NOINPUT
-    usable: list[Path] = []
+    usable: dict[Path, list[int] | None] = {}
     for path in sets:
         market = scan(path)
         if market.problems:
@@ -223,7 +223,7 @@ def run_research(
             print(f"research: data file(s) rejected in {path}; nothing run", file=err)
             return EX_DATAERR
         if not market.empty:
-            usable.append(path)
+            usable[path] = _times(market)
     if not usable:
         print(f"research: no usable data at {data}", file=err)
         return EX_NOINPUT
@@ -239,7 +239,7 @@ def run_research(
     results: list[_SetResult] = []
     damaged = False
     try:
-        for index, path in enumerate(usable):
+        for index, (path, times) in enumerate(usable.items()):
             progress.start_set(index)
             found = sweep(path, per, settings, jobs=jobs, progress=progress)
             for text in found.problems:
@@ -248,7 +248,9 @@ def run_research(
             if found.first_ms is None or found.last_ms is None or found.last_ms <= found.first_ms:
                 print(f"note: {path}: too short a span to cut into windows; skipped", file=err)
                 continue
-            cut = split(found.first_ms, found.last_ms, windows)
+            cut = (
+                split(found.first_ms, found.last_ms, windows) if times is None else split_even(times, windows)
+            )
             choices = {name: walk_forward(cut, found.outcomes[name]) for name in per}
             results.append(_set_json(path, found, cut, per, choices))
     finally:
@@ -262,6 +264,15 @@ def run_research(
     return EX_DATAERR if damaged else EX_OK
 
 
+def _times(market: MarketData) -> list[int] | None:
+    """When each candle and settlement became known; None when recordings (read only while replaying)
+    hold events too: then the span is cut into equal lengths of time."""
+    if market.recordings:
+        return None
+    times = [c.close_time_ms for series in market.candles for c in series.candles]
+    return times + [t for series in market.funding for t, _ in series.rows]
+
+
 def _document(results: list[_SetResult], per: dict[str, list[Point]], windows: int) -> dict[str, Any]:
     pooled: dict[str, Any] = {}
     for name in per:
@@ -272,6 +283,7 @@ def _document(results: list[_SetResult], per: dict[str, list[Point]], windows: i
         }
     return {
         "windows": windows,
+        "cut": "windows of equal numbers of candles and settlements (equal lengths of time for recordings)",
         "selection": "highest mean net R in the previous window, counting only signals resolved before "
         "the window starts",
         "strategies": pooled,

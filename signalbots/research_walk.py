@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Choice", "Outcome", "Window", "choose", "split", "walk_forward"]
+__all__ = ["Choice", "Outcome", "Window", "choose", "split", "split_even", "walk_forward"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,20 @@ def split(first_ms: int, last_ms: int, count: int) -> list[Window]:
         raise ValueError("the data spans no time")
     span = last_ms + 1 - first_ms
     edges = [first_ms + span * i // count for i in range(count + 1)]
+    return [Window(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def split_even(times: Sequence[int], count: int) -> list[Window]:
+    """``count`` windows holding about equal numbers of ``times`` (the data's event times): a data set whose
+    files cover a week here and a day there a year later is cut where its data is, not into empty months.
+    Windows that would repeat an edge (too few distinct times) merge, so fewer may come back."""
+    if count < 2:
+        raise ValueError("walk-forward needs at least 2 windows (one to choose, one to score)")
+    ordered = sorted(times)
+    if not ordered or ordered[-1] <= ordered[0]:
+        raise ValueError("the data spans no time")
+    inner = [ordered[len(ordered) * i // count] for i in range(1, count)]
+    edges = sorted({ordered[0], *inner, ordered[-1] + 1})
     return [Window(a, b) for a, b in itertools.pairwise(edges)]
 
 

@@ -8,6 +8,8 @@ import itertools
 import json
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from signalbots.cli import main
 from signalbots.research import data_sets, run_research
 from signalbots.research_grid import BadGrid, RejectedSetting, apply, grids, parse_grid
 from signalbots.research_run import sweep
-from signalbots.research_walk import Outcome, Window, split, walk_forward
+from signalbots.research_walk import Outcome, Window, split, split_even, walk_forward
 from signalbots.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +100,13 @@ def test_without_any_evidence_the_previous_choice_is_kept() -> None:
     choices = walk_forward(windows, outcomes)
     assert [(c.setting, c.kept) for c in choices] == [(0, False), (0, True), (0, False)]
     assert choices[1].out_of_sample == (-2.0,)
+
+
+def test_even_windows_follow_where_the_data_is() -> None:
+    times = [*range(0, 100), *range(10_000, 10_100)]  # two bursts far apart
+    cut = split_even(times, 4)
+    assert [w.start_ms for w in cut] == [0, 50, 10_000, 10_050] and cut[-1].end_ms == 10_100
+    assert len(split_even([5, 5, 5, 6], 4)) < 4  # repeated times cannot make empty windows
 
 
 def test_windows_cover_the_span_without_gaps() -> None:
@@ -197,3 +206,14 @@ def test_exit_codes_say_what_to_fix(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["research", "--data", str(MARKET), "--windows", "1"]) == 64
     assert main(["research", "--data", str(MARKET), "--grid", "strategies.volume.multiple=-1"]) == 78
     assert "strategies.volume.multiple" in capsys.readouterr().err
+
+
+def test_the_evidence_table_in_signals_md_matches_a_fresh_research_run() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "evidence.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{proc.stderr}\nrun: python scripts/evidence.py"
