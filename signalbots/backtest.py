@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -25,7 +25,7 @@ from typing import TextIO
 from signalbots.clock import ManualClock
 from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker
 from signalbots.logs import configure_logging
-from signalbots.marketdata import DataProblem, MarketData, scan
+from signalbots.marketdata import DataProblem, scan
 from signalbots.metrics import Metrics
 from signalbots.notifier import Message
 from signalbots.replay import Replayed, replay_events
@@ -290,21 +290,15 @@ class ReplayRun:
         self.last_ms = last_ms
 
 
-def replay_signals(
-    market: MarketData,
-    *,
-    names: list[str],
-    settings: Settings,
-    on_problem: Callable[[DataProblem], None],
-    progress: Callable[[float], None] | None = None,
-) -> ReplayRun:
-    """The replay behind ``backtest`` without its report (``research`` runs it once per setting)."""
+def replay_signals(events: Iterable[Replayed], *, names: list[str], settings: Settings) -> ReplayRun:
+    """The replay behind ``backtest`` without its report, over events already read (``replay_events``):
+    ``research`` reads a data set once and replays it once per setting."""
     with tempfile.TemporaryDirectory(prefix="signalbots-replay-") as tmp:
         store = Store(path=Path(tmp) / "replay.sqlite")
         store.open()
         try:
             replay = _Replay(names=names, settings=settings, store=store, start_ms=None, end_ms=None)
-            replay.run(replay_events(market, on_problem=on_problem, progress=progress))
+            replay.run(events)
             return ReplayRun(replay.signals(), replay.events, replay.first_ms, replay.last_ms)
         finally:
             store.close()

@@ -45,6 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(each sub-directory is one) (required)",
     )
     parser.add_argument(
+        "--strategy",
+        action="append",
+        choices=strategy_names(),
+        default=None,
+        metavar="NAME",
+        help=f"research only this strategy ({', '.join(strategy_names())}); repeatable; default: the "
+        "enabled ones",
+    )
+    parser.add_argument(
         "--grid",
         action="append",
         default=[],
@@ -73,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
     return run_research(
         data=args.data,
         grid=args.grid,
+        strategies=args.strategy,
         windows=args.windows,
         jobs=args.jobs,
         settings=settings,
@@ -194,6 +204,7 @@ def run_research(
     out: TextIO,
     err: TextIO,
     as_json: bool,
+    strategies: list[str] | None = None,
 ) -> int:
     """Research every data set at ``data``; the report to ``out``, notes and problems to ``err``.
 
@@ -203,7 +214,17 @@ def run_research(
     if windows < 2 or jobs < 1:
         print("research: --windows must be at least 2 and --jobs at least 1", file=err)
         return EX_USAGE
-    names = settings.enabled_strategies() or strategy_names()
+    names = list(dict.fromkeys(strategies)) if strategies else settings.enabled_strategies()
+    unknown = [n for n in names if n not in strategy_names()]
+    if unknown or not names:
+        known = ", ".join(strategy_names())
+        print(
+            f"research: unknown strategy {', '.join(unknown)} (known: {known})"
+            if unknown
+            else "research: no strategy enabled; name one with --strategy",
+            file=err,
+        )
+        return EX_USAGE
     try:
         per = grids(names, parse_grid(grid), settings)
     except BadGrid as e:
@@ -214,7 +235,7 @@ def run_research(
     except FileNotFoundError as e:
         print(f"research: {e}", file=err)
         return EX_NOINPUT
-    usable: dict[Path, list[int] | None] = {}
+    usable: dict[Path, MarketData] = {}
     for path in sets:
         market = scan(path)
         if market.problems:
@@ -223,7 +244,7 @@ def run_research(
             print(f"research: data file(s) rejected in {path}; nothing run", file=err)
             return EX_DATAERR
         if not market.empty:
-            usable[path] = _times(market)
+            usable[path] = market
     if not usable:
         print(f"research: no usable data at {data}", file=err)
         return EX_NOINPUT
@@ -239,9 +260,12 @@ def run_research(
     results: list[_SetResult] = []
     damaged = False
     try:
-        for index, (path, times) in enumerate(usable.items()):
+        for index, path in enumerate(list(usable)):
             progress.start_set(index)
-            found = sweep(path, per, settings, jobs=jobs, progress=progress)
+            market = usable.pop(path)  # each set's events are dropped once it is done
+            times = _times(market)
+            found = sweep(market, per, settings, jobs=jobs, progress=progress)
+            del market
             for text in found.problems:
                 print(f"error: {text}", file=err)
             damaged = damaged or bool(found.problems)

@@ -1,36 +1,28 @@
 """The sweep behind ``research``: every grid point of a strategy replayed over a data set with
 ``backtest``'s own replay (strategies, desk, tracker: the same fills and costs), in a process pool.
 
-The work is cut into chunks of grid points; a worker reads the data set once per chunk and replays each of
-its points in turn, so reading the files is paid a few times, not once per point. Outcomes cross the
-process boundary as plain ``Outcome`` records.
+A data set is read once, in this process, into the list of events in the order they became known; the
+workers are forked with it (shared, not pickled per task) and each replays one grid point at a time.
+Outcomes cross the process boundary as plain ``Outcome`` records.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from signalbots.backtest import replay_signals
-from signalbots.marketdata import DataProblem, scan
+from signalbots.marketdata import DataProblem, MarketData
+from signalbots.replay import Replayed, replay_events
 from signalbots.research_grid import Point, apply
 from signalbots.research_walk import Outcome
 from signalbots.settings import Settings
 from signalbots.signals.model import Direction, Signal, Status
 
-__all__ = ["Sweep", "Task", "sweep"]
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """Some grid points of one strategy over one data set."""
-
-    data: Path
-    strategy: str
-    points: tuple[tuple[int, Point], ...]  # (index in the grid, point)
+__all__ = ["Sweep", "sweep"]
 
 
 @dataclass(slots=True)
@@ -45,13 +37,23 @@ class Sweep:
 
 
 @dataclass(frozen=True, slots=True)
+class _Task:
+    strategy: str
+    index: int  # in the strategy's grid
+    point: Point
+
+
+@dataclass(frozen=True, slots=True)
 class _Done:
-    task: Task
-    outcomes: tuple[tuple[Outcome, ...], ...]
-    signals: tuple[int, ...]
-    first_ms: int | None
-    last_ms: int | None
-    problems: tuple[str, ...]
+    task: _Task
+    outcomes: tuple[Outcome, ...]
+    signals: int
+
+
+# The data set of a worker process, set once when the pool forks it. A pool gives a worker no other place
+# for state that outlives one task, and passing a million events with every task would cost more than
+# replaying them.
+_WORKER: dict[str, object] = {}
 
 
 def _outcome(sig: Signal) -> Outcome | None:
@@ -63,77 +65,68 @@ def _outcome(sig: Signal) -> Outcome | None:
     return Outcome(sig.candidate.time_ms, sig.resolved_ms, r)
 
 
-def _run(task: Task, settings: Settings) -> _Done:
-    """In a worker: read the data set once, replay each point of the task."""
-    market = scan(task.data)
-    problems: list[str] = []
-
-    def on_problem(problem: DataProblem) -> None:
-        if problem.fatal and str(problem) not in problems:
-            problems.append(str(problem))
-
-    outcomes: list[tuple[Outcome, ...]] = []
-    counts: list[int] = []
-    first = last = None
-    for _, point in task.points:
-        run = replay_signals(
-            market, names=[task.strategy], settings=apply(settings, point), on_problem=on_problem
-        )
-        found = (_outcome(s) for s in run.signals)
-        outcomes.append(tuple(o for o in found if o is not None))
-        counts.append(len(run.signals))
-        first, last = run.first_ms, run.last_ms
-    return _Done(task, tuple(outcomes), tuple(counts), first, last, tuple(problems))
+def _replay(events: Sequence[Replayed], settings: Settings, task: _Task) -> _Done:
+    run = replay_signals(events, names=[task.strategy], settings=apply(settings, task.point))
+    found = (_outcome(s) for s in run.signals)
+    return _Done(task, tuple(o for o in found if o is not None), len(run.signals))
 
 
-def _tasks(data: Path, grids: dict[str, list[Point]], jobs: int) -> list[Task]:
-    tasks: list[Task] = []
-    for strategy, points in grids.items():
-        indexed = tuple(enumerate(points))
-        # A few chunks per worker keep both busy to the end without reading the data once per point.
-        size = max(1, math.ceil(len(indexed) / (jobs * 2)))
-        tasks.extend(Task(data, strategy, indexed[i : i + size]) for i in range(0, len(indexed), size))
-    return tasks
+def _start_worker(events: Sequence[Replayed], settings: Settings) -> None:
+    _WORKER["events"] = events
+    _WORKER["settings"] = settings
+
+
+def _in_worker(task: _Task) -> _Done:
+    events = _WORKER["events"]
+    settings = _WORKER["settings"]
+    assert isinstance(events, list) and isinstance(settings, Settings)
+    return _replay(events, settings, task)
 
 
 def sweep(
-    data: Path,
+    market: MarketData,
     grids: dict[str, list[Point]],
     settings: Settings,
     *,
     jobs: int,
     progress: Callable[[float], None] | None = None,
 ) -> Sweep:
-    """Replay every point of ``grids`` over the data set at ``data`` (validated beforehand) with ``jobs``
-    processes (1: in this process)."""
+    """Replay every point of ``grids`` over ``market`` (validated beforehand) with ``jobs`` processes
+    (1: in this process)."""
     result = Sweep(outcomes={s: [[] for _ in p] for s, p in grids.items()})
     result.signals = {s: [0] * len(p) for s, p in grids.items()}
-    tasks = _tasks(data, grids, jobs)
-    total = sum(len(t.points) for t in tasks) or 1
-    done_points = 0
+
+    def on_problem(problem: DataProblem) -> None:
+        if problem.fatal and str(problem) not in result.problems:
+            result.problems.append(str(problem))
+
+    events = list(replay_events(market, on_problem=on_problem))
+    if events:
+        result.first_ms, result.last_ms = events[0].at_ms, events[-1].at_ms
+    tasks = [_Task(s, i, p) for s, points in grids.items() for i, p in enumerate(points)]
+    total = len(tasks) or 1
+    finished = 0
 
     def take(done: _Done) -> None:
-        nonlocal done_points
-        for (index, _), outcomes, count in zip(done.task.points, done.outcomes, done.signals, strict=True):
-            result.outcomes[done.task.strategy][index] = list(outcomes)
-            result.signals[done.task.strategy][index] = count
-        if done.first_ms is not None:
-            result.first_ms = min(done.first_ms, result.first_ms or done.first_ms)
-        if done.last_ms is not None:
-            result.last_ms = max(done.last_ms, result.last_ms or done.last_ms)
-        result.problems.extend(p for p in done.problems if p not in result.problems)
-        done_points += len(done.task.points)
+        nonlocal finished
+        result.outcomes[done.task.strategy][done.task.index] = list(done.outcomes)
+        result.signals[done.task.strategy][done.task.index] = done.signals
+        finished += 1
         if progress is not None:
-            progress(done_points / total)
+            progress(finished / total)
 
-    if jobs <= 1:
+    if jobs <= 1 or len(tasks) <= 1:
         for task in tasks:
-            take(_run(task, settings))
+            take(_replay(events, settings, task))
         return result
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending: set[Future[_Done]] = {pool.submit(_run, task, settings) for task in tasks}
+    # fork: the workers inherit the events as they are in memory
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(events, settings)
+    ) as pool:
+        pending: set[Future[_Done]] = {pool.submit(_in_worker, task) for task in tasks}
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
+            ready, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in ready:
                 take(future.result())
     return result

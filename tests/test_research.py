@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from signalbots.cli import main
+from signalbots.marketdata import scan
 from signalbots.research import data_sets, run_research
 from signalbots.research_grid import BadGrid, RejectedSetting, apply, grids, parse_grid
 from signalbots.research_run import sweep
@@ -145,8 +146,8 @@ def test_the_replay_behind_the_sweep_never_reads_ahead(tmp_path: Path) -> None:
         (short / f.name).write_text("\n".join(kept) + "\n")
     settings = Settings()
     per = grids(["volume"], parse_grid(["strategies.volume.multiple=3,4,6"]), settings)
-    full = sweep(MARKET, per, settings, jobs=1).outcomes["volume"]
-    cut = sweep(short, per, settings, jobs=2).outcomes["volume"]
+    full = sweep(scan(MARKET), per, settings, jobs=1).outcomes["volume"]
+    cut = sweep(scan(short), per, settings, jobs=2).outcomes["volume"]
     horizon = cut_ms - 8 * 3_600_000
     assert any(o.resolved_ms < horizon for setting in full for o in setting)  # the check has material
     for whole, part in zip(full, cut, strict=True):
