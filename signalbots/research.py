@@ -78,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Entry from the CLI: load settings (ConfigError propagates: exit 78) and run."""
     settings = load_settings(getattr(args, "config", None))
-    configure_logging(fmt=settings.log.format, level="warning", stream=sys.stderr)
+    # Each setting replays the desk, whose warnings (a daily loss limit reached) would repeat once per
+    # setting and bury the report; errors still show.
+    configure_logging(fmt=settings.log.format, level="error", stream=sys.stderr)
     return run_research(
         data=args.data,
         grid=args.grid,

@@ -174,6 +174,30 @@ def test_research_on_data_market_reports_in_and_out_of_sample_per_strategy() -> 
     assert err.getvalue() == ""  # not a terminal: no progress bar
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_sees_a_progress_bar_that_is_wiped_before_the_report() -> None:
+    out, err = io.StringIO(), _Terminal()
+    code = run_research(
+        data=MARKET,
+        grid=["strategies.volume.multiple=4,6"],
+        strategies=["volume"],
+        windows=3,
+        jobs=1,
+        settings=Settings(),
+        out=out,
+        err=err,
+        as_json=False,
+    )
+    assert code == 0
+    assert "researching [" in err.getvalue() and "100%" in err.getvalue()
+    assert err.getvalue().endswith("\r")  # the bar's line is cleared, the report stays on stdout
+    assert "researching" not in out.getvalue()
+
+
 def test_a_directory_of_data_sets_is_researched_set_by_set(tmp_path: Path) -> None:
     for name in ("a", "b"):
         shutil.copytree(MARKET, tmp_path / name)
