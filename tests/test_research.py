@@ -3,6 +3,7 @@ the command reports in-sample beside out-of-sample net R (issue 24)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import json
@@ -21,6 +22,9 @@ from signalbots.research_grid import BadGrid, RejectedSetting, apply, grids, par
 from signalbots.research_run import sweep
 from signalbots.research_walk import Outcome, Window, split, split_even, walk_forward
 from signalbots.settings import Settings
+from signalbots.strategies.registry import SPECS
+from signalbots.strategies.registry import names as strategy_names
+from signalbots.strategies.spec import InvalidSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKET = ROOT / "data" / "market"
@@ -131,6 +135,21 @@ def test_a_grid_is_every_combination_and_each_point_is_validated() -> None:
     for bad in (["strategies.volume.nope=1"], ["multiple"], ["strategies.volume=1,2"]):
         with pytest.raises(BadGrid):
             grids(["volume"], parse_grid(bad), settings)
+
+
+def test_every_strategy_declares_a_default_grid_its_settings_accept() -> None:
+    settings = Settings()
+    per = grids(strategy_names(), {}, settings)
+    for name, points in per.items():
+        assert len(points) >= 2, f"{name} declares no grid worth researching"
+        for point in points:
+            apply(settings, point)  # raises when a default value is refused
+
+
+def test_a_grid_naming_a_setting_the_strategy_lacks_is_refused_at_import() -> None:
+    spec = SPECS[0]
+    with pytest.raises(InvalidSpec, match="nope"):
+        dataclasses.replace(spec, grid={"nope": (1.0, 2.0)})
 
 
 # the sweep and the command, on the repository's data -------------------------------------------------------
