@@ -129,7 +129,7 @@ def test_a_grid_is_every_combination_and_each_point_is_validated() -> None:
     per = grids(["volume", "funding"], given, settings)
     assert len(per["volume"]) == 6
     assert len(per["funding"]) >= 2  # its own default grid, from its spec
-    assert apply(settings, per["volume"][0]).strategies.volume.multiple == 4.0
+    assert apply(settings, per["volume"][0]).strategies.model_dump()["volume"]["multiple"] == 4.0
     with pytest.raises(RejectedSetting, match=r"strategies\.volume\.multiple"):
         apply(settings, (("strategies.volume.multiple", "-1"),))
     for bad in (["strategies.volume.nope=1"], ["multiple"], ["strategies.volume=1,2"]):
@@ -252,6 +252,7 @@ def test_exit_codes_say_what_to_fix(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "strategies.volume.multiple" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a subprocess running research over every data set
 def test_the_evidence_table_in_signals_md_matches_a_fresh_research_run() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "evidence.py"), "--check"],
