@@ -2,9 +2,9 @@
 
 For every data set under ``--data`` (the directory itself and each sub-directory holding data files) and
 every researched strategy, each point of a grid of settings is replayed with ``backtest``'s replay
-(``research_run``); the span is cut into ``--windows`` equal windows, and each window is traded with the
-setting that had the best net expectancy in the window before it (``research_walk``). The report sets the
-in-sample figure (how good the winner looked when it was picked) beside the out-of-sample one (what it then
+(``research_run``); the data is cut into ``--windows`` windows holding equal shares of its candles and
+settlements, and each window is traded with the setting that had the best net expectancy in the window
+before it (``research_walk``). The report sets the in-sample figure (how good the winner looked when it was picked) beside the out-of-sample one (what it then
 made): the gap between them is what tuning on the past is worth.
 """
 
@@ -66,8 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=6,
         metavar="N",
-        help="equal time windows per data set: each from the second on is traded with the setting that did "
-        "best in the one before it (default: 6)",
+        help="windows per data set, each holding an equal share of its candles and settlements (of time, "
+        "for recordings); each from the second on is traded with the setting that did best in the one "
+        "before it (default: 6)",
     )
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="processes to use (default: 2)")
     parser.add_argument(
