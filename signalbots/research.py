@@ -4,8 +4,9 @@ For every data set under ``--data`` (the directory itself and each sub-directory
 every researched strategy, each point of a grid of settings is replayed with ``backtest``'s replay
 (``research_run``); the data is cut into ``--windows`` windows holding equal shares of its candles and
 settlements, and each window is traded with the setting that had the best net expectancy in the window
-before it (``research_walk``). The report sets the in-sample figure (how good the winner looked when it was picked) beside the out-of-sample one (what it then
-made): the gap between them is what tuning on the past is worth.
+before it (``research_walk``). The report sets the in-sample figure (how good the winner looked when it
+was picked) beside the out-of-sample one (what it then made): the gap between them is what tuning on the
+past is worth.
 """
 
 from __future__ import annotations
