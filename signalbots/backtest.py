@@ -280,6 +280,30 @@ class _Replay:
         return [signal_from_row(row) for row in rows]
 
 
+class ReplayRun:
+    """What one replay made: every signal with its outcome, the events read and the span they covered."""
+
+    def __init__(self, signals: list[Signal], events: int, first_ms: int | None, last_ms: int | None) -> None:
+        self.signals = signals
+        self.events = events
+        self.first_ms = first_ms
+        self.last_ms = last_ms
+
+
+def replay_signals(events: Iterable[Replayed], *, names: list[str], settings: Settings) -> ReplayRun:
+    """The replay behind ``backtest`` without its report, over events already read (``replay_events``):
+    ``research`` reads a data set once and replays it once per setting."""
+    with tempfile.TemporaryDirectory(prefix="signalbots-replay-") as tmp:
+        store = Store(path=Path(tmp) / "replay.sqlite")
+        store.open()
+        try:
+            replay = _Replay(names=names, settings=settings, store=store, start_ms=None, end_ms=None)
+            replay.run(events)
+            return ReplayRun(replay.signals(), replay.events, replay.first_ms, replay.last_ms)
+        finally:
+            store.close()
+
+
 def run_backtest(
     *,
     data: Path,
