@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from signalbots.logs import configure_logging
 from signalbots.marketdata import DataFile, MarketData, classify, scan, utc
+from signalbots.progress import Progress
 from signalbots.research_grid import BadGrid, Point, RejectedSetting, apply, grids, label, parse_grid
 from signalbots.research_run import Sweep, sweep
 from signalbots.research_walk import Choice, Window, split, split_even, walk_forward
@@ -108,34 +109,6 @@ def data_sets(root: Path) -> list[Path]:
 
     found = [root] if holds_data(root) else []
     return found + [p for p in sorted(root.iterdir()) if p.is_dir() and holds_data(p)]
-
-
-class _Progress:
-    """A bar on a terminal, nothing otherwise."""
-
-    def __init__(self, err: TextIO, sets: int) -> None:
-        self._err = err
-        self._on = err.isatty()
-        self._sets = max(1, sets)
-        self._set = 0
-        self._shown = -1
-
-    def start_set(self, index: int) -> None:
-        self._set = index
-
-    def __call__(self, fraction: float) -> None:
-        pct = int((self._set + fraction) / self._sets * 100)
-        if not self._on or pct == self._shown:
-            return
-        self._shown = pct
-        filled = pct * 30 // 100
-        self._err.write(f"\rresearching [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%")
-        self._err.flush()
-
-    def done(self) -> None:
-        if self._on and self._shown >= 0:
-            self._err.write("\r" + " " * 50 + "\r")
-            self._err.flush()
 
 
 def sample_json(values: list[float]) -> dict[str, Any]:
@@ -260,12 +233,12 @@ def run_research(
         print(f"research: {e}", file=err)
         return EX_CONFIG
 
-    progress = _Progress(err, len(usable))
+    progress = Progress(err, label="researching", parts=len(usable))
     results: list[_SetResult] = []
     damaged = False
     try:
         for index, path in enumerate(list(usable)):
-            progress.start_set(index)
+            progress.start_part(index)
             market = usable.pop(path)  # each set's events are dropped once it is done
             times = _times(market)
             found = sweep(market, per, settings, jobs=jobs, progress=progress)
