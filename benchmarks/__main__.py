@@ -38,6 +38,7 @@ SUMMARY_KEYS = (
     "symbols_covered",
     "limiter_acquire_us",
     "limiter_acquire_contended_us",
+    "research_sweep_s",
 )
 # (comparison, bound) per key, from issue 12.
 TARGETS: dict[str, tuple[str, float]] = {
@@ -51,8 +52,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     # the largest feed's interval + 5 s (candles, 5m); tickers and funding (60 s → 65 s) in coverage's detail
     "data_age_max_s": ("<=", 305.0),
     "limiter_acquire_us": ("<=", 5.0),
+    "research_sweep_s": ("<=", 120.0),  # issue 24: 50 settings over 1 M candles on 2 cores
 }
-BENCHMARKS = ("limiter", "startup", "throughput", "latency", "coverage")
+BENCHMARKS = ("limiter", "startup", "throughput", "latency", "coverage", "research")
 # Details worth a line under each run (the JSON has them all).
 _SHOWN = (
     "by_kind_ms",
@@ -63,6 +65,7 @@ _SHOWN = (
     "weight_fraction_by_exchange",
     "full_coverage_after_sim_s",
     "asyncio_sleep0_us",
+    "candle_settings_per_s",
 )
 PACKAGES = ("ccxt", "aiohttp", "aiogram", "pydantic", "pydantic-settings", "structlog", "prometheus-client")
 

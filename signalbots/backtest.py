@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -28,6 +29,7 @@ from signalbots.logs import configure_logging
 from signalbots.marketdata import DataProblem, scan
 from signalbots.metrics import Metrics
 from signalbots.notifier import Message
+from signalbots.progress import Progress
 from signalbots.replay import Replayed, replay_events
 from signalbots.report import build_report, report_text
 from signalbots.settings import Settings, load_settings
@@ -154,29 +156,6 @@ class _Collector:
         return True
 
 
-class _Progress:
-    """A bar on a terminal, nothing otherwise (a pipe or a log wants the result, not 100 redraws)."""
-
-    def __init__(self, err: TextIO) -> None:
-        self._err = err
-        self._on = err.isatty()
-        self._shown = -1
-
-    def __call__(self, fraction: float) -> None:
-        pct = int(fraction * 100)
-        if not self._on or pct == self._shown:
-            return
-        self._shown = pct
-        filled = pct * 30 // 100
-        self._err.write(f"\rreplaying [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%")
-        self._err.flush()
-
-    def done(self) -> None:
-        if self._on and self._shown >= 0:
-            self._err.write("\r" + " " * 48 + "\r")
-            self._err.flush()
-
-
 def _build(names: Sequence[str], settings: Settings) -> list[Strategy]:
     specs = [spec_for(n) for n in names]
     return [spec.build(settings) for spec in specs if spec is not None]
@@ -280,6 +259,30 @@ class _Replay:
         return [signal_from_row(row) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayRun:
+    """What one replay made: every signal with its outcome, the events read and the span they covered."""
+
+    signals: list[Signal]
+    events: int
+    first_ms: int | None
+    last_ms: int | None
+
+
+def replay_signals(events: Iterable[Replayed], *, names: list[str], settings: Settings) -> ReplayRun:
+    """The replay behind ``backtest`` without its report, over events already read (``replay_events``):
+    ``research`` reads a data set once and replays it once per setting."""
+    with tempfile.TemporaryDirectory(prefix="signalbots-replay-") as tmp:
+        store = Store(path=Path(tmp) / "replay.sqlite")
+        store.open()
+        try:
+            replay = _Replay(names=names, settings=settings, store=store, start_ms=None, end_ms=None)
+            replay.run(events)
+            return ReplayRun(replay.signals(), replay.events, replay.first_ms, replay.last_ms)
+        finally:
+            store.close()
+
+
 def run_backtest(
     *,
     data: Path,
@@ -337,7 +340,7 @@ def run_backtest(
         if problem.fatal:
             damaged.append(problem)
 
-    progress = _Progress(err)
+    progress = Progress(err, label="replaying")
     with tempfile.TemporaryDirectory(prefix="signalbots-backtest-") as tmp:
         store = Store(path=Path(tmp) / "backtest.sqlite")
         store.open()

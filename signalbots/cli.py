@@ -56,6 +56,14 @@ EXIT_CODES: dict[str, list[tuple[int, str]]] = {
         (EX_CANTCREAT, "the --plot file cannot be written (the report was printed)"),
         _SETTINGS,
     ],
+    "research": [
+        (EX_OK, "researched; in-sample and out-of-sample net R per strategy are on stdout"),
+        _BUG,
+        _USAGE,
+        (EX_DATAERR, "a data file was rejected (nothing run), or a recording is damaged mid-way"),
+        (EX_NOINPUT, "no such path, or no usable data in it"),
+        _SETTINGS,  # a --grid value the settings refuse too, named by its key
+    ],
     "demo": [
         (EX_OK, "the demo showed every kind of message, or was stopped with Ctrl-C"),
         (EX_FAILURE, "the demo ended without a signal from each strategy, an outcome or a heartbeat"),
@@ -153,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
             description=textwrap.fill(description, 100),  # raw (for the epilog's table): wrap it here
             epilog=_epilog(EXIT_CODES[name]),
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            parents=[common] if name != "backtest" else [],
+            parents=[common] if name not in ("backtest", "research") else [],
         )
 
     command(
@@ -195,6 +203,17 @@ def _parser() -> argparse.ArgumentParser:
     from signalbots.backtest import add_arguments as backtest_arguments
 
     backtest_arguments(bt)
+    rs = command(
+        "research",
+        "walk-forward research of settings over recorded data",
+        "Replay a grid of settings per strategy over each data set and judge them walk-forward: each "
+        "window is traded with the setting that did best in the window before it. Prints in-sample and "
+        "out-of-sample net R with 95% intervals, and the setting chosen per window.",
+    )
+    from signalbots.research import add_arguments as research_arguments
+
+    research_arguments(rs)
+    rs.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help=_CONFIG_HELP)
     dm = command(
         "demo",
         "the whole product against a simulated market, offline",
@@ -324,6 +343,12 @@ def _record(args: argparse.Namespace) -> int:
     return run_record(config=args.config, out=args.out, duration_s=args.duration, exchanges=args.exchange)
 
 
+def _research(args: argparse.Namespace) -> int:
+    from signalbots.research import main as research_main
+
+    return research_main(args)
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from signalbots.backtest import main as backtest_main
 
@@ -337,6 +362,7 @@ _COMMANDS = {
     "demo": _demo,
     "record": _record,
     "backtest": _backtest,
+    "research": _research,
 }
 
 

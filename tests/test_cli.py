@@ -319,7 +319,7 @@ def test_the_readme_has_the_exit_code_table_of_the_commands() -> None:
     assert (
         set(EXIT_CODES)
         == set(_subparsers())
-        == {"run", "check-config", "status", "backtest", "demo", "record"}
+        == {"run", "check-config", "status", "backtest", "research", "demo", "record"}
     )
 
 

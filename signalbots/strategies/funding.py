@@ -326,6 +326,7 @@ SPEC = StrategySpec(
     inputs=frozenset(FundingStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
+    grid={"extreme_per_8h": (0.0005, 0.001, 0.002), "stop_pct": (1.0, 2.0, 3.0)},
     alerts={
         "extreme": Alert(
             title="💸 Funding extreme",

@@ -302,6 +302,7 @@ SPEC = StrategySpec(
     inputs=frozenset(LiquidationStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
+    grid={"atr_multiple": (1.0, 1.5, 2.0, 3.0), "other_threshold_usd": (100_000.0, 250_000.0)},
     alerts={
         "cascade": Alert(
             title="💥 Liquidation cascade",

@@ -14,7 +14,7 @@ desk's cooldowns would otherwise silently get none.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
@@ -71,6 +71,8 @@ class StrategySpec(Generic[S]):
     needs: Callable[[S], Needs]  # everything it reads, inputs included
     cooldown: Callable[[Candidate, S, RiskSettings], tuple[str, float]]
     alerts: Mapping[str, Alert]  # candidate kind → how it is shown
+    # `signalbots research`'s default grid: setting name → values worth comparing (none: the defaults only)
+    grid: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = list(self._problems()) or list(self._needs_problems())
@@ -92,6 +94,9 @@ class StrategySpec(Generic[S]):
             yield "no declared input (the FeedKinds its signals come from)"
         if not callable(self.needs):
             yield "no needs"
+        for key in self.grid:
+            if isinstance(self.settings, type) and key not in self.settings.model_fields:
+                yield f"its research grid names {key!r}, which its settings lack"
         if not self.alerts:
             yield "no alert (title, layout, chart) for the candidates it proposes"
         else:

@@ -206,6 +206,7 @@ SPEC = StrategySpec(
     inputs=frozenset(VolumeStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
+    grid={"multiple": (4.0, 6.0, 8.0), "robust_z": (6.0, 8.0, 10.0)},
     alerts={
         "spike": Alert(
             title="📊 Volume spike",
