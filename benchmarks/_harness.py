@@ -94,7 +94,7 @@ def config_text(
             f"alert_chat_id = {ALERT_CHAT}",
             f"admin_chat_id = {ADMIN_CHAT}",
         ]
-    for ex in ("binanceusdm", "bybit", "okx", "mexc"):
+    for ex in ("binanceusdm", "bybit", "okx", "mexc", "hyperliquid"):
         lines.append(f"[exchanges.{ex}]")
         if ex in exchanges:
             lines += [f'rest_url = "{sim.rest_url(ex)}"', f'ws_url = "{sim.ws_url(ex)}"', "enabled = true"]

@@ -1,6 +1,6 @@
-"""Coverage, REST weight and memory at full market: 550 Binance, 500 Bybit, 250 OKX and 750 MEXC simulated
-perpetuals (about the real counts), every strategy on, a bot token, the liquidity floor at 0 (every symbol's
-candles, the heaviest case).
+"""Coverage, REST weight and memory at full market: 550 Binance, 500 Bybit, 250 OKX, 750 MEXC and 180
+Hyperliquid simulated perpetuals (about the real counts), every strategy on, a bot token, the liquidity floor
+at 0 (every symbol's candles, the heaviest case).
 
 The daemon runs on a clock ``SPEED`` × real time (so ``STEADY_MIN`` simulated minutes take a tenth of that);
 the simulators share the timeline. Measured:
@@ -28,7 +28,7 @@ from signalbots.sim import mexc as mexc_sim
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 
-COUNTS = {"binanceusdm": 550, "bybit": 500, "okx": 250, "mexc": 750}
+COUNTS = {"binanceusdm": 550, "bybit": 500, "okx": 250, "mexc": 750, "hyperliquid": 180}
 SPEED = 10.0
 WARMUP_MIN = 2.0  # simulated minutes after full coverage before the steady run starts
 STEADY_MIN = 15.0  # ≥ 10 simulated minutes; a multiple of the 5m candle, so REST polls average fairly

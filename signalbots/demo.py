@@ -1,6 +1,6 @@
 """``signalbots demo``: the whole product, offline, in about two minutes.
 
-Starts the exchange simulator (Binance, Bybit, OKX) and the Telegram Bot API simulator in this process,
+Starts the exchange simulator (Binance, Bybit, OKX, MEXC, Hyperliquid) and the Telegram Bot API simulator,
 drives a seeded synthetic market at ``_SPEED`` × real time with a scripted scenario — a volume spike that runs
 to its second target, a funding extreme, a cross-exchange funding spread and a liquidation cascade — and
 runs the real daemon (limiter, breakers, feeds, strategies, desk, tracker, outbox, heartbeat) against
@@ -36,7 +36,7 @@ _SPEED = 30.0  # simulated seconds per real second: the default hour of market r
 _START = datetime(2025, 12, 9, 0, 0, tzinfo=UTC).timestamp()  # fixed, so a seed always tells the same story
 _TOKEN = "123456789:DEMO-token-for-the-local-simulator-only"
 _ALERT_CHAT, _ADMIN_CHAT = 1001, 1002
-_EXCHANGES = ("binanceusdm", "bybit", "okx", "mexc")
+_EXCHANGES = ("binanceusdm", "bybit", "okx", "mexc", "hyperliquid")
 _MIN = 60.0
 
 
@@ -59,7 +59,7 @@ def _scenario(market: Market) -> list[_Step]:
         market.set_volatility(ex, base, 0.1)
     # DOGE trades thinly on OKX and MEXC (under the spread's volume floor): the DOGE extreme makes one carry
     # alert (against Bybit), not three racing each other, so the story stays the same from run to run.
-    for ex in ("okx", "mexc"):
+    for ex in ("okx", "mexc", "hyperliquid"):
         if market.find(ex, "DOGE") is not None:
             market.set_volume_24h(ex, "DOGE", 5_000_000.0)
     spike_ms = (
@@ -111,6 +111,14 @@ def _scenario(market: Market) -> list[_Step]:
         m.set_funding("bybit", "SOL", 0.00035)
         m.set_funding("okx", "SOL", -0.0001)
 
+    def btc_warms(m: Market) -> None:
+        for ex in ("bybit", "okx", "mexc"):  # 38% APR: within 30% of Binance's 11% and of what comes next
+            m.set_funding(ex, "BTC", 0.00035)
+
+    def btc_hyperliquid(m: Market) -> None:
+        # Hourly 0.00625% = 0.05% per 8h = 55% APR, against Binance's 8-hourly 0.01% (11%): a 44% gap.
+        m.set_funding("hyperliquid", "BTC", 0.0000625)
+
     def cascade(m: Market) -> None:
         m.set_volume_24h("binanceusdm", "AVAX", 120_000_000.0)  # tier: others, $250k in 5 minutes
         m.liquidate("binanceusdm", "AVAX", Side.LONG, notional_usd=140_000.0)
@@ -124,6 +132,8 @@ def _scenario(market: Market) -> list[_Step]:
         _Step(18 * _MIN, "SOL funding diverges between Bybit and OKX", funding_spread),
         _Step(24 * _MIN, "AVAX longs start getting liquidated on Binance", cascade),
         _Step(24.5 * _MIN, "…and more AVAX longs", cascade_more),
+        _Step(28 * _MIN, "BTC funding rises to 0.035% per 8h on Bybit, OKX and MEXC", btc_warms),
+        _Step(30 * _MIN, "Hyperliquid's hourly BTC funding runs hotter than Binance's", btc_hyperliquid),
     ]
 
 

@@ -105,7 +105,7 @@ def test_a_start_refused_with_78_is_not_reported_as_unclean_next_time(tmp_path: 
 @pytest.mark.parametrize(
     ("settings", "says"),
     [
-        (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc: enabled = false)"),
+        (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc, hyperliquid: enabled = false)"),
         (
             OFFLINE | {f"SIGNALBOTS_STRATEGIES__{s.upper()}__ENABLED": "false" for s in STRATEGIES},
             "every strategy is disabled (liquidation, funding, volume: enabled = false)",

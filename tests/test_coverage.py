@@ -38,7 +38,7 @@ def test_the_defaults_can_signal(tmp_path: Path) -> None:
     [
         (
             _off("exchanges.binanceusdm", "exchanges.bybit", "exchanges.okx", "exchanges.mexc"),
-            "every exchange is disabled (binanceusdm, bybit, okx, mexc: enabled = false); "
+            "every exchange is disabled (binanceusdm, bybit, okx, mexc, hyperliquid: enabled = false); "
             "enable at least one in [exchanges.<id>]",
         ),
         (

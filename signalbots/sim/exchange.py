@@ -1,7 +1,8 @@
 """The exchange simulator: protocol-faithful local servers that the real ccxt client talks to.
 
 One aiohttp server per exchange on 127.0.0.1 (free ports), serving REST and websockets in the exchange's
-wire format (one package each: ``sim/binance``, ``sim/bybit``, ``sim/okx``, ``sim/mexc``) from a scriptable
+wire format (one package each: ``sim/binance``, ``sim/bybit``, ``sim/okx``, ``sim/mexc``,
+``sim/hyperliquid``) from a scriptable
 ``Market``, on the injected clock: weight windows, bans, candles, funding times and stream pushes all follow
 ``clock`` (a test moves a ``ManualClock``; the demo may run a fast one).
 
@@ -29,6 +30,7 @@ from signalbots.settings import ExchangeSettings
 from signalbots.sim.binance import BinanceVenue
 from signalbots.sim.bybit import BybitVenue
 from signalbots.sim.changes import Changes
+from signalbots.sim.hyperliquid import HyperliquidVenue
 from signalbots.sim.market import Market
 from signalbots.sim.mexc import MexcVenue
 from signalbots.sim.okx import OkxVenue
@@ -44,6 +46,7 @@ VENUES: dict[str, _VenueKind] = {
     "bybit": BybitVenue,
     "okx": OkxVenue,
     "mexc": MexcVenue,
+    "hyperliquid": HyperliquidVenue,
 }
 
 

@@ -6,7 +6,8 @@ having stored it. Scripts override what matters to a scenario (a price, a fundin
 a liquidation print, a delisting); everything else is background.
 
 Symbols are addressed by base asset (``"BTC"``) or by ccxt unified symbol (``"BTC/USDT:USDT"``); every listing
-is a USDT-margined perpetual. Times are UTC milliseconds.
+is a USDT-margined perpetual, but on Hyperliquid (USDC, ``"BTC/USDC:USDC"``, funding every hour whatever the
+asset: a rate set for another interval is converted to the hourly one). Times are UTC milliseconds.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from signalbots.clock import Clock
 from signalbots.events import Side, timeframe_ms
 
 EXCHANGES = ("binanceusdm", "bybit", "okx")
-SUPPORTED = (*EXCHANGES, "mexc")  # exchanges a Market can list (pass ``exchanges=`` to include MEXC)
+SUPPORTED = (*EXCHANGES, "mexc", "hyperliquid")  # exchanges a Market can list (pass ``exchanges=``)
+_QUOTES = {"hyperliquid": "USDC"}  # the margin (and quote) currency where it is not USDT
+_FUNDING_HOURS = {"hyperliquid": 1}  # exchanges whose funding interval is fixed for every listing
 _MAJORS = (
     ("BTC", 65_000.0),
     ("ETH", 3_300.0),
@@ -71,7 +74,8 @@ class Listing:
 
     @property
     def symbol(self) -> str:
-        return f"{self.base}/USDT:USDT"
+        quote = _QUOTES.get(self.exchange, "USDT")
+        return f"{self.base}/{quote}:{quote}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +153,13 @@ class Market:
                 draw = rng if ex in EXCHANGES else random.Random(f"{self.seed}/{ex}/{base}")
                 if i > 0 and rank >= len(_MAJORS) and draw.random() > overlap:
                     continue
+                hours, per_interval = _funding_interval(ex, interval, rate + draw.gauss(0, 0.00005))
                 self.listings[ex][base] = Listing(
                     exchange=ex,
                     base=base,
                     price=price * (1 + draw.uniform(-0.001, 0.001)),
-                    funding_rate=rate + draw.gauss(0, 0.00005),
-                    funding_interval_hours=interval,
+                    funding_rate=per_interval,
+                    funding_interval_hours=hours,
                     quote_volume_24h=volume * (1.0 if i == 0 else draw.uniform(0.2, 0.6)),
                     contract_size=contract_size_for(ex, price),
                     phase=draw.uniform(0, 2 * math.pi),
@@ -261,12 +266,13 @@ class Market:
         contract_size: float | None = None,
     ) -> Listing:
         """A new listing (it shows up at the next market refresh of a client)."""
+        hours, per_interval = _funding_interval(exchange, funding_interval_hours, funding_rate)
         listing = Listing(
             exchange=exchange,
             base=base.upper(),
             price=price,
-            funding_rate=funding_rate,
-            funding_interval_hours=funding_interval_hours,
+            funding_rate=per_interval,
+            funding_interval_hours=hours,
             quote_volume_24h=quote_volume_24h,
             contract_size=contract_size if contract_size is not None else contract_size_for(exchange, price),
             onboard_ms=self.now_ms() // _HOUR_MS * _HOUR_MS,
@@ -290,9 +296,10 @@ class Market:
         self, exchange: str, symbol: str, rate: float, *, interval_hours: int | None = None
     ) -> None:
         listing = self.listing(exchange, symbol)
-        listing.funding_rate = rate
-        if interval_hours is not None:
-            listing.funding_interval_hours = interval_hours
+        hours, per_interval = _funding_interval(
+            exchange, interval_hours if interval_hours is not None else listing.funding_interval_hours, rate
+        )
+        listing.funding_rate, listing.funding_interval_hours = per_interval, hours
 
     def set_volatility(self, exchange: str, symbol: str, volatility: float) -> None:
         self.listing(exchange, symbol).volatility = volatility
@@ -378,3 +385,10 @@ def contract_size_for(exchange: str, price: float) -> float:
     if worth is None or price <= 0:
         return 1.0
     return float(10 ** math.floor(math.log10(max(1e-9, worth / price))))
+
+
+def _funding_interval(exchange: str, hours: int, rate: float) -> tuple[int, float]:
+    """(interval, rate per interval) as ``exchange`` settles: a fixed interval (Hyperliquid: every hour) takes
+    the rate meant for ``hours`` pro rata."""
+    fixed = _FUNDING_HOURS.get(exchange)
+    return (hours, rate) if fixed is None else (fixed, rate * fixed / hours)

@@ -206,7 +206,7 @@ class Venue:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         if self.stream.is_ws_path(request.path) and request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._serve_ws(request)
-        query: Query = dict(request.query)
+        query: Query = dict(request.query) | await _json_body(request)
         path = request.path
         weight = 0.0
         status = 0
@@ -341,6 +341,20 @@ class Venue:
         sends: list[Awaitable[None]] = [self.send(c, make(c)) for c in list(self.connections) if wants(c)]
         if sends:
             await asyncio.gather(*sends)
+
+
+async def _json_body(request: web.Request) -> Query:
+    """A POST's JSON object (Hyperliquid asks everything of ``POST /info``) read as query parameters: its
+    fields by name, values that are not strings as JSON text."""
+    if request.method != "POST" or not request.can_read_body:
+        return {}
+    try:
+        body = json.loads(await request.text())
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
 
 
 def int_param(query: Query, key: str) -> int | None:

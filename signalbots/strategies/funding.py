@@ -73,6 +73,7 @@ class _Leg:
     rate_8h: float
     apr: float
     mark: float | None
+    interval_h: float = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,7 @@ class FundingStrategy:
             return []  # an older snapshot arriving late says nothing new
         r8 = rate_per_8h(snap.rate, snap.interval_hours)
         mark = snap.mark_price if finite_positive(snap.mark_price) else None
-        leg = _Leg(snap.exchange, snap.symbol, snap.time_ms, r8, apr(r8), mark)
+        leg = _Leg(snap.exchange, snap.symbol, snap.time_ms, r8, apr(r8), mark, snap.interval_hours)
         if not (math.isfinite(leg.rate_8h) and math.isfinite(leg.apr)):
             return []
         self._legs[key] = leg
@@ -283,9 +284,23 @@ class FundingStrategy:
             key=dedupe_key(self.name, "spread", *first, *second, hour * _HOUR_MS),
             facts=facts,
             # The legs, their names and APRs are in the headline and the facts, rendered for people.
-            notes=("carry: entry is the short leg's price",),
+            notes=("carry: entry is the short leg's price", *_unlike(low, high)),
             strength=diff / s.spread_apr,
         )
+
+
+def _unlike(low: _Leg, high: _Leg) -> tuple[str, ...]:
+    """What the APRs hide when the legs differ: how often each pays, and in which currency it settles."""
+    notes = []
+    if low.interval_h != high.interval_h:
+        notes.append(
+            f"funding every {low.interval_h:g}h on the long leg, every {high.interval_h:g}h on the short "
+            "leg: compared as APR"
+        )
+    low_ccy, high_ccy = (leg.symbol.rpartition(":")[2] for leg in (low, high))
+    if low_ccy != high_ccy:
+        notes.append(f"the legs settle in {low_ccy} and {high_ccy}: the carry also bears their exchange rate")
+    return tuple(notes)
 
 
 def _needs(s: FundingSettings) -> Needs:

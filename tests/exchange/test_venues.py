@@ -47,19 +47,27 @@ async def until(predicate: Callable[[], bool]) -> None:
 
 
 def test_every_exchange_has_one_profile_and_settings_know_exactly_those() -> None:
-    assert set(VENUES) == {"binanceusdm", "bybit", "okx", "mexc"}
+    assert set(VENUES) == {"binanceusdm", "bybit", "okx", "mexc", "hyperliquid"}
     assert set(Settings().exchanges) == set(VENUES)
-    with pytest.raises(ValueError, match=r"unknown exchange kraken \(known: binanceusdm, bybit, okx, mexc\)"):
+    known = "binanceusdm, bybit, okx, mexc, hyperliquid"
+    with pytest.raises(ValueError, match=rf"unknown exchange kraken \(known: {known}\)"):
         Settings(exchanges={"kraken": {}})  # type: ignore[dict-item]
-    with pytest.raises(ValueError, match="known: binanceusdm, bybit, okx, mexc"):
+    with pytest.raises(ValueError, match=f"known: {known}"):
         venue("kraken")
     for profile in VENUES.values():
-        assert (
-            profile.budget.units > 0
-            and profile.ticker_volume is not None
-            and profile.kline_volume is not None
-        )
+        assert profile.budget.units > 0 and profile.ticker_volume is not None
         assert (profile.liquidation_stream is None) == (profile.liquidation_parser is None)
+    for exchange_id in ("binanceusdm", "bybit", "okx", "mexc"):
+        assert VENUES[exchange_id].kline_volume is not None
+    # Hyperliquid's candles carry the coin's volume only (``v``): no quote volume is claimed for them.
+    assert VENUES["hyperliquid"].kline_volume is None
+
+
+def test_a_new_venue_is_off_until_enabled_and_the_others_on() -> None:
+    defaults = Settings().exchanges
+    assert [ex for ex, s in defaults.items() if s.enabled] == ["binanceusdm", "bybit", "okx", "mexc"]
+    enabled = Settings(exchanges={"hyperliquid": {"enabled": True}})  # type: ignore[dict-item]
+    assert enabled.exchanges["hyperliquid"].enabled
 
 
 def _cascade_notes(exchange_id: str) -> list[str]:

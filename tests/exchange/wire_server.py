@@ -72,9 +72,27 @@ def _mexc_funding(query: dict[str, str], path: str) -> Answer:
     return 404, "<html><body><h1>404 Not Found</h1></body></html>"
 
 
+def _hyperliquid_info(query: dict[str, str], path: str) -> Answer:
+    """Hyperliquid asks everything of ``POST /info``: the body's ``type`` picks the fixture."""
+    name = {
+        "metaAndAssetCtxs": "rest/metaAndAssetCtxs.json",
+        "spotMeta": "rest/spotMeta.json",
+        "candleSnapshot": "rest/candleSnapshot.json",
+    }.get(query.get("type", ""))
+    if name is None:
+        return 422, "Failed to deserialize the JSON body into the target type"
+    if (
+        name.startswith("rest/candle")
+        and json.loads(query.get("req", "{}")).get("coin") != HYPERLIQUID_CANDLE_COIN
+    ):
+        return 200, "[]"
+    return 200, fixture("hyperliquid", name)
+
+
 # Which instrument the single real candle row of each exchange belongs to (see PROVENANCE.md).
 OKX_CANDLE_INST = "BTC-USDT-SWAP"  # the ccxt comment's row names none; served for BTC only
 MEXC_KLINE_SYMBOL = "ETH_USDT"  # prices ~3492 and amount ≈ vol × 0.01 × close: ETH_USDT
+HYPERLIQUID_CANDLE_COIN = "kPEPE"  # the recorded request names it
 
 ROUTES: dict[str, dict[str, Route]] = {
     "binanceusdm": {
@@ -100,6 +118,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "/api/v1/contract/kline/": _mexc_kline,
         "/api/v1/contract/funding_rate/": _mexc_funding,
     },
+    "hyperliquid": {"/info": _hyperliquid_info},
 }
 
 
@@ -149,6 +168,9 @@ class WireServer:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._websocket(request)
         query = dict(request.query)
+        if request.method == "POST" and request.can_read_body:  # Hyperliquid: a JSON body, read as the query
+            body = json.loads(await request.text() or "{}")
+            query |= {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
         self.requests.append((request.path, query))
         route = self._route(request.path)
         if route is None:

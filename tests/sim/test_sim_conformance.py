@@ -24,7 +24,7 @@ from signalbots.sim.market import Market
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wire"
 START = 1_700_000_000.0
-ALL = ("binanceusdm", "bybit", "okx", "mexc")
+ALL = ("binanceusdm", "bybit", "okx", "mexc", "hyperliquid")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 
 
@@ -540,6 +540,75 @@ async def test_mexc_rate_limit_answer(sim: ExchangeSim, http: aiohttp.ClientSess
     status, got = await rest(http, sim, "mexc", "/api/v1/contract/ticker")
     assert status == 200
     assert got == fixture("mexc", "errors/rate_limit_510.json")
+
+
+# -- hyperliquid ---------------------------------------------------------------------------------------------
+
+
+async def info(http: aiohttp.ClientSession, sim: ExchangeSim, body: dict[str, Any]) -> tuple[int, Any]:
+    """Hyperliquid's one public path: ``POST /info`` with a JSON body."""
+    async with http.post(sim.rest_url("hyperliquid") + "/info", json=body) as resp:
+        text = await resp.text()
+        return resp.status, json.loads(text) if resp.status == 200 else text
+
+
+async def test_hyperliquid_meta_and_asset_ctxs(sim: ExchangeSim, http: aiohttp.ClientSession) -> None:
+    status, got = await info(http, sim, {"type": "metaAndAssetCtxs"})
+    assert status == 200
+    real = fixture("hyperliquid", "rest/metaAndAssetCtxs.json")
+    assert [kind(x) for x in got] == [kind(x) for x in real] == ["dict", "list"]  # [meta, assetCtxs]
+    assert_same_shape(real[0], got[0])
+    assert_same_shape(real[1], got[1])
+    universe, ctxs = got[0]["universe"], got[1]
+    assert len(universe) == len(ctxs)  # index for index
+    for entry, ctx in zip(universe, ctxs, strict=True):
+        listing = sim.market.listing("hyperliquid", entry["name"])
+        # funding per hour, dayNtlVlm in USDC, openInterest in coins (× mark: 40 % of the day's notional)
+        assert float(ctx["funding"]) == pytest.approx(listing.funding_rate, abs=1e-10)
+        assert listing.funding_interval_hours == 1
+        assert float(ctx["dayNtlVlm"]) == pytest.approx(listing.quote_volume_24h, rel=1e-6)
+        oi_usd = float(ctx["openInterest"]) * float(ctx["markPx"])
+        assert oi_usd == pytest.approx(0.4 * listing.quote_volume_24h, rel=0.01)
+
+
+async def test_hyperliquid_spot_meta(sim: ExchangeSim, http: aiohttp.ClientSession) -> None:
+    status, got = await info(http, sim, {"type": "spotMeta"})
+    assert status == 200  # what ccxt reads for currencies while loading markets: USDC only
+    assert_same_shape(fixture("hyperliquid", "rest/spotMeta.json"), got)
+
+
+async def test_hyperliquid_candle_snapshot(sim: ExchangeSim, http: aiohttp.ClientSession) -> None:
+    now = sim.market.now_ms()
+    req = {"coin": "BTC", "interval": "5m", "startTime": now - 3 * 300_000, "endTime": now}
+    status, got = await info(http, sim, {"type": "candleSnapshot", "req": req})
+    assert status == 200 and len(got) == 3  # oldest first, the open candle last
+    assert_same_shape(fixture("hyperliquid", "rest/candleSnapshot.json"), got)
+    listing = sim.market.listing("hyperliquid", "BTC")
+    for c in got:  # v counts the coin: the market's base volume, to the lot (5 decimals for BTC)
+        assert c["T"] == c["t"] + 300_000 - 1
+        assert float(c["v"]) == pytest.approx(sim.market.bar(listing, "5m", c["t"]).volume, abs=1e-5)
+    _, unknown = await info(http, sim, {"type": "candleSnapshot", "req": {**req, "coin": "NOPE"}})
+    assert unknown == []
+
+
+async def test_hyperliquid_candle_stream_and_pong(sim: ExchangeSim, http: aiohttp.ClientSession) -> None:
+    subscribe = {"method": "subscribe", "subscription": {"type": "candle", "coin": "BTC", "interval": "1m"}}
+    got = await frame(http, sim, "hyperliquid", "/ws", subscribe, lambda m: m.get("channel") == "candle")
+    assert_same_shape(fixture("hyperliquid", "ws/candle.json"), got)
+    async with http.ws_connect(sim.ws_url("hyperliquid") + "/ws") as ws:
+        await ws.send_json({"method": "ping"})
+        assert_same_shape(fixture("hyperliquid", "ws/pong.json"), await ws.receive_json(timeout=5))
+
+
+async def test_hyperliquid_rate_limit_answer_and_weights(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    await info(http, sim, {"type": "metaAndAssetCtxs"})
+    await info(http, sim, {"type": "allMids"})
+    assert [r.weight for r in sim.requests("hyperliquid")] == [20.0, 2.0]  # the documented weights
+    sim.inject("hyperliquid", "rate_limit", path="/info")
+    status, _ = await info(http, sim, {"type": "metaAndAssetCtxs"})
+    assert status == 429  # no body is documented (PROVENANCE.md)
 
 
 def test_every_fixture_is_checked() -> None:

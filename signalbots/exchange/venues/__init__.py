@@ -6,7 +6,7 @@ fixtures (``tests/fixtures/wire/<id>/``) — no branch elsewhere.
 
 from __future__ import annotations
 
-from signalbots.exchange.venues import binanceusdm, bybit, mexc, okx
+from signalbots.exchange.venues import binanceusdm, bybit, hyperliquid, mexc, okx
 from signalbots.exchange.venues._venue import (
     ExchangeBudget,
     LiquidationStream,
@@ -28,7 +28,9 @@ __all__ = [
     "venue",
 ]
 
-VENUES: dict[str, Venue] = {v.id: v for v in (binanceusdm.VENUE, bybit.VENUE, okx.VENUE, mexc.VENUE)}
+VENUES: dict[str, Venue] = {
+    v.id: v for v in (binanceusdm.VENUE, bybit.VENUE, okx.VENUE, mexc.VENUE, hyperliquid.VENUE)
+}
 
 
 def venue(exchange_id: str) -> Venue:

@@ -21,6 +21,8 @@ ContractSizeOf = Callable[[str], float | None]
 LiquidationParser = Callable[[Any, SymbolOf, ContractSizeOf, float], list[Liquidation]]
 # The answer of the venue's ``funding_source`` call → ccxt funding-rate entries by symbol.
 FundingEntries = Callable[[Any], dict[str, Any]]
+# (path, request params or JSON body) → the exchange's weight of that request; None: ccxt's cost stands.
+RequestWeight = Callable[[str, Mapping[str, Any]], float | None]
 
 
 def funding_rates(answer: Any) -> dict[str, Any]:
@@ -107,11 +109,14 @@ class Venue:
     name: str  # display name in messages
     # -- markets ---------------------------------------------------------------------------------------------
     market_types: Any  # ccxt ``options['fetchMarkets']``: load only linear perpetuals
+    enabled_by_default: bool = True  # False: the daemon watches it only where the settings say enabled = true
     markets_loader: str | None = None  # a ccxt method that loads only swaps, where the option is ignored
     # -- REST limits -----------------------------------------------------------------------------------------
     budget: ExchangeBudget = ExchangeBudget(units=20.0, window=2.0)  # per IP, in ccxt cost units
     endpoint_budget: ExchangeBudget | None = None  # per endpoint path as well (MEXC)
     request_cost: float | None = None  # every request costs this (the exchange counts requests, not weight)
+    # One path serving many requests, each weighed by what it asks (Hyperliquid's POST /info by its "type").
+    request_weight: RequestWeight | None = None
     funding_budget: ExchangeBudget | None = None  # a separate budget of the funding endpoints (requests)
     funding_paths: frozenset[str] = frozenset()
     weight_without_symbol: Mapping[str, float] = field(default_factory=dict)  # where ccxt undercounts
@@ -159,6 +164,10 @@ class Venue:
 
     def cost(self, path: str, params: Mapping[str, Any] | None, ccxt_cost: float) -> float:
         """ccxt's cost for a request, corrected where the exchange counts differently."""
+        if self.request_weight is not None:
+            weight = self.request_weight(path, params or {})
+            if weight is not None:
+                return weight
         if self.request_cost is not None:
             return self.request_cost
         if not (params or {}).get("symbol"):
