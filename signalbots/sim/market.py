@@ -68,6 +68,7 @@ class Listing:
     onboard_ms: int = 1_569_398_400_000
     phase: float = 0.0
     volatility: float = 1.0  # scales the price wave and noise (the demo calms its scripted symbols)
+    open_interest: float | None = None  # one side, base units; None: an eighth of a day's turnover
 
     @property
     def symbol(self) -> str:
@@ -191,6 +192,12 @@ class Market:
     def last_price(self, listing: Listing) -> float:
         return self.price_at(listing, self.now_ms())
 
+    def open_interest(self, listing: Listing) -> float:
+        """One side's open interest in base units (every venue serves it in its own shape and unit)."""
+        if listing.open_interest is not None:
+            return listing.open_interest
+        return listing.quote_volume_24h / 8 / listing.price
+
     def next_funding_ms(self, listing: Listing, now_ms: int | None = None) -> int:
         step = listing.funding_interval_hours * _HOUR_MS
         now = self.now_ms() if now_ms is None else now_ms
@@ -296,6 +303,10 @@ class Market:
 
     def set_volatility(self, exchange: str, symbol: str, volatility: float) -> None:
         self.listing(exchange, symbol).volatility = volatility
+
+    def set_open_interest(self, exchange: str, symbol: str, base: float) -> None:
+        """One side's open interest from now on, in base units."""
+        self.listing(exchange, symbol).open_interest = base
 
     def set_volume_24h(self, exchange: str, symbol: str, quote_volume: float) -> None:
         self.listing(exchange, symbol).quote_volume_24h = quote_volume
