@@ -378,7 +378,7 @@ async def test_mexc_funding_covers_the_market_from_the_bulk_ticker_without_fundi
         assert "ETH/USDT:USDT" not in funding
 
 
-# -- open interest: one side, in the coin and in USD, from each venue's cheapest source -----------------------
+# -- open interest: one side, in the coin and in USD, from each venue's cheapest source ---------------------
 
 
 async def test_bybit_open_interest_is_the_single_side_from_the_ticker_already_polled() -> None:
@@ -426,7 +426,7 @@ async def test_okx_open_interest_from_one_bulk_request_of_every_swap() -> None:
         # oiCcy 555.55 BTC, oiUsd $50,000 (the documentation's illustrative numbers), ts 1597026383085
         assert (btc.base, btc.usd, btc.time_ms) == (555.55, 50_000.0, 1_597_026_383_085)
         assert set(interest) == {"BTC/USDT:USDT"}
-        [(path, query)] = [(p, q) for p, q in r.server.requests if "open-interest" in p]
+        [query] = [q for p, q in r.server.requests if "open-interest" in p]
         assert query == {"instType": "SWAP"}  # every swap in one request
 
 

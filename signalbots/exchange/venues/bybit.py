@@ -5,7 +5,8 @@ Sources: bybit-exchange.github.io/docs/v5/rate-limit (HTTP: "600 requests within
 pauses 10 minutes and a ban still in force answers 403 again; retCode 10006
 "Too many visits"; headers ``X-Bapi-Limit-Status`` / ``X-Bapi-Limit``), v5/market/tickers (``turnover24h``,
 ``fundingIntervalHour``; ``openInterest``/``openInterestValue`` count both sides,
-``singleOpenInterest``/``singleOpenInterestValue`` one side — v5/websocket/public/ticker), v5/market/kline (``turnover``), v5/websocket/public/all-liquidation, v5/ws/connect
+``singleOpenInterest``/``singleOpenInterestValue`` one side — v5/websocket/public/ticker),
+v5/market/kline (``turnover``), v5/websocket/public/all-liquidation, v5/ws/connect
 (public streams on their own host, ``stream.bybit.com``, with their own connection limits).
 """
 

@@ -3,8 +3,9 @@
 Sources: mexcdevelop.github.io/apidocs/contract_v1_en — "Access frequency" ("20 times per 2 seconds" per
 endpoint; code 510 "Excessive frequency of requests"), "Get the contract information" (``contractSize``;
 1 time / 5 s), "Get contract trend data" / ticker (``amount24`` quote turnover, ``fundingRate`` for every
-symbol, ``holdVol`` "total holdings" in contracts), "K-line data" (``vol`` in contracts, ``amount`` quote turnover; no ``limit``: up to 2000 candles
-unless bounded by ``start``), "Get contract funding rate" (``collectCycle`` hours, ``nextSettleTime``).
+symbol, ``holdVol`` "total holdings" in contracts), "K-line data" (``vol`` in contracts, ``amount``
+quote turnover; no ``limit``: up to 2000 candles unless bounded by ``start``), "Get contract funding rate"
+(``collectCycle`` hours, ``nextSettleTime``).
 MEXC publishes no liquidation stream.
 """
 

@@ -3,9 +3,10 @@
 Sources: okx.com/docs-v5 — "Rate Limits" (per endpoint, e.g. market/tickers and public/instruments 20 / 2 s;
 429 with code 50011 "Rate limit reached"), "Get tickers" (for SWAP ``vol24h`` counts contracts, ``volCcy24h``
 the base coin), "Get candlesticks" (``volCcyQuote``: quote volume), "Get funding rate" (``instId=ANY`` lists
-every swap, inverse and X-Perp included), "Get open interest" (``instType=SWAP`` lists every swap in one request, 20 / 2 s;
-``oi`` contracts, ``oiCcy`` the coin, ``oiUsd`` USD, ``ts``), "Liquidation orders channel" (``sz`` in contracts; "For futures
-and swaps, each contract will only show a maximum of one order per one-second period. This data doesn't
+every swap, inverse and X-Perp included), "Get open interest" (``instType=SWAP`` lists every swap in
+one request, 20 / 2 s; ``oi`` contracts, ``oiCcy`` the coin, ``oiUsd`` USD, ``ts``), "Liquidation orders
+channel" (``sz`` in contracts; "For futures and swaps, each contract will only show a maximum of one order
+per one-second period. This data doesn't
 represent the total number of liquidations on OKX.").
 """
 
