@@ -84,7 +84,7 @@ def _leg(label: str, points: list[FundingSnapshot]) -> FundingLeg:
     return FundingLeg(label, tuple(out))
 
 
-class _History(Protocol):
+class History(Protocol):
     """What ``for_signal`` reads (``MarketHistory`` provides it)."""
 
     def candles(self, exchange: str, symbol: str, timeframe: str) -> list[Candle]: ...
@@ -96,98 +96,119 @@ class _History(Protocol):
     ) -> list[tuple[str, str, list[FundingSnapshot]]]: ...
 
 
-def _shortest(history: _History, exchange: str, symbol: str) -> list[Candle]:
+def _shortest(history: History, exchange: str, symbol: str) -> list[Candle]:
     frames = sorted(history.timeframes(exchange, symbol), key=timeframe_ms)
     return history.candles(exchange, symbol, frames[0]) if frames else []
 
 
-def for_signal(c: Candidate, history: _History) -> ChartSpec:
-    """The picture of why ``c`` fired, from what ``history`` holds at that moment."""
-    f = c.facts
-    if c.kind == "spike":
-        candles: list[Candle] = []
-        for tf in history.timeframes(c.exchange, c.symbol):
-            series = [x for x in history.candles(c.exchange, c.symbol, tf) if x.close_time_ms <= c.time_ms]
-            if series and series[-1].close_time_ms == c.time_ms:
-                candles = series
-                break
-        lines: tuple[str, ...] = (
-            f"quote volume {f.get('quote_volume_usd', 0):,.0f} USD = "
-            f"{f.get('volume_multiple', 0):.1f}× the median of the baseline",
-            f"robust z {f.get('robust_z', 0):.1f} · body {f.get('body_pct', 0):+.2f}%",
-        )
-        return ChartSpec(
-            kind="spike",
-            title=_title(c),
-            lines=lines,
-            candles=tuple(candles[-_CANDLES:]),
-            baseline_median=f.get("baseline_median_usd"),
-            highlight_ms=candles[-1].time_ms if candles else None,
-            event_ms=c.time_ms,
-            levels=_levels(c),
-        )
-    if c.kind == "cascade":
-        window_ms = int(f.get("window_s", 300.0) * 1000)
-        start = c.time_ms - window_ms
-        prints = [p for p in history.prints(c.exchange, c.symbol) if start < p.time_ms <= c.time_ms]
-        candles = [x for x in _shortest(history, c.exchange, c.symbol) if x.time_ms <= c.time_ms]
-        count = _count(int(f.get("prints", len(prints))), "print")
-        lines = (
-            f"{count}, {f.get('window_notional_usd', 0):,.0f} USD "
-            f"liquidated in {window_ms / 1000:g}s (threshold {f.get('threshold_usd', 0):,.0f} USD)",
-        )
-        return ChartSpec(
-            kind="cascade",
-            title=_title(c),
-            lines=lines,
-            candles=tuple(candles[-_CASCADE_CANDLES:]),
-            prints=tuple(prints),
-            window=(start, c.time_ms),
-            event_ms=c.time_ms,
-            levels=_levels(c),
-        )
-    if c.kind == "extreme":
-        points = [p for p in history.funding(c.exchange, c.symbol) if p.time_ms <= c.time_ms]
-        leg = _leg(f"{c.exchange} {c.symbol}", points)
-        if not leg.points or leg.points[-1][0] != c.time_ms:
-            # The triggering snapshot itself, even when the history has not seen it yet.
-            now = (c.time_ms, f.get("rate_8h", 0.0), f.get("mark_price"))
-            leg = FundingLeg(leg.label, (*leg.points, now))
-        lines = (
-            f"funding {f.get('rate_8h', 0) * 100:+.4f}% per 8h (APR {f.get('apr', 0) * 100:+.1f}%), "
-            f"threshold ±{f.get('threshold_8h', 0) * 100:.2f}%",
-        )
-        return ChartSpec(
-            kind="extreme",
-            title=_title(c),
-            lines=lines,
-            funding=(leg,),
-            threshold_8h=f.get("threshold_8h"),
-            event_ms=c.time_ms,
-            levels=_levels(c),
-        )
-    if c.kind == "spread":
-        base = c.symbol.split(" ", 1)[0]
-        legs = history.funding_legs(base, set(c.exchange.split("+")))
-        lines = (
-            f"APR spread {f.get('apr_spread', 0) * 100:.1f}%: "
-            f"long leg {f.get('apr_long_leg', 0) * 100:+.1f}%, "
-            f"short leg {f.get('apr_short_leg', 0) * 100:+.1f}%",
-        )
-        return ChartSpec(
-            kind="spread",
-            # the composite "symbol" of a spread names both legs: too long for a title, it goes below
-            title=f"{c.strategy} spread · {base} · {c.exchange} · {_utc(c.time_ms)}",
-            lines=(*lines, *c.notes[:1]),
-            funding=tuple(
-                _leg(f"{ex} {sym}", [p for p in pts if p.time_ms <= c.time_ms]) for ex, sym, pts in legs
-            ),
-            event_ms=c.time_ms,
-        )
+def for_signal(c: Candidate, history: History) -> ChartSpec:
+    """The picture of why ``c`` fired, from what ``history`` holds at that moment: the chart its
+    strategy's spec declares for its kind, or the market around it."""
+    from signalbots.strategies.registry import alert_for  # the registry imports the builders below
+
+    alert = alert_for(c.kind)
+    if alert is not None:
+        return alert.chart(c, history)
     return ChartSpec(kind="market", title=_title(c), event_ms=c.time_ms, levels=_levels(c))
 
 
-def for_outcome(sig: Signal, history: _History, *, before: int = 12) -> ChartSpec:
+def spike_chart(c: Candidate, history: History) -> ChartSpec:
+    """A volume spike: the candles up to the one that fired, with the baseline's median."""
+    f = c.facts
+    candles: list[Candle] = []
+    for tf in history.timeframes(c.exchange, c.symbol):
+        series = [x for x in history.candles(c.exchange, c.symbol, tf) if x.close_time_ms <= c.time_ms]
+        if series and series[-1].close_time_ms == c.time_ms:
+            candles = series
+            break
+    lines: tuple[str, ...] = (
+        f"quote volume {f.get('quote_volume_usd', 0):,.0f} USD = "
+        f"{f.get('volume_multiple', 0):.1f}× the median of the baseline",
+        f"robust z {f.get('robust_z', 0):.1f} · body {f.get('body_pct', 0):+.2f}%",
+    )
+    return ChartSpec(
+        kind="spike",
+        title=_title(c),
+        lines=lines,
+        candles=tuple(candles[-_CANDLES:]),
+        baseline_median=f.get("baseline_median_usd"),
+        highlight_ms=candles[-1].time_ms if candles else None,
+        event_ms=c.time_ms,
+        levels=_levels(c),
+    )
+
+
+def cascade_chart(c: Candidate, history: History) -> ChartSpec:
+    """A liquidation cascade: the window's prints over the shortest candles held."""
+    f = c.facts
+    window_ms = int(f.get("window_s", 300.0) * 1000)
+    start = c.time_ms - window_ms
+    prints = [p for p in history.prints(c.exchange, c.symbol) if start < p.time_ms <= c.time_ms]
+    candles = [x for x in _shortest(history, c.exchange, c.symbol) if x.time_ms <= c.time_ms]
+    count = _count(int(f.get("prints", len(prints))), "print")
+    lines = (
+        f"{count}, {f.get('window_notional_usd', 0):,.0f} USD "
+        f"liquidated in {window_ms / 1000:g}s (threshold {f.get('threshold_usd', 0):,.0f} USD)",
+    )
+    return ChartSpec(
+        kind="cascade",
+        title=_title(c),
+        lines=lines,
+        candles=tuple(candles[-_CASCADE_CANDLES:]),
+        prints=tuple(prints),
+        window=(start, c.time_ms),
+        event_ms=c.time_ms,
+        levels=_levels(c),
+    )
+
+
+def extreme_chart(c: Candidate, history: History) -> ChartSpec:
+    """A funding extreme: the market's funding history up to the snapshot, with the threshold."""
+    f = c.facts
+    points = [p for p in history.funding(c.exchange, c.symbol) if p.time_ms <= c.time_ms]
+    leg = _leg(f"{c.exchange} {c.symbol}", points)
+    if not leg.points or leg.points[-1][0] != c.time_ms:
+        # The triggering snapshot itself, even when the history has not seen it yet.
+        now = (c.time_ms, f.get("rate_8h", 0.0), f.get("mark_price"))
+        leg = FundingLeg(leg.label, (*leg.points, now))
+    lines = (
+        f"funding {f.get('rate_8h', 0) * 100:+.4f}% per 8h (APR {f.get('apr', 0) * 100:+.1f}%), "
+        f"threshold ±{f.get('threshold_8h', 0) * 100:.2f}%",
+    )
+    return ChartSpec(
+        kind="extreme",
+        title=_title(c),
+        lines=lines,
+        funding=(leg,),
+        threshold_8h=f.get("threshold_8h"),
+        event_ms=c.time_ms,
+        levels=_levels(c),
+    )
+
+
+def spread_chart(c: Candidate, history: History) -> ChartSpec:
+    """A funding spread: both legs' funding histories."""
+    f = c.facts
+    base = c.symbol.split(" ", 1)[0]
+    legs = history.funding_legs(base, set(c.exchange.split("+")))
+    lines = (
+        f"APR spread {f.get('apr_spread', 0) * 100:.1f}%: "
+        f"long leg {f.get('apr_long_leg', 0) * 100:+.1f}%, "
+        f"short leg {f.get('apr_short_leg', 0) * 100:+.1f}%",
+    )
+    return ChartSpec(
+        kind="spread",
+        # the composite "symbol" of a spread names both legs: too long for a title, it goes below
+        title=f"{c.strategy} spread · {base} · {c.exchange} · {_utc(c.time_ms)}",
+        lines=(*lines, *c.notes[:1]),
+        funding=tuple(
+            _leg(f"{ex} {sym}", [p for p in pts if p.time_ms <= c.time_ms]) for ex, sym, pts in legs
+        ),
+        event_ms=c.time_ms,
+    )
+
+
+def for_outcome(sig: Signal, history: History, *, before: int = 12) -> ChartSpec:
     """A small picture of the path from the signal to its outcome: the held candles from a little before
     the signal to its resolution (the history holds hours, not days: a long path shows its recent part)."""
     c = sig.candidate
@@ -251,7 +272,7 @@ def _merge(bucket: list[Candle], timeframe: str) -> Candle:
 
 
 def for_market(
-    history: _History, exchange: str, symbol: str, timeframe: str | None, *, count: int = _CANDLES
+    history: History, exchange: str, symbol: str, timeframe: str | None, *, count: int = _CANDLES
 ) -> ChartSpec | None:
     """``/chart``: the recent candles (resampled to ``timeframe`` when asked) with volume and its median,
     the liquidation prints held and the funding history. None when nothing is held for the symbol."""

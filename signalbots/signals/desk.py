@@ -28,6 +28,7 @@ from signalbots.signals import keys, render
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.track_record import record, record_line
 from signalbots.store import Store
+from signalbots.strategies.registry import spec_for
 
 log = structlog.get_logger(__name__)
 
@@ -257,19 +258,10 @@ class Desk:
         return int(self.store.db.execute(f"SELECT COUNT(*) FROM signals WHERE {where}", args).fetchone()[0])
 
     def _cooldown(self, c: Candidate) -> tuple[str, float] | None:
-        """(key, seconds) of the cooldown this candidate is subject to, or None."""
-        s = self.settings.strategies
-        if c.strategy == "volume":
-            return f"volume:{c.exchange}:{c.symbol}", s.volume.cooldown
-        if c.strategy == "liquidation":
-            return f"liquidation:{c.exchange}:{c.symbol}:{c.direction.value}", s.liquidation.cooldown
-        if c.strategy == "funding" and c.kind == "spread":
-            return f"funding:spread:{c.exchange}:{c.symbol}", s.funding.spread_cooldown
-        if c.strategy == "funding":
-            # Backstop to the strategy's hysteresis, which a restart without its saved state would lose.
-            key = f"funding:{c.kind}:{c.exchange}:{c.symbol}:{c.direction.value}"
-            return key, self.settings.risk.extreme_cooldown
-        return None
+        """(key, seconds) of the cooldown this candidate is subject to: its strategy's spec says (every
+        spec must declare one); None only for a strategy the registry does not know (tests' fakes)."""
+        spec = spec_for(c.strategy)
+        return spec.cooldown_of(c, self.settings) if spec is not None else None
 
     def _correlated(self, c: Candidate) -> bool:
         threshold = self.settings.risk.correlation

@@ -27,6 +27,7 @@ from signalbots.exchange.venues import display_name
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.stats import ALL, Stats
 from signalbots.signals.track_record import grade
+from signalbots.strategies.registry import alert_for
 
 escape = partial(_html_escape, quote=False)  # quotes need no escaping outside attributes; we write none
 
@@ -34,50 +35,6 @@ MAX_CHARS = 4096
 _MAX_LINES = 30  # list entries per message; keeps /signals and /stats far below MAX_CHARS
 _MINUS = "\u2212"
 
-_TITLES = {
-    "spike": "📊 Volume spike",
-    "cascade": "💥 Liquidation cascade",
-    "extreme": "💸 Funding extreme",
-    "spread": "↔️ Funding spread",
-}
-# Facts each kind shows first, in this order: (fact name, template for its formatted value).
-_LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "spike": (
-        ("volume_multiple", "volume {} median"),
-        ("quote_volume_usd", "{} in the candle"),
-        ("baseline_median_usd", "median {}"),
-        ("robust_z", "robust z {}"),
-        ("body_pct", "body {}"),
-        ("quote_volume_24h_usd", "24h volume {}"),
-    ),
-    "cascade": (
-        ("window_notional_usd", "{} liquidated"),
-        ("prints", "in {} prints"),
-        ("window_s", "within {}"),
-        ("largest_print_usd", "largest {}"),
-        ("threshold_usd", "tier {}"),
-        ("quote_volume_24h_usd", "24h volume {}"),
-        ("atr", "ATR {}"),
-    ),
-    "extreme": (
-        ("rate_8h", "funding {} per 8h"),
-        ("apr", "APR {}"),
-        ("rate", "{} per interval"),
-        ("interval_h", "every {}"),
-        ("hours_to_settlement", "settles in {}"),
-        ("threshold_8h", "threshold {}"),
-        ("mark_price", "mark {}"),
-    ),
-    "spread": (
-        ("apr_spread", "APR gap {}"),
-        ("apr_long_leg", "long leg APR {}"),
-        ("apr_short_leg", "short leg APR {}"),
-        ("rate_8h_long_leg", "long leg {} per 8h"),
-        ("rate_8h_short_leg", "short leg {} per 8h"),
-        ("volume_long_leg_usd", "long leg 24h {}"),
-        ("volume_short_leg_usd", "short leg 24h {}"),
-    ),
-}
 _HIDDEN = frozenset(
     {"baseline_mad_usd", "price_age_s"}
 )  # price age: on the entry line  # inputs of another number shown; noise to a trader
@@ -205,7 +162,8 @@ def _level(label: str, level: float, entry: float, decimals: int) -> str:
 
 
 def _facts_lines(kind: str, facts: Mapping[str, float], decimals: int | None = None) -> list[str]:
-    layout = _LAYOUTS.get(kind, ())
+    alert = alert_for(kind)
+    layout = alert.layout if alert is not None else ()
     shown = {name for name, _ in layout} | _HIDDEN
     if facts.get("interval_h") == 8:
         facts = {k: v for k, v in facts.items() if k != "rate"}  # the same number as the rate per 8h
@@ -222,6 +180,12 @@ def _facts_lines(kind: str, facts: Mapping[str, float], decimals: int | None = N
     return [" · ".join(part) for part in (known, other) if part]
 
 
+def _title(c: Candidate) -> str:
+    """The kind's title as its strategy's spec declares it (``📊 Volume spike``)."""
+    alert = alert_for(c.kind)
+    return alert.title if alert is not None else f"{c.strategy} {c.kind}"
+
+
 def _symbol(c: Candidate) -> str:
     if c.kind != "spread":
         return c.symbol
@@ -233,7 +197,7 @@ def signal(sig: Signal, *, record: str | None = None) -> str:
     """The signal message: what, where, grade, levels with % distance, the strategy's ``record`` line (see
     ``track_record``), why (the numbers), size, when, notes."""
     c = sig.candidate
-    title = f"{_TITLES.get(c.kind, f'{c.strategy} {c.kind}')} · grade {grade(c.strength)}"
+    title = f"{_title(c)} · grade {grade(c.strength)}"
     where = escape(exchange_name(c.exchange))
     lines = [f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {where}", escape(title)]
     d = decimals_for(c.entry)
@@ -265,7 +229,7 @@ def compact(sig: Signal, *, record: str | None = None) -> str:
     c = sig.candidate
     lines = [
         f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {escape(exchange_name(c.exchange))}"
-        f" · {escape(_TITLES.get(c.kind, f'{c.strategy} {c.kind}'))} · grade {grade(c.strength)}"
+        f" · {escape(_title(c))} · grade {grade(c.strength)}"
     ]
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:

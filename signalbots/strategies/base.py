@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from signalbots.events import MarketEvent
 from signalbots.signals.model import Candidate, Direction
@@ -19,6 +19,18 @@ class Strategy(Protocol):
     name: str
 
     def on_event(self, event: MarketEvent) -> list[Candidate]: ...
+
+
+S = TypeVar("S")
+
+
+class Tunable(Strategy, Protocol[S]):
+    """A strategy with settings, re-parameterised on reload without losing what it has learnt."""
+
+    @property
+    def settings(self) -> S: ...
+
+    def reconfigure(self, settings: S) -> None: ...
 
 
 @runtime_checkable

@@ -21,13 +21,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from signalbots.charts.spec import extreme_chart, spread_chart
 from signalbots.events import FundingSnapshot, MarketEvent, Ticker, base_asset
+from signalbots.needs import FeedKind, Needs
 from signalbots.settings import FundingSettings
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
+from signalbots.strategies.spec import Alert, StrategySpec
+
+if TYPE_CHECKING:
+    from signalbots.settings import RiskSettings
 
 _HOUR_MS = 3_600_000
 _Key = tuple[str, str]
@@ -60,7 +66,7 @@ class _Quote:
 
 class FundingStrategy:
     name = "funding"
-    inputs = ("funding",)  # the feeds its signals come from: none live, no signal possible
+    inputs = (FeedKind.FUNDING,)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: FundingSettings) -> None:
         self._settings = settings
@@ -262,3 +268,57 @@ class FundingStrategy:
             notes=("carry: entry is the short leg's price",),
             strength=diff / s.spread_apr,
         )
+
+
+def _needs(s: FundingSettings) -> Needs:
+    # Tickers: the entry price and the spread legs' 24h volume floor.
+    return Needs(feeds=frozenset({FeedKind.FUNDING, FeedKind.TICKERS}))
+
+
+def _cooldown(c: Candidate, s: FundingSettings, risk: RiskSettings) -> tuple[str, float]:
+    if c.kind == "spread":
+        return f"funding:spread:{c.exchange}:{c.symbol}", s.spread_cooldown
+    # Backstop to the strategy's hysteresis, which a restart without its saved state would lose.
+    return f"funding:{c.kind}:{c.exchange}:{c.symbol}:{c.direction.value}", risk.extreme_cooldown
+
+
+def _build(s: FundingSettings) -> FundingStrategy:
+    return FundingStrategy(settings=s)
+
+
+SPEC = StrategySpec(
+    name=FundingStrategy.name,
+    settings=FundingSettings,
+    factory=_build,
+    inputs=frozenset(FundingStrategy.inputs),
+    needs=_needs,
+    cooldown=_cooldown,
+    alerts={
+        "extreme": Alert(
+            title="💸 Funding extreme",
+            layout=(
+                ("rate_8h", "funding {} per 8h"),
+                ("apr", "APR {}"),
+                ("rate", "{} per interval"),
+                ("interval_h", "every {}"),
+                ("hours_to_settlement", "settles in {}"),
+                ("threshold_8h", "threshold {}"),
+                ("mark_price", "mark {}"),
+            ),
+            chart=extreme_chart,
+        ),
+        "spread": Alert(
+            title="↔️ Funding spread",
+            layout=(
+                ("apr_spread", "APR gap {}"),
+                ("apr_long_leg", "long leg APR {}"),
+                ("apr_short_leg", "short leg APR {}"),
+                ("rate_8h_long_leg", "long leg {} per 8h"),
+                ("rate_8h_short_leg", "short leg {} per 8h"),
+                ("volume_long_leg_usd", "long leg 24h {}"),
+                ("volume_short_leg_usd", "short leg 24h {}"),
+            ),
+            chart=spread_chart,
+        ),
+    },
+)

@@ -19,14 +19,20 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from signalbots.charts.spec import cascade_chart
 from signalbots.events import Candle, Liquidation, MarketEvent, Side, Ticker, base_asset
 from signalbots.exchange.venues import VENUES
+from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings import LiquidationSettings, format_duration
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import atr, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
+from signalbots.strategies.spec import Alert, StrategySpec
+
+if TYPE_CHECKING:
+    from signalbots.settings import RiskSettings
 
 _WindowKey = tuple[str, str, Side]
 _SymbolKey = tuple[str, str]
@@ -88,7 +94,7 @@ class _Window:
 
 class LiquidationStrategy:
     name = "liquidation"
-    inputs = ("liquidations",)  # the feeds its signals come from: none live, no signal possible
+    inputs = (FeedKind.LIQUIDATIONS,)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: LiquidationSettings) -> None:
         self._settings = settings
@@ -245,3 +251,46 @@ class LiquidationStrategy:
             notes=tuple(notes),
             strength=total / threshold,
         )
+
+
+def _needs(s: LiquidationSettings) -> Needs:
+    # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop. ATR candles are asked
+    # for the liquid symbols only (others fall back to ``stop_pct``); another strategy's wider floor on
+    # the same timeframe covers more (the plan takes the lowest floor).
+    return Needs(
+        feeds=frozenset({FeedKind.LIQUIDATIONS, FeedKind.TICKERS, FeedKind.CANDLES}),
+        candles=(CandleSeries(s.atr_timeframe, s.liquid_volume_usd, s.atr_period + 1),),
+    )
+
+
+def _cooldown(c: Candidate, s: LiquidationSettings, risk: RiskSettings) -> tuple[str, float]:
+    return f"liquidation:{c.exchange}:{c.symbol}:{c.direction.value}", s.cooldown
+
+
+def _build(s: LiquidationSettings) -> LiquidationStrategy:
+    return LiquidationStrategy(settings=s)
+
+
+SPEC = StrategySpec(
+    name=LiquidationStrategy.name,
+    settings=LiquidationSettings,
+    factory=_build,
+    inputs=frozenset(LiquidationStrategy.inputs),
+    needs=_needs,
+    cooldown=_cooldown,
+    alerts={
+        "cascade": Alert(
+            title="💥 Liquidation cascade",
+            layout=(
+                ("window_notional_usd", "{} liquidated"),
+                ("prints", "in {} prints"),
+                ("window_s", "within {}"),
+                ("largest_print_usd", "largest {}"),
+                ("threshold_usd", "tier {}"),
+                ("quote_volume_24h_usd", "24h volume {}"),
+                ("atr", "ATR {}"),
+            ),
+            chart=cascade_chart,
+        )
+    },
+)

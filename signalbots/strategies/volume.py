@@ -22,12 +22,18 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from signalbots.charts.spec import spike_chart
 from signalbots.events import Candle, MarketEvent, Ticker, timeframe_ms
+from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings import VolumeSettings
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
+from signalbots.strategies.spec import Alert, StrategySpec
+
+if TYPE_CHECKING:
+    from signalbots.settings import RiskSettings
 
 _MAD_SCALE = 1.4826  # makes the MAD a consistent estimator of σ for normal data
 
@@ -46,7 +52,7 @@ class _Series:
 
 class VolumeStrategy:
     name = "volume"
-    inputs = ("candles",)  # the feeds its signals come from: none live, no signal possible
+    inputs = (FeedKind.CANDLES,)  # the feeds its signals come from: none live, no signal possible
 
     def __init__(self, *, settings: VolumeSettings) -> None:
         self._settings = settings
@@ -156,3 +162,43 @@ class VolumeStrategy:
             notes=notes,
             strength=multiple / s.multiple,
         )
+
+
+def _needs(s: VolumeSettings) -> Needs:
+    # Tickers: the liquidity floor is also checked against the last known 24h volume.
+    return Needs(
+        feeds=frozenset({FeedKind.CANDLES, FeedKind.TICKERS}),
+        candles=(CandleSeries(s.timeframe, s.liquidity_floor_usd, s.baseline),),
+    )
+
+
+def _cooldown(c: Candidate, s: VolumeSettings, risk: RiskSettings) -> tuple[str, float]:
+    return f"volume:{c.exchange}:{c.symbol}", s.cooldown
+
+
+def _build(s: VolumeSettings) -> VolumeStrategy:
+    return VolumeStrategy(settings=s)
+
+
+SPEC = StrategySpec(
+    name=VolumeStrategy.name,
+    settings=VolumeSettings,
+    factory=_build,
+    inputs=frozenset(VolumeStrategy.inputs),
+    needs=_needs,
+    cooldown=_cooldown,
+    alerts={
+        "spike": Alert(
+            title="📊 Volume spike",
+            layout=(
+                ("volume_multiple", "volume {} median"),
+                ("quote_volume_usd", "{} in the candle"),
+                ("baseline_median_usd", "median {}"),
+                ("robust_z", "robust z {}"),
+                ("body_pct", "body {}"),
+                ("quote_volume_24h_usd", "24h volume {}"),
+            ),
+            chart=spike_chart,
+        )
+    },
+)

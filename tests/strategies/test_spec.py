@@ -1,0 +1,63 @@
+"""A strategy's declaration is complete or its module does not import."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from signalbots.needs import FeedKind, Needs
+from signalbots.strategies.registry import SPECS
+from signalbots.strategies.spec import InvalidSpec, StrategySpec
+from signalbots.strategies.volume import SPEC as VOLUME
+
+
+def _without(**changes: Any) -> StrategySpec[Any]:
+    return replace(VOLUME, **changes)
+
+
+def test_a_spec_without_a_cooldown_is_refused() -> None:
+    with pytest.raises(InvalidSpec, match="no cooldown"):
+        _without(cooldown=None)
+
+
+def test_a_spec_without_a_settings_model_is_refused() -> None:
+    with pytest.raises(InvalidSpec, match="no settings model"):
+        _without(settings=None)
+
+
+def test_settings_without_enabled_are_refused() -> None:
+    class NoSwitch(BaseModel):
+        threshold: float = 1.0
+
+    with pytest.raises(InvalidSpec, match="no 'enabled'"):
+        _without(settings=NoSwitch)
+
+
+def test_a_spec_without_a_declared_input_is_refused() -> None:
+    with pytest.raises(InvalidSpec, match="no declared input"):
+        _without(inputs=frozenset())
+    with pytest.raises(InvalidSpec, match="no declared input"):
+        _without(inputs=frozenset({"candles"}))  # a string matched by hand is not a FeedKind
+
+
+def test_inputs_must_be_among_what_it_reads() -> None:
+    with pytest.raises(InvalidSpec, match="do not include its inputs"):
+        _without(needs=lambda s: Needs(feeds=frozenset({FeedKind.TICKERS})))
+
+
+def test_a_spec_that_cannot_show_its_candidates_is_refused() -> None:
+    with pytest.raises(InvalidSpec, match="no alert"):
+        _without(alerts={})
+
+
+def test_every_registered_spec_names_its_section_and_kinds_once() -> None:
+    assert [s.name for s in SPECS] == ["liquidation", "funding", "volume"]
+    kinds = [kind for s in SPECS for kind in s.alerts]
+    assert len(kinds) == len(set(kinds))
+    for spec in SPECS:
+        section = spec.settings()
+        assert spec.needs(section).feeds >= spec.inputs
+        assert spec.factory(section).name == spec.name
