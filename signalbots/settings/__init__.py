@@ -36,6 +36,7 @@ from signalbots.settings.sources import env_file_warning, load_settings, resolve
 from signalbots.settings.strategies import (
     FundingSettings,
     LiquidationSettings,
+    OpenInterestSettings,
     StrategiesSettings,
     Timeframe,
     VolumeSettings,
@@ -59,6 +60,7 @@ __all__ = [
     "LiquidationSettings",
     "LogSettings",
     "MessageKind",
+    "OpenInterestSettings",
     "RiskSettings",
     "Settings",
     "StrategiesSettings",

@@ -1,5 +1,6 @@
 """The per-strategy sections (``[strategies.liquidation]``, ``[strategies.funding]``,
-``[strategies.volume]``). They live here until each moves beside its strategy."""
+``[strategies.volume]``, ``[strategies.open_interest]``). They live here until each moves beside its
+strategy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from pydantic import AfterValidator, Field
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Fraction, _Section
 
-__all__ = ["FundingSettings", "LiquidationSettings", "StrategiesSettings", "Timeframe", "VolumeSettings"]
+__all__ = [
+    "FundingSettings",
+    "LiquidationSettings",
+    "OpenInterestSettings",
+    "StrategiesSettings",
+    "Timeframe",
+    "VolumeSettings",
+]
 
 
 def _timeframe(value: str) -> str:
@@ -67,7 +75,22 @@ class VolumeSettings(_Section):
     expiry: Duration = 86400.0
 
 
+class OpenInterestSettings(_Section):
+    """``[strategies.open_interest]``: see ``strategies.open_interest``."""
+
+    enabled: bool = True
+    window: Duration = 1800.0  # the flush must happen within this long
+    min_drop_pct: float = Field(default=5.0, gt=0, lt=100)  # open interest off its peak in the window
+    min_move_pct: float = Field(default=2.0, gt=0)  # price since that peak, either way
+    min_open_interest_usd: float = Field(default=10_000_000.0, ge=0)  # at the peak
+    mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
+    stop_buffer_pct: float = Field(default=0.5, gt=0)  # beyond the window's extreme price
+    cooldown: Cooldown = 7200.0
+    expiry: Duration = 43200.0
+
+
 class StrategiesSettings(_Section):
     liquidation: LiquidationSettings = LiquidationSettings()
     funding: FundingSettings = FundingSettings()
     volume: VolumeSettings = VolumeSettings()
+    open_interest: OpenInterestSettings = OpenInterestSettings()
