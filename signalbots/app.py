@@ -29,6 +29,7 @@ from signalbots.runner import StrategyRunner
 from signalbots.runtime import Runtime
 from signalbots.settings import Settings, env_file_warning, load_settings
 from signalbots.store import Store
+from signalbots.strategies.registry import SPECS
 from signalbots.systemd import SystemdNotifier
 from signalbots.units import Unit, Units
 
@@ -116,8 +117,7 @@ class Daemon:
                 metrics=rt.metrics,
                 supervisor=rt.supervisor,
                 health=rt.health,
-                timeframe=feeds.timeframe,
-                floor_usd=feeds.floor_usd,
+                needs=feeds.needs,
             )
             units.append(
                 Unit(
@@ -128,10 +128,11 @@ class Daemon:
                     key=feeds,
                 )
             )
-        for name in settings.enabled_strategies():
-            section = getattr(settings.strategies, name)
+        for spec in SPECS:
+            if not spec.enabled(settings):
+                continue
             runner = StrategyRunner(
-                strategy=rt.strategy(name, section),
+                strategy=rt.strategy(spec, settings),
                 desk=rt.desk,
                 bus=rt.bus,
                 controls=rt.controls,
@@ -143,12 +144,12 @@ class Daemon:
             )
             units.append(
                 Unit(
-                    TaskName.for_strategy(name),
+                    TaskName.for_strategy(spec.name),
                     runner.run,
                     kind="strategy",
-                    bind={"strategy": name},
+                    bind={"strategy": spec.name},
                     intake=True,
-                    key=section,
+                    key=spec.section(settings),
                 )
             )
         return units

@@ -36,9 +36,8 @@ from signalbots.signals.model import Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.base import Strategy
-from signalbots.strategies.funding import FundingStrategy
-from signalbots.strategies.liquidation import LiquidationStrategy
-from signalbots.strategies.volume import VolumeStrategy
+from signalbots.strategies.registry import names as strategy_names
+from signalbots.strategies.registry import spec_for
 
 EX_OK = 0
 EX_USAGE = 64
@@ -46,7 +45,7 @@ EX_DATAERR = 65  # a data file was rejected (sysexits.h)
 EX_NOINPUT = 66  # no such path, or no usable data in it
 EX_CANTCREAT = 73  # the --plot file cannot be written
 
-STRATEGIES = ("liquidation", "funding", "volume")
+STRATEGIES = tuple(strategy_names())  # the registry's, in its order
 
 
 # command line ---------------------------------------------------------------------------------------------
@@ -179,13 +178,8 @@ class _Progress:
 
 
 def _build(names: Sequence[str], settings: Settings) -> list[Strategy]:
-    s = settings.strategies
-    made: dict[str, Strategy] = {
-        "liquidation": LiquidationStrategy(settings=s.liquidation),
-        "funding": FundingStrategy(settings=s.funding),
-        "volume": VolumeStrategy(settings=s.volume),
-    }
-    return [made[n] for n in names]
+    specs = [spec_for(n) for n in names]
+    return [spec.build(settings) for spec in specs if spec is not None]
 
 
 class _Replay:

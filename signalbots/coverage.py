@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from signalbots.exchange.venues import VENUES, Venue
 from signalbots.settings import ConfigError, Settings
-from signalbots.strategies.funding import FundingStrategy
-from signalbots.strategies.liquidation import LiquidationStrategy
-from signalbots.strategies.volume import VolumeStrategy
+from signalbots.needs import FeedKind
+from signalbots.strategies.registry import SPECS
 
 __all__ = ["NoSignalPossible", "no_signal_reason", "require_a_signal", "strategy_inputs", "venue_provides"]
 
@@ -23,16 +22,16 @@ class NoSignalPossible(ConfigError):
         self.problems = [reason]
 
 
-def strategy_inputs() -> dict[str, tuple[str, ...]]:
-    """Each strategy's feed kinds, as the strategy declares them (``inputs``)."""
-    return {s.name: tuple(s.inputs) for s in (LiquidationStrategy, FundingStrategy, VolumeStrategy)}
+def strategy_inputs() -> dict[str, tuple[FeedKind, ...]]:
+    """Each registered strategy's inputs (the feed kinds its signals come from), as its spec declares them."""
+    return {spec.name: tuple(sorted(spec.inputs)) for spec in SPECS}
 
 
-def venue_provides(venue: Venue) -> frozenset[str]:
+def venue_provides(venue: Venue) -> frozenset[FeedKind]:
     """The feed kinds an exchange's profile supports (the rule ``exchange.feeds.feeds_for`` applies)."""
-    kinds = {"tickers", "funding", "candles"}
+    kinds = {FeedKind.TICKERS, FeedKind.FUNDING, FeedKind.CANDLES}
     if venue.liquidation_stream is not None:
-        kinds.add("liquidations")
+        kinds.add(FeedKind.LIQUIDATIONS)
     return frozenset(kinds)
 
 
@@ -50,7 +49,7 @@ def no_signal_reason(settings: Settings) -> str | None:
             f"every strategy is disabled ({', '.join(strategy_inputs())}: enabled = false); "
             "enable at least one in [strategies.<name>]"
         )
-    provided = set().union(*(venue_provides(VENUES[ex]) for ex in exchanges))
+    provided: set[FeedKind] = set().union(*(venue_provides(VENUES[ex]) for ex in exchanges))
     inputs = strategy_inputs()
     if any(set(inputs[name]) & provided for name in strategies):
         return None

@@ -29,6 +29,7 @@ from signalbots.exchange.venues import display_name
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.telegram import SentMessage, TelegramSim
+from signalbots.strategies.registry import SPECS, names
 from signalbots.telegram.text import to_plain
 
 _SPEED = 30.0  # simulated seconds per real second: the default hour of market runs in two minutes
@@ -37,7 +38,6 @@ _TOKEN = "123456789:DEMO-token-for-the-local-simulator-only"
 _ALERT_CHAT, _ADMIN_CHAT = 1001, 1002
 _EXCHANGES = ("binanceusdm", "bybit", "okx", "mexc")
 _MIN = 60.0
-_STRATEGIES = ("volume", "funding", "liquidation")
 
 
 @dataclass(frozen=True)
@@ -191,14 +191,10 @@ class _Chat:
             self.kinds["carry"] += 1
         elif first.startswith(("🟢", "🔴", "⚪")):
             self.kinds["signal"] += 1
-            lowered = text.lower()
-            for name, marker in (
-                ("volume", "volume spike"),
-                ("funding", "funding"),
-                ("liquidation", "liquidation"),
-            ):
-                if marker in lowered:
-                    self.strategies[name] += 1
+            # Which strategy: its spec's title for the kind, as the message shows it ("📊 Volume spike").
+            for spec in SPECS:
+                if any(alert.title in text for alert in spec.alerts.values()):
+                    self.strategies[spec.name] += 1
                     break
         else:
             self.kinds["notice"] += 1
@@ -267,9 +263,9 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def summary(chat: _Chat) -> tuple[str, bool]:
-    missing = [f"{name} signal" for name in _STRATEGIES if not chat.strategies[name]]
+    missing = [f"{name} signal" for name in names() if not chat.strategies[name]]
     missing += [k for k in ("outcome", "heartbeat") if not chat.kinds[k]]
-    per = ", ".join(f"{name} {chat.strategies[name]}" for name in _STRATEGIES)
+    per = ", ".join(f"{name} {chat.strategies[name]}" for name in names())
     k = chat.kinds
     text = (
         f"\nsummary: {_count(len(chat.messages), 'message', 'messages')} — "

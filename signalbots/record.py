@@ -73,7 +73,7 @@ async def record(
         async with RecordingWriter(directory=out_dir, clock=clock) as writer:
             async with asyncio.TaskGroup() as tg:
                 services = []
-                for feeds in feed_plan(settings, exchanges):
+                for feeds in feed_plan(settings, exchanges, every_strategy=True):
                     ex = feeds.exchange
                     limiter = WeightLimiter.for_exchange(
                         ex, budget_fraction=feeds.settings.budget_fraction, clock=clock
@@ -82,8 +82,7 @@ async def record(
                         exchange_id=ex,
                         settings=feeds.settings,
                         limiter=limiter,
-                        timeframe=feeds.timeframe,
-                        floor_usd=feeds.floor_usd,
+                        needs=feeds.needs,
                         **shared,
                     )
                     services.append(

@@ -8,7 +8,6 @@ them (``reconfigure``, ``limiter``, ``strategy``) so baselines, limiter debt and
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +26,8 @@ from signalbots.settings import Settings
 from signalbots.signals.desk import Desk
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
-from signalbots.strategies.base import Strategy
-from signalbots.strategies.funding import FundingStrategy
-from signalbots.strategies.liquidation import LiquidationStrategy
-from signalbots.strategies.volume import VolumeStrategy
+from signalbots.strategies.base import Tunable
+from signalbots.strategies.spec import StrategySpec
 from signalbots.supervisor import Supervisor
 from signalbots.systemd import SystemdNotifier
 
@@ -38,12 +35,6 @@ if TYPE_CHECKING:  # aiogram is imported only when there is a token (see Runtime
     from signalbots.charts.illustrator import Illustrator
     from signalbots.telegram.commands import Commands
     from signalbots.telegram.outbox import Outbox
-
-_STRATEGIES: dict[str, Callable[[Any], Strategy]] = {
-    "liquidation": lambda s: LiquidationStrategy(settings=s),
-    "funding": lambda s: FundingStrategy(settings=s),
-    "volume": lambda s: VolumeStrategy(settings=s),
-}
 
 
 class Runtime:
@@ -81,7 +72,7 @@ class Runtime:
             for ex, limiter in {ex: lim for (ex, _), lim in self._limiters.items()}.items()
             if ex in self.settings.enabled_exchanges()
         )
-        self._strategies: dict[str, Strategy] = {}
+        self._strategies: dict[str, Tunable[Any]] = {}
         self.desk: Desk
         self.tracker: Tracker
         self.tracker_runner: TrackerRunner
@@ -175,13 +166,13 @@ class Runtime:
             )
         return self._limiters[key]
 
-    def strategy(self, name: str, section: Any) -> Strategy:
+    def strategy(self, spec: StrategySpec[Any], settings: Settings) -> Tunable[Any]:
         """One instance per strategy, re-parameterised on reload so its baselines survive."""
-        current = self._strategies.get(name)
+        current = self._strategies.get(spec.name)
         if current is None:
-            current = self._strategies[name] = _STRATEGIES[name](section)
-        elif getattr(current, "settings", section) != section:
-            current.reconfigure(section)  # type: ignore[attr-defined]
+            current = self._strategies[spec.name] = spec.build(settings)
+        else:
+            spec.refresh(current, settings)
         return current
 
     def _fatal(self, name: str, err: BaseException) -> None:

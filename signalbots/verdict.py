@@ -150,7 +150,8 @@ def _strategy(
         return StrategyView(t, severity, state, t.failing or t.detail)
     if t.status is TaskStatus.PAUSED or not t.inputs:
         return StrategyView(t, Severity.OK, t.status.value, t.detail)
-    inputs = [f for f in feeds if f.id.feed in t.inputs]
+    # A further candle timeframe's feed is ``candles@15m``: of the kind ``candles`` all the same.
+    inputs = [f for f in feeds if f.id.feed.partition("@")[0] in t.inputs]
     live = [f for f in inputs if f.status is TaskStatus.RUNNING]
     kinds = "/".join(t.inputs)
     if inputs and not live:

@@ -28,6 +28,7 @@ from signalbots.exchange.liquidations import LiquidationFeed
 from signalbots.exchange.open_interest import OpenInterestFeed
 from signalbots.exchange.tickers import TickerFeed
 from signalbots.metrics import Metrics
+from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings import ExchangeSettings
 
 __all__ = [
@@ -41,6 +42,15 @@ __all__ = [
 ]
 
 
+class _SeriesCandles(CandleFeed):
+    """Candles of a further timeframe (a plan asking for more than one): their own task, health and metric
+    names, ``candles@15m``."""
+
+    def __init__(self, *, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        super().__init__(**kwargs)
+
+
 def feeds_for(
     *,
     gateway: Gateway,
@@ -49,10 +59,15 @@ def feeds_for(
     settings: ExchangeSettings,
     clock: Clock,
     metrics: Metrics,
-    timeframe: str,
-    floor_usd: float,
+    timeframe: str = "5m",
+    floor_usd: float = 0.0,
+    needs: Needs | None = None,
 ) -> list[Feed]:
-    """Every feed an exchange supports (MEXC: no public liquidation stream; candles: REST but on Binance)."""
+    """The feeds ``needs`` asks for that the exchange supports (MEXC: no public liquidation stream; candles:
+    REST but on Binance), one candle feed per series. Without ``needs``: every feed it supports, candles of
+    ``timeframe`` above ``floor_usd``."""
+    if needs is None:
+        needs = Needs(feeds=frozenset(FeedKind), candles=(CandleSeries(timeframe, floor_usd, 0),))
     common: dict[str, Any] = {
         "gateway": gateway,
         "bus": bus,
@@ -60,11 +75,29 @@ def feeds_for(
         "clock": clock,
         "metrics": metrics,
     }
-    feeds: list[Feed] = [TickerFeed(liquidity=liquidity, **common), FundingFeed(**common)]
-    if gateway.venue.liquidation_stream is not None:
+    feeds: list[Feed] = []
+    # Open interest needs the tickers too: Bybit's and MEXC's figure is in them, their prices value Binance's.
+    if needs.feeds & {FeedKind.TICKERS, FeedKind.OPEN_INTEREST}:
+        feeds.append(TickerFeed(liquidity=liquidity, **common))
+    if FeedKind.FUNDING in needs.feeds:
+        feeds.append(FundingFeed(**common))
+    if FeedKind.LIQUIDATIONS in needs.feeds and gateway.venue.liquidation_stream is not None:
         feeds.append(LiquidationFeed(liquidity=liquidity, **common))
-    feeds.append(CandleFeed(liquidity=liquidity, timeframe=timeframe, floor_usd=floor_usd, **common))
+    if FeedKind.CANDLES in needs.feeds:
+        for i, series in enumerate(needs.candles):
+            kind = f"{FeedKind.CANDLES}@{series.timeframe}"
+            candle = _SeriesCandles if i else CandleFeed
+            extra: dict[str, Any] = {"kind": kind} if i else {}
+            feeds.append(
+                candle(
+                    liquidity=liquidity,
+                    timeframe=series.timeframe,
+                    floor_usd=series.floor_usd,
+                    **extra,
+                    **common,
+                )
+            )
     interest = gateway.venue.open_interest
-    if interest is not None and interest.call is not None:  # else the ticker feed publishes it
-        feeds.append(OpenInterestFeed(liquidity=liquidity, **common))
+    if FeedKind.OPEN_INTEREST in needs.feeds and interest is not None and interest.call is not None:
+        feeds.append(OpenInterestFeed(liquidity=liquidity, **common))  # else the ticker feed publishes it
     return feeds

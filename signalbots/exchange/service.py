@@ -18,6 +18,7 @@ from signalbots.exchange.gateway import Gateway
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.health import Health, TaskHealth, TaskName, TaskStatus
 from signalbots.metrics import Metrics
+from signalbots.needs import Needs
 from signalbots.settings import ExchangeSettings
 from signalbots.store import Store
 from signalbots.supervisor import Supervisor
@@ -38,8 +39,9 @@ class ExchangeService:
         metrics: Metrics,
         supervisor: Supervisor,
         health: Health,
-        timeframe: str,
-        floor_usd: float,
+        timeframe: str = "5m",
+        floor_usd: float = 0.0,
+        needs: Needs | None = None,  # the plan's (``plan.ExchangeFeeds``); None: every feed, one timeframe
     ) -> None:
         self.exchange_id = exchange_id
         self._settings = settings
@@ -54,6 +56,7 @@ class ExchangeService:
         self._health = health
         self._timeframe = timeframe
         self._floor_usd = floor_usd
+        self._needs = needs
 
     async def run(self, health: TaskHealth) -> None:
         ex = self.exchange_id
@@ -78,6 +81,7 @@ class ExchangeService:
                 metrics=self._metrics,
                 timeframe=self._timeframe,
                 floor_usd=self._floor_usd,
+                needs=self._needs,
             )
             names = [TaskName.for_markets(ex)] + [TaskName.for_feed(ex, feed.kind) for feed in feeds]
             try:

@@ -4,7 +4,8 @@ Every key is documented in ``config/signalbots.toml``. ``load_settings`` is the 
 ``ConfigError`` listing every problem by where its value came from. The package, by seam:
 
 - ``durations``: ``"90s"`` ↔ seconds, and the duration types;
-- ``sections`` / ``strategies``: the section models (``strategies``: one per strategy);
+- ``sections``: the section models; ``strategies``: ``[strategies.*]``, one table per registered strategy,
+  each the model declared beside its strategy (``strategies.registry``);
 - ``model``: ``Settings``, the whole;
 - ``inputs``: the TOML and ``.env`` files read, with their lines; ``environment``: variables decoded;
   ``toml_values``: quoted numbers and booleans in TOML; ``schema``: where a name lands, and typos' fixes;
@@ -29,18 +30,13 @@ from signalbots.settings.sections import (
     LogSettings,
     MessageKind,
     RiskSettings,
+    Section,
     TelegramSettings,
+    Timeframe,
     WsUrl,
 )
 from signalbots.settings.sources import env_file_warning, load_settings, resolve_config_path
-from signalbots.settings.strategies import (
-    FundingSettings,
-    LiquidationSettings,
-    OpenInterestSettings,
-    StrategiesSettings,
-    Timeframe,
-    VolumeSettings,
-)
+from signalbots.settings.strategies import StrategiesSettings, StrategySections, strategy_settings
 
 __all__ = [
     "CREDENTIAL_BOT_TOKEN",
@@ -53,20 +49,18 @@ __all__ = [
     "Duration",
     "ExchangeSettings",
     "Fraction",
-    "FundingSettings",
     "HttpSettings",
     "HttpUrl",
     "Interval",
-    "LiquidationSettings",
     "LogSettings",
     "MessageKind",
-    "OpenInterestSettings",
     "RiskSettings",
+    "Section",
     "Settings",
     "StrategiesSettings",
+    "StrategySections",
     "TelegramSettings",
     "Timeframe",
-    "VolumeSettings",
     "WsUrl",
     "changed_keys",
     "effective",
@@ -77,3 +71,12 @@ __all__ = [
     "parse_duration",
     "resolve_config_path",
 ]
+
+
+def __getattr__(name: str) -> type[Section]:
+    # A strategy's settings model keeps its old import path (``from signalbots.settings import
+    # <Name>Settings``) although it now lives beside its strategy.
+    try:
+        return strategy_settings()[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -19,6 +19,7 @@ from signalbots.settings.sections import (
     default_exchanges,
 )
 from signalbots.settings.strategies import StrategiesSettings
+from signalbots.strategies.registry import SPECS
 
 __all__ = ["CREDENTIAL_BOT_TOKEN", "DEFAULT_CONFIG_PATHS", "ENV_PREFIX", "Settings"]
 
@@ -62,9 +63,4 @@ class Settings(BaseSettings):
         return [name for name, ex in self.exchanges.items() if ex.enabled]
 
     def enabled_strategies(self) -> list[str]:
-        s = self.strategies
-        return [
-            n
-            for n, sec in (("liquidation", s.liquidation), ("funding", s.funding), ("volume", s.volume))
-            if sec.enabled
-        ]
+        return [spec.name for spec in SPECS if spec.enabled(self)]

@@ -26,7 +26,9 @@ __all__ = [
     "LogSettings",
     "MessageKind",
     "RiskSettings",
+    "Section",
     "TelegramSettings",
+    "Timeframe",
     "WsUrl",
     "default_exchanges",
 ]
@@ -80,29 +82,45 @@ def _chat_id(value: object) -> object:
     return value
 
 
+def _timeframe(value: str) -> str:
+    from signalbots.events import timeframe_ms
+
+    if timeframe_ms(value) <= 0:
+        raise ValueError(f"timeframe {value!r} must be longer than 0 (e.g. '5m', '1h')")
+    return value
+
+
+Timeframe = Annotated[str, AfterValidator(_timeframe)]
+
+
 Fraction = Annotated[float, AfterValidator(_fraction)]
 ChatId = Annotated[int, BeforeValidator(_chat_id)]
 HttpUrl = Annotated[str, AfterValidator(_url("http", "https"))]
 WsUrl = Annotated[str, AfterValidator(_url("ws", "wss"))]
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A TOML table: unknown keys are typos, values are frozen and finite."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class DaemonSettings(_Section):
+_Section = Section  # the name other branches' sections still use
+
+
+class DaemonSettings(Section):
     state_dir: Path = Path("./state")
     heartbeat_interval: Interval = 3600.0
     shutdown_timeout: Duration = 10.0
     daily_summary: bool = True
 
 
-class LogSettings(_Section):
+class LogSettings(Section):
     format: Literal["auto", "console", "logfmt", "json"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class HttpSettings(_Section):
+class HttpSettings(Section):
     listen: str = "127.0.0.1:9464"
 
     @field_validator("listen")
@@ -126,7 +144,7 @@ class HttpSettings(_Section):
 MessageKind = Literal["signal", "outcome", "heartbeat", "notice", "error", "digest", "chart"]
 
 
-class TelegramSettings(_Section):
+class TelegramSettings(Section):
     bot_token: Annotated[SecretStr | None, AfterValidator(_bot_token)] = None
     alert_chat_id: ChatId | None = None
     admin_chat_id: ChatId | None = None  # None: the alert chat
@@ -156,7 +174,7 @@ class TelegramSettings(_Section):
         return self.admin_chat_id if self.admin_chat_id is not None else self.alert_chat_id
 
 
-class ExchangeSettings(_Section):
+class ExchangeSettings(Section):
     enabled: bool = True
     rest_url: HttpUrl = ""  # "" = the exchange's own
     ws_url: WsUrl = ""
@@ -184,13 +202,13 @@ def default_exchanges() -> dict[str, ExchangeSettings]:
     return {name: ExchangeSettings() for name in VENUES}
 
 
-class BreakerSettings(_Section):
+class BreakerSettings(Section):
     failures: int = Field(default=5, ge=1)
     cooldown: Duration = 30.0
     cooldown_max: Duration = 600.0
 
 
-class RiskSettings(_Section):
+class RiskSettings(Section):
     max_open: int = Field(default=10, ge=1)
     max_open_per_strategy: int = Field(default=5, ge=1)
     daily_cap: int = Field(default=40, ge=1)

@@ -23,10 +23,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from signalbots.charts.spec import extreme_chart, spread_chart
 from signalbots.events import FundingSnapshot, MarketEvent, Ticker, base_asset
 from signalbots.needs import FeedKind, Needs
-from signalbots.settings import FundingSettings
+from signalbots.settings.durations import Cooldown, Duration
+from signalbots.settings.sections import Fraction, Section
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
@@ -34,6 +37,19 @@ from signalbots.strategies.spec import Alert, StrategySpec
 
 if TYPE_CHECKING:
     from signalbots.settings import RiskSettings
+
+
+class FundingSettings(Section):
+    enabled: bool = True
+    extreme_per_8h: float = Field(default=0.001, gt=0)  # 0.10% per 8h
+    rearm_fraction: Fraction = 0.75
+    spread_apr: float = Field(default=0.30, gt=0)  # 30% APR difference
+    spread_volume_floor_usd: float = Field(default=10_000_000.0, ge=0)
+    spread_cooldown: Cooldown = 28800.0
+    max_age: Duration = 600.0  # spread legs / ticker prices this much older than the event are ignored
+    stop_pct: float = Field(default=2.0, gt=0)
+    expiry: Duration = 86400.0
+
 
 _HOUR_MS = 3_600_000
 _Key = tuple[str, str]

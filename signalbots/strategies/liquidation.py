@@ -19,13 +19,16 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from signalbots.charts.spec import cascade_chart
 from signalbots.events import Candle, Liquidation, MarketEvent, Side, Ticker, base_asset
 from signalbots.exchange.venues import VENUES
 from signalbots.needs import CandleSeries, FeedKind, Needs
-from signalbots.settings import LiquidationSettings, format_duration
+from signalbots.settings.durations import Cooldown, Duration, format_duration
+from signalbots.settings.sections import Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies._stops import atr, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
@@ -33,6 +36,25 @@ from signalbots.strategies.spec import Alert, StrategySpec
 
 if TYPE_CHECKING:
     from signalbots.settings import RiskSettings
+
+
+class LiquidationSettings(Section):
+    enabled: bool = True
+    window: Duration = 300.0
+    min_prints: int = Field(default=2, ge=1)
+    majors: list[str] = Field(default=["BTC", "ETH"])
+    major_threshold_usd: float = Field(default=5_000_000.0, gt=0)
+    liquid_volume_usd: float = Field(default=500_000_000.0, gt=0)  # 24h volume that makes a symbol "liquid"
+    liquid_threshold_usd: float = Field(default=1_000_000.0, gt=0)
+    other_threshold_usd: float = Field(default=250_000.0, gt=0)
+    mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
+    cooldown: Cooldown = 1800.0
+    atr_period: int = Field(default=14, ge=2)
+    atr_multiple: float = Field(default=1.5, gt=0)
+    atr_timeframe: Timeframe = "5m"  # candles (from the candle feed) whose ATR sets the stop
+    stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
+    expiry: Duration = 86400.0
+
 
 _WindowKey = tuple[str, str, Side]
 _SymbolKey = tuple[str, str]
@@ -253,13 +275,16 @@ class LiquidationStrategy:
         )
 
 
+# ATR candles for every symbol a trader would act on (the candle feed's floor before strategies declared
+# their needs); below it the stop falls back to ``stop_pct``.
+_ATR_FLOOR_USD = 5_000_000.0
+
+
 def _needs(s: LiquidationSettings) -> Needs:
-    # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop. ATR candles are asked
-    # for the liquid symbols only (others fall back to ``stop_pct``); another strategy's wider floor on
-    # the same timeframe covers more (the plan takes the lowest floor).
+    # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop.
     return Needs(
         feeds=frozenset({FeedKind.LIQUIDATIONS, FeedKind.TICKERS, FeedKind.CANDLES}),
-        candles=(CandleSeries(s.atr_timeframe, s.liquid_volume_usd, s.atr_period + 1),),
+        candles=(CandleSeries(s.atr_timeframe, _ATR_FLOOR_USD, s.atr_period + 1),),
     )
 
 

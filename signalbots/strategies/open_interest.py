@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
 
 from signalbots.charts.spec import ChartSpec, History, Levels
 from signalbots.events import MarketEvent, OpenInterest, timeframe_ms
 from signalbots.needs import FeedKind, Needs
-from signalbots.settings import OpenInterestSettings
+from signalbots.settings.durations import Cooldown, Duration
+from signalbots.settings.sections import Section
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
@@ -34,9 +37,23 @@ from signalbots.strategies.spec import Alert, StrategySpec
 if TYPE_CHECKING:
     from signalbots.settings import RiskSettings
 
-__all__ = ["SPEC", "OpenInterestStrategy", "flush_chart"]
+__all__ = ["SPEC", "OpenInterestSettings", "OpenInterestStrategy", "flush_chart"]
 
 _Key = tuple[str, str]
+
+
+class OpenInterestSettings(Section):
+    """``[strategies.open_interest]``."""
+
+    enabled: bool = True
+    window: Duration = 1800.0  # the flush must happen within this long
+    min_drop_pct: float = Field(default=5.0, gt=0, lt=100)  # open interest off its peak in the window
+    min_move_pct: float = Field(default=2.0, gt=0)  # price since that peak, either way
+    min_open_interest_usd: float = Field(default=10_000_000.0, ge=0)  # at the peak
+    mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
+    stop_buffer_pct: float = Field(default=0.5, gt=0)  # beyond the window's extreme price
+    cooldown: Cooldown = 7200.0
+    expiry: Duration = 43200.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,16 +24,33 @@ import statistics
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from signalbots.charts.spec import spike_chart
 from signalbots.events import Candle, MarketEvent, Ticker, timeframe_ms
 from signalbots.needs import CandleSeries, FeedKind, Needs
-from signalbots.settings import VolumeSettings
+from signalbots.settings.durations import Cooldown, Duration
+from signalbots.settings.sections import Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
 if TYPE_CHECKING:
     from signalbots.settings import RiskSettings
+
+
+class VolumeSettings(Section):
+    enabled: bool = True
+    timeframe: Timeframe = "5m"
+    baseline: int = Field(default=48, ge=5)
+    multiple: float = Field(default=6.0, gt=0)
+    robust_z: float = Field(default=8.0, gt=0)
+    min_body_pct: float = Field(default=1.0, ge=0)
+    min_quote_volume_usd: float = Field(default=1_000_000.0, ge=0)
+    liquidity_floor_usd: float = Field(default=5_000_000.0, ge=0)  # 24h quote volume to watch a symbol
+    cooldown: Cooldown = 7200.0
+    expiry: Duration = 86400.0
+
 
 _MAD_SCALE = 1.4826  # makes the MAD a consistent estimator of σ for normal data
 

@@ -61,3 +61,29 @@ def test_every_registered_spec_names_its_section_and_kinds_once() -> None:
         section = spec.settings()
         assert spec.needs(section).feeds >= spec.inputs
         assert spec.factory(section).name == spec.name
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["signalbots.strategies.volume", "signalbots.strategies.registry", "signalbots.settings.sections"],
+)
+def test_any_module_can_be_imported_first(module: str) -> None:
+    # The settings build [strategies.*] from the registry, which imports the strategy modules, which
+    # import settings types: whichever a program imports first, the whole comes up.
+    import subprocess
+    import sys
+
+    code = (
+        f"import {module}; from signalbots.settings import Settings; print(Settings().enabled_strategies())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['liquidation', 'funding', 'volume']"
+
+
+def test_a_strategys_settings_keep_their_old_import_path() -> None:
+    from signalbots import settings
+
+    assert settings.VolumeSettings is VOLUME.settings  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        _ = settings.NoSuchSettings  # type: ignore[attr-defined]
