@@ -78,7 +78,7 @@ def test_any_module_can_be_imported_first(module: str) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['liquidation', 'funding', 'volume']"
+    assert out.stdout.strip() == "['liquidation', 'funding', 'volume', 'open_interest']"
 
 
 def test_a_strategys_settings_keep_their_old_import_path() -> None:
