@@ -4,9 +4,10 @@
   carries it, so ``TickerFeed`` publishes it (``open_interest_of``) and no feed of its own runs.
 * BULK (OKX ``public/open-interest?instType=SWAP``): one call every ``interval`` lists every swap.
 * PER_SYMBOL (Binance ``/fapi/v1/openInterest``): one request per symbol, spaced evenly across ``interval``
-  (5 minutes) and never closer than ``budget_share`` of the weight budget allows, most liquid first. A rate
-  limit or an open circuit waits and then carries on from the same symbol, never catching up in a burst: a
-  pause stretches the round instead of raising the share. The coin figure is valued at the ticker feed's
+  (5 minutes) and never closer than ``budget_share`` of the weight budget allows, most liquid first. A slow
+  answer is made up by the next request (each symbol's figure stays one interval old); a rate limit or an
+  open circuit waits and then carries on from the next symbol without catching up: a pause stretches the
+  round instead of raising the share. The coin figure is valued at the ticker feed's
   latest price (``Liquidity.last_price``).
 """
 
@@ -127,14 +128,18 @@ class OpenInterestFeed(PollingFeed):
                     )
                 except SymbolError as err:
                     self._log.debug("open_interest_skipped", symbol=symbol, reason=str(err)[:200])
-                    next_at = self.clock.monotonic() + spacing
+                    next_at += spacing  # it was asked: its slot is spent
                     continue
                 except (RateLimited, CircuitOpen, TransientError) as err:
                     backoff = await self._pause_for(err, backoff)
-                    next_at = self.clock.monotonic() + spacing  # carry on, no catching up in a burst
+                    next_at = self.clock.monotonic()  # carry on at once (the pause was the wait), no burst
                     continue
                 backoff = BACKOFF_FIRST
-                next_at = max(next_at + spacing, self.clock.monotonic())
+                # On schedule: a slow answer is made up by the next request, so every symbol's figure stays
+                # one interval old; only a lag of a whole interval (a stalled loop) restarts the schedule.
+                next_at += spacing
+                if self.clock.monotonic() - next_at > self.interval:
+                    next_at = self.clock.monotonic()
                 raw = entry.get("info") if isinstance(entry, dict) else None
                 event = self._event(symbol, raw, int(self.clock.time() * 1000))
                 if isinstance(event, str):
