@@ -63,6 +63,7 @@ _SHOWN = (
     "weight_fraction_by_exchange",
     "full_coverage_after_sim_s",
     "asyncio_sleep0_us",
+    "open_interest",  # issue 18, acceptance 5 (coverage)
 )
 PACKAGES = ("ccxt", "aiohttp", "aiogram", "pydantic", "pydantic-settings", "structlog", "prometheus-client")
 
