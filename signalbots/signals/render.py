@@ -187,13 +187,13 @@ def _facts_lines(kind: str, facts: Mapping[str, float], decimals: int | None = N
 
 
 def _open_interest_line(facts: Mapping[str, float]) -> list[str]:
-    """``🏦 OI $1.23B · −2.10% in 1h · 8.00% of it`` (a cascade's notional as a share of it), or nothing."""
+    """``⚖️ OI $1.23B · −2.10% in 1h · 8.00% of it`` (a cascade's notional as a share of it), or nothing."""
     parts = [
         escape(template.format(f"{facts[name]:.2f}%" if name == "oi_share_pct" else fact(name, facts[name])))
         for name, template in _OPEN_INTEREST
         if name in facts
     ]
-    return [f"🏦 {' · '.join(parts)}"] if "oi_usd" in facts else []
+    return [f"⚖️ {' · '.join(parts)}"] if "oi_usd" in facts else []
 
 
 def _title(c: Candidate) -> str:

@@ -104,7 +104,7 @@ class OpenInterestStrategy:
 
     def _flush(self, event: OpenInterest, samples: deque[_Sample]) -> Candidate | None:
         s = self._settings
-        peak = max(samples, key=lambda x: x.base)
+        peak = max(samples, key=lambda x: (x.base, x.time_ms))  # the latest at the highest level
         now = samples[-1]
         drop_pct = (now.base - peak.base) / peak.base * 100.0
         move_pct = (now.price - peak.price) / peak.price * 100.0

@@ -51,7 +51,7 @@ def test_the_desk_adds_it_to_the_alert_it_sends(bench: Bench) -> None:
     [sig] = desk.consider([candidate(key="volume:oi")])
     assert sig.candidate.facts["oi_usd"] == 520_000_000.0
     [msg] = bench.notifier.messages
-    assert "🏦 OI $520M · +4.00% in 1h" in msg.text
+    assert "⚖️ OI $520M · +4.00% in 1h" in msg.text
 
 
 def test_without_open_interest_the_alert_has_no_such_line(bench: Bench) -> None:
