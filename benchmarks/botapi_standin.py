@@ -1,6 +1,7 @@
 """A minimal Bot API stand-in for the outside-in benchmarks, written for them (independent of
-``signalbots/sim/telegram.py``): sendMessage and getMe, faults on command, and Telegram's group limit of 20
-messages a minute enforced with 429s (each one counted as a pacing violation).
+``signalbots/sim/telegram.py``): sendMessage, sendPhoto (a multipart upload) and getMe, faults on command,
+and Telegram's group limit of 20 messages a minute (photos count too) enforced with 429s (each one counted
+as a pacing violation).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Delivery:
     chat: int
     message_id: int
     reply_to: int | None
+    photo: bool = False  # sendPhoto (``text`` is its caption)
 
 
 @dataclass
@@ -75,8 +77,19 @@ class StandIn:
                     "result": {"id": 123456789, "is_bot": True, "first_name": "x", "username": "x_bot"},
                 }
             )
-        if method != "sendmessage":
+        if method not in ("sendmessage", "sendphoto"):
             return web.json_response({"ok": True, "result": True})
+        photo = method == "sendphoto"
+        upload = form.get("photo")
+        if isinstance(upload, str) and upload.startswith("attach://"):  # aiogram names the file part
+            upload = form.get(upload[len("attach://") :])
+        if photo and not isinstance(upload, web.FileField):
+            body = {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: there is no photo in the request",
+            }
+            return web.json_response(body, status=400)
         fault = "drop" if self.dropping else (self.script.pop(0) if self.script else None)
         self.requests.append((now, fault or "200"))
         if fault is not None:
@@ -111,10 +124,15 @@ class StandIn:
             }
             return web.json_response(body, status=429)
         self._ids += 1
-        text = str(form.get("text", ""))
+        text = str(form.get("caption" if photo else "text", ""))
         reply = form.get("reply_parameters")
         reply_to = int(json.loads(str(reply))["message_id"]) if reply else None
-        self.delivered.append(Delivery(now, text, chat_id, self._ids, reply_to))
+        self.delivered.append(Delivery(now, text, chat_id, self._ids, reply_to, photo))
         chat = {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup", "first_name": "u"}
-        result = {"message_id": self._ids, "date": int(time.time()), "chat": chat, "text": text}
+        result: dict[str, object] = {"message_id": self._ids, "date": int(time.time()), "chat": chat}
+        if photo:
+            size = {"file_id": f"p{self._ids}", "file_unique_id": f"u{self._ids}", "width": 1, "height": 1}
+            result |= {"caption": text, "photo": [size]}
+        else:
+            result["text"] = text
         return web.json_response({"ok": True, "result": result})

@@ -55,6 +55,7 @@ timeframe = "1m"
 liquidity_floor_usd = {floor}
 [strategies.liquidation]
 atr_timeframe = "1m"
+atr_floor_usd = {floor}
 """
     + RISK_OPEN
 )

@@ -31,7 +31,7 @@ SYMBOLS = int(sys.argv[2])
 import aiogram, ccxt.pro  # noqa: F401 - what a daemon with a token has loaded
 import signalbots.app, signalbots.cli, signalbots.telegram.outbox, signalbots.telegram.commands  # noqa: F401
 from signalbots.charts.history import MarketHistory
-from signalbots.charts.spec import for_signal
+from signalbots.charts.signal_chart import for_signal
 from signalbots.events import Candle, FundingSnapshot, Liquidation, Side
 from signalbots.signals.model import Candidate, Direction
 

@@ -6,8 +6,9 @@ daemon (``python -m signalbots run``, liquidation strategy only, alerts to a gro
 cascades one every 0.6 s and waits until every symbol is visible in the group.
 
 Prints, per run: seconds from the last cascade until each symbol was visible (max and median), messages
-sent to the group, pacing violations (429s the stand-in had to give) and symbols shown twice. Run with
-``--no-coalesce`` for the one-by-one behaviour (``telegram.coalesce_group = 0``) to compare.
+sent to the group, the charts (photos) sent and how many came before the last signal, pacing violations
+(429s the stand-in had to give) and symbols shown twice. Run with ``--no-coalesce`` for the one-by-one
+behaviour (``telegram.coalesce_group = 0``) to compare. Charts are on (the default with a token).
 Goal (not an assert): every symbol visible within 10 s of the last cascade, 0 violations.
 
 Run: ``.venv/bin/python benchmarks/telegram_burst.py [--no-coalesce]``
@@ -39,6 +40,7 @@ ADMIN = 4242
 CASCADES = 25
 SPACING = 0.6  # seconds between cascades: 25 within 15 s
 WAIT = 120.0
+CHARTS_WAIT = 30.0  # after every symbol is visible, how long the charts are given to follow
 
 CONFIG = """
 [daemon]
@@ -121,17 +123,25 @@ async def run(coalesce: bool) -> dict[str, Any]:
 
                     def seen(base: str) -> list[float]:
                         tag = f"<b>{base}/USDT:USDT</b>"
-                        return [d.time for d in stand_in.delivered if d.chat == GROUP and tag in d.text]
+                        return [
+                            d.time
+                            for d in stand_in.delivered
+                            if d.chat == GROUP and tag in d.text and not d.photo
+                        ]
 
                     deadline = time.monotonic() + WAIT
                     while not all(seen(b) for b in bases) and time.monotonic() < deadline:  # noqa: ASYNC110
                         await asyncio.sleep(0.1)
+                    await asyncio.sleep(CHARTS_WAIT)  # the charts that follow the burst
                 finally:
                     daemon.terminate()
                     await asyncio.to_thread(daemon.wait, 30)
             await runner.cleanup()
             accepted = sum(1 for line in log.read_text().splitlines() if '"signal_accepted"' in line)
     visible = {b: min(seen(b)) - last for b in bases if seen(b)}
+    # charts (on by default with a token) must come after every signal of the burst
+    photos = [d.time for d in stand_in.delivered if d.chat == GROUP and d.photo]
+    last_signal = max((min(seen(b)) for b in bases if seen(b)), default=0.0)
     return {
         "coalesce": coalesce,
         "signals_accepted": accepted,
@@ -141,6 +151,8 @@ async def run(coalesce: bool) -> dict[str, Any]:
         if visible
         else None,
         "messages_to_group": sum(1 for d in stand_in.delivered if d.chat == GROUP),
+        "photos_to_group": len(photos),
+        "photos_before_last_signal": sum(1 for t in photos if t < last_signal),
         "pacing_violations": stand_in.violations,
         "symbols_shown_twice": sum(1 for b in bases if len(seen(b)) > 1),
     }

@@ -35,6 +35,8 @@ REPEAT = 2
 EXTRA = """
 [strategies.volume]
 liquidity_floor_usd = 1e15
+[strategies.liquidation]
+atr_floor_usd = 1e15
 """
 
 

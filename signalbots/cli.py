@@ -277,6 +277,10 @@ def _check_config(args: argparse.Namespace) -> int:
     else:
         _print_settings(data)
     print("settings OK", file=sys.stderr)
+    from signalbots.recovery import describe_state
+
+    if (state := describe_state(settings.daemon.state_dir / "signalbots.db")) is not None:
+        print(f"warning: {state}", file=sys.stderr)  # read only: the daemon's next start acts on it
     return EX_OK
 
 

@@ -7,8 +7,8 @@ otherwise look healthy (issue 21). ``record`` and ``backtest`` do not need it: t
 from __future__ import annotations
 
 from signalbots.exchange.venues import VENUES, Venue
-from signalbots.settings import ConfigError, Settings
 from signalbots.needs import FeedKind
+from signalbots.settings import ConfigError, Settings
 from signalbots.strategies.registry import SPECS
 
 __all__ = ["NoSignalPossible", "no_signal_reason", "require_a_signal", "strategy_inputs", "venue_provides"]

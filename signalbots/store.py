@@ -18,6 +18,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import structlog
+
+from signalbots import recovery
+from signalbots.clock import Clock, SystemClock
+from signalbots.recovery import Recovery
+
+_log = structlog.get_logger(__name__)
+
 _MIGRATIONS: tuple[str, ...] = (
     # 1: key/value state (run marker, pauses, mutes, exchange bans)
     """
@@ -114,12 +122,34 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 
 
-class Store:
-    """Async context manager around one sqlite3 connection."""
+_NO_SPACE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR")
 
-    def __init__(self, *, path: Path) -> None:
+
+def cannot_write(err: BaseException) -> bool:
+    """Whether a SQLite error says the state disk takes no writes now (full, read-only, failing I/O)."""
+    name = str(getattr(err, "sqlite_errorname", ""))
+    return isinstance(err, sqlite3.OperationalError) and name.startswith(_NO_SPACE)
+
+
+class Store:
+    """Async context manager around one sqlite3 connection.
+
+    A damaged file found at open is kept aside and replaced (``recovery``); ``self.recovery`` then says
+    what happened, for whoever tells the admin chat (the outbox)."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        clock: Clock | None = None,
+        connection: type[sqlite3.Connection] = sqlite3.Connection,
+    ) -> None:
+        """``connection``: the sqlite3 connection class (a test's stand-in for a disk that fills up)."""
         self.path = path
+        self._clock = clock or SystemClock()
+        self._connection = connection
         self._db: sqlite3.Connection | None = None
+        self.recovery: Recovery | None = None
 
     async def __aenter__(self) -> Store:
         self.open()
@@ -132,7 +162,21 @@ class Store:
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        problem = recovery.inspect(self.path)
+        if problem is None:
+            recovery.healthy(self.path)
+        else:
+            self.recovery = recovery.recover(self.path, problem, now=self._clock.time())
+            _log.error(
+                "state_database_damaged",
+                problem=problem,
+                kept_as=str(self.recovery.kept_as),
+                lost=self.recovery.lost,
+                effect="started on a fresh state database",
+            )
+        db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, factory=self._connection
+        )
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")

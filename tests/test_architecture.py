@@ -114,3 +114,16 @@ def test_only_the_gateway_reads_ccxt_internals_by_name() -> None:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
                 offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert offenders == []
+
+
+LINE_LIMIT = 400
+REASON = "Over 400 lines on purpose"  # the sentence a longer module's docstring must carry, with its reason
+
+
+def test_no_production_module_is_over_400_lines_without_a_written_reason() -> None:
+    unexplained = []
+    for name, path in sorted(_modules(PACKAGE).items()):
+        lines = path.read_text(encoding="utf-8").count("\n")
+        if lines > LINE_LIMIT and REASON not in (ast.get_docstring(ast.parse(path.read_text())) or ""):
+            unexplained.append(f"{name}: {lines} lines")
+    assert unexplained == [], f"split these, or say why at their top ({REASON}: …)"

@@ -627,3 +627,26 @@ def test_every_outcome_recomputes_from_the_raw_candles_within_a_hundredth_of_r()
         assert s["gross_r"] <= largest + 1e-9, where  # a target is a limit: never beyond it
         checked += 1
     assert checked == 5
+
+
+REAL = DATA / "real"  # candles from outside the team (data/real/README.md names each source and licence)
+
+
+def test_outcomes_on_real_candles_from_outside_the_team_recompute_and_stay_within_their_targets() -> None:
+    # ETH/USDT 1m candles of June 2026 that nobody here chose: the 1m volume strategy fires on the burst of
+    # 7 June 22:10-22:14 and the outcome is recomputed from the raw file by the rules in docs/signals.md.
+    settings = Settings(strategies=StrategiesSettings(volume=VolumeSettings(timeframe="1m")))
+    doc = report(REAL, settings=settings)
+    raw = _csv(REAL / "binance_ETH-USDT-SPOT_1m.csv")
+    bars = [(int(r[0]), int(r[0]) + 60_000, r[1], r[2], r[3], r[4]) for r in raw]
+    resolved = [s for s in doc["signals"] if s["direction"] != "none" and s["outcome"] != "open"]
+    assert resolved, "the real ETH burst no longer fires: the check below would check nothing"
+    for s in resolved:
+        exit_price, fee_r, exit_ms = _fill(s, bars)  # no venue profile for spot: the default 5/2 bps fees
+        sign = 1.0 if s["direction"] == "long" else -1.0
+        gross = sign * (exit_price - s["entry"]) / abs(s["entry"] - s["stop"])
+        assert s["resolved_ms"] == exit_ms
+        assert s["gross_r"] == pytest.approx(gross, abs=0.01)
+        assert s["net_r"] == pytest.approx(gross - fee_r, abs=0.01)  # spot: no funding
+        largest = max(sign * (t - s["entry"]) for t in s["targets"]) / abs(s["entry"] - s["stop"])
+        assert s["gross_r"] <= largest + 1e-9

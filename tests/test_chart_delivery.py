@@ -5,7 +5,7 @@ outcome reply carries a small chart of the path."""
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -16,37 +16,13 @@ from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.telegram import SentMessage, TelegramSim
 from tests.charts.png import decode
+from tests.config import daemon_config, sim_endpoints
 from tests.daemon_process import WAIT, DaemonProcess
 
 TOKEN = "123456789:AAHchartsTOKEN_for_the_simulator_only"
 CHAT = 1001
 EX = "binanceusdm"
 FIVE_MINUTES_MS = 300_000
-CONFIG = """
-[daemon]
-state_dir = "{state}"
-heartbeat_interval = "1d"
-daily_summary = false
-[http]
-listen = ""
-[telegram]
-api_url = "{telegram}"
-alert_chat_id = {chat}
-commands = false
-request_timeout = "60s"
-[exchanges.binanceusdm]
-rest_url = "{rest}"
-ws_url = "{ws}"
-ticker_poll = "3s"
-[exchanges.bybit]
-enabled = false
-[exchanges.okx]
-enabled = false
-[strategies.funding]
-enabled = false
-[strategies.liquidation]
-min_prints = 1
-"""
 
 
 @pytest.fixture
@@ -71,7 +47,7 @@ def _chart_for(sent: list[SentMessage], alert: SentMessage | None) -> SentMessag
 
 
 async def test_spike_and_cascade_alerts_are_each_followed_by_their_chart(
-    tmp_path: Path, exchange: ExchangeSim
+    tmp_path: Path, exchange: ExchangeSim, launch_daemon: Callable[..., DaemonProcess]
 ) -> None:
     market = exchange.market
     xrp = market.listing(EX, "XRP")
@@ -89,53 +65,50 @@ async def test_spike_and_cascade_alerts_are_each_followed_by_their_chart(
         quote_volume=60_000_000.0,
     )  # the newest closed candle: +3% on 30× the usual volume, read by the start-up backfill
     async with TelegramSim(token=TOKEN) as telegram:
-        config = tmp_path / "signalbots.toml"
-        config.write_text(
-            CONFIG.format(
-                state=tmp_path / "state",
-                telegram=telegram.url,
-                chat=CHAT,
-                rest=exchange.rest_url(EX),
-                ws=exchange.ws_url(EX),
-            )
+        config = daemon_config(
+            tmp_path,
+            daemon={"heartbeat_interval": "1d", "daily_summary": False},
+            telegram={
+                "api_url": telegram.url,
+                "alert_chat_id": CHAT,
+                "commands": False,
+                "request_timeout": "60s",
+            },
+            exchanges={EX: sim_endpoints(exchange, EX, ticker_poll="3s")},
+            strategies={"liquidation": {"min_prints": 1}, "volume": {}},
         )
-        daemon = DaemonProcess(
-            args=["--config", str(config), "run"], cwd=tmp_path, env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN}
+        daemon = launch_daemon(config, "run", env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN})
+        await daemon.await_log("ready")
+        spike = "📊 Volume spike"
+        await telegram.wait_for(
+            lambda: _chart_for(telegram.sent, _alert(telegram.sent, "XRP", spike)) is not None,
+            within=WAIT,
         )
-        try:
-            await daemon.await_log("ready")
-            spike = "📊 Volume spike"
-            await telegram.wait_for(
-                lambda: _chart_for(telegram.sent, _alert(telegram.sent, "XRP", spike)) is not None,
-                within=WAIT,
-            )
-            await exchange.wait_until(lambda: "!forceOrder@arr" in exchange.subscriptions(EX), within=WAIT)
-            market.liquidate(EX, "SOL", Side.LONG, notional_usd=6e6)
-            cascade = "💥 Liquidation cascade"
-            await telegram.wait_for(
-                lambda: _chart_for(telegram.sent, _alert(telegram.sent, "SOL", cascade)) is not None,
-                within=WAIT,
-            )
-            # SOL runs far past target 2: the outcome reply follows, and a chart of the path replies to it
-            market.set_price(EX, "SOL", market.last_price(market.listing(EX, "SOL")) * 1.5)
+        await exchange.wait_until(lambda: "!forceOrder@arr" in exchange.subscriptions(EX), within=WAIT)
+        market.liquidate(EX, "SOL", Side.LONG, notional_usd=6e6)
+        cascade = "💥 Liquidation cascade"
+        await telegram.wait_for(
+            lambda: _chart_for(telegram.sent, _alert(telegram.sent, "SOL", cascade)) is not None,
+            within=WAIT,
+        )
+        # SOL runs far past target 2: the outcome reply follows, and a chart of the path replies to it
+        market.set_price(EX, "SOL", market.last_price(market.listing(EX, "SOL")) * 1.5)
 
-            def outcome_chart() -> SentMessage | None:
-                sol = _alert(telegram.sent, "SOL", cascade)
-                outcome = next(
-                    (
-                        m
-                        for m in telegram.sent
-                        if sol and m.photo is None and m.reply_to_message_id == sol.message_id
-                    ),
-                    None,
-                )
-                return _chart_for(telegram.sent, outcome)
+        def outcome_chart() -> SentMessage | None:
+            sol = _alert(telegram.sent, "SOL", cascade)
+            outcome = next(
+                (
+                    m
+                    for m in telegram.sent
+                    if sol and m.photo is None and m.reply_to_message_id == sol.message_id
+                ),
+                None,
+            )
+            return _chart_for(telegram.sent, outcome)
 
-            await telegram.wait_for(lambda: outcome_chart() is not None, within=WAIT)
-            daemon.signal(signal.SIGTERM)
-            assert await daemon.await_exit() == 0
-        finally:
-            daemon.close()
+        await telegram.wait_for(lambda: outcome_chart() is not None, within=WAIT)
+        daemon.signal(signal.SIGTERM)
+        assert await daemon.await_exit() == 0
     sent = telegram.sent
     for base, title in (("XRP", spike), ("SOL", cascade)):
         text = _alert(sent, base, title)

@@ -14,6 +14,7 @@ from signalbots.clock import ManualClock
 from signalbots.health import Health, TaskStatus
 from signalbots.http import HttpServer, describe_health, fetch_health
 from signalbots.metrics import Metrics
+from tests.config import daemon_config, free_port
 from tests.daemon_process import DaemonProcess
 
 
@@ -78,12 +79,12 @@ def test_a_port_in_use_is_one_error_line_and_exit_1_its_traceback_only_at_debug(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        cfg = tmp_path / "signalbots.toml"
-        cfg.write_text(
-            f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[http]\nlisten = "127.0.0.1:{port}"\n'
-            + "".join(
-                f"[exchanges.{ex}]\nenabled = false\n" for ex in ("binanceusdm", "bybit", "okx", "mexc")
-            )
+        closed = f"127.0.0.1:{free_port()}"  # an exchange to watch (offline): a daemon needs one to start
+        cfg = daemon_config(
+            tmp_path,
+            exchanges={"binanceusdm": {"rest_url": f"http://{closed}", "ws_url": f"ws://{closed}"}},
+            strategies={"volume": {}},
+            http=f"127.0.0.1:{port}",
         )
         daemon = DaemonProcess(
             args=["--config", str(cfg), "run"], cwd=tmp_path, env={"SIGNALBOTS_LOG__LEVEL": level}

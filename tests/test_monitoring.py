@@ -9,10 +9,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from signalbots.clock import SystemClock
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.telegram import TelegramSim
+from tests.config import STRATEGIES, daemon_config, free_port, sim_endpoints
 from tests.daemon_process import WAIT, DaemonProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,32 +149,6 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
 # a running daemon exports them --------------------------------------------------------------------------
 TOKEN = "123456789:AAHmonitoringTOKEN_for_the_simulator"
 EX = "binanceusdm"
-CONFIG = """
-[daemon]
-state_dir = "{state}"
-heartbeat_interval = "1d"
-daily_summary = false
-[http]
-listen = "127.0.0.1:{port}"
-[telegram]
-api_url = "{telegram}"
-alert_chat_id = 1001
-commands = false
-[exchanges.binanceusdm]
-rest_url = "{rest}"
-ws_url = "{ws}"
-[exchanges.bybit]
-enabled = false
-[exchanges.okx]
-enabled = false
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -192,41 +166,33 @@ def _families(exposition: str) -> set[str]:
 
 
 async def test_every_metric_in_the_rules_and_dashboard_is_exported_by_a_running_daemon(
-    tmp_path: Path, exchange: ExchangeSim
+    tmp_path: Path, exchange: ExchangeSim, launch_daemon: Callable[..., DaemonProcess]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     async with TelegramSim(token=TOKEN) as telegram:
-        config = tmp_path / "signalbots.toml"
-        config.write_text(
-            CONFIG.format(
-                state=tmp_path / "state",
-                port=port,
-                telegram=telegram.url,
-                rest=exchange.rest_url(EX),
-                ws=exchange.ws_url(EX),
-            )
+        config = daemon_config(
+            tmp_path,
+            daemon={"heartbeat_interval": "1d", "daily_summary": False},
+            http=f"127.0.0.1:{port}",
+            telegram={"api_url": telegram.url, "alert_chat_id": 1001, "commands": False},
+            exchanges={EX: sim_endpoints(exchange, EX)},
+            strategies={name: {} for name in STRATEGIES},
         )
-        daemon = DaemonProcess(
-            args=["--config", str(config), "run"],
-            cwd=tmp_path,
-            env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN},
-        )
-        try:
-            await daemon.await_log("ready")
+        daemon = launch_daemon(config, "run", env={"SIGNALBOTS_TELEGRAM__BOT_TOKEN": TOKEN})
+        await daemon.await_log("ready")
 
-            def scrape() -> str:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-                    body: bytes = answer.read()
-                    return body.decode()
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                body: bytes = answer.read()
+                return body.decode()
 
-            # Feeds label their series once they run; wait for the exchange's first data, not a time.
-            async with asyncio.timeout(WAIT):
-                while 'signalbots_feed_events_total{exchange="binanceusdm",feed="tickers"}' not in (  # noqa: ASYNC110
-                    text := await asyncio.to_thread(scrape)
-                ):
-                    await asyncio.sleep(0.2)
-        finally:
-            daemon.close()
+        # Feeds label their series once they run; wait for the exchange's first data, not a time.
+        async with asyncio.timeout(WAIT):
+            while 'signalbots_feed_events_total{exchange="binanceusdm",feed="tickers"}' not in (  # noqa: ASYNC110
+                text := await asyncio.to_thread(scrape)
+            ):
+                await asyncio.sleep(0.2)
+        daemon.close()
     exported = _families(text)
     missing = sorted(named_metrics() - exported)
     assert not missing, f"named in deploy/ but not exported: {missing}"

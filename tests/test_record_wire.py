@@ -23,6 +23,7 @@ from signalbots.metrics import Metrics
 from signalbots.record import record
 from signalbots.recording import read_recording
 from signalbots.settings import load_settings
+from tests.config import STRATEGIES, daemon_config
 from tests.exchange.wire_server import MEXC_KLINE_SYMBOL, OKX_CANDLE_INST, fixture_json, wire_server
 
 REAL_TIMEOUT = 30.0  # a safety net in real seconds; nothing waits for it when the code works
@@ -74,9 +75,10 @@ async def test_record_on_real_payloads_writes_the_exchange_turnover(tmp_path: Pa
     tickers_expected, candles_expected = EXPECTED[exchange]()
     clock = ManualClock(start=NOW[exchange])
     async with wire_server(exchange) as server:
-        cfg = tmp_path / "signalbots.toml"
-        cfg.write_text(
-            f'[http]\nlisten = ""\n[exchanges.{exchange}]\nrest_url = "{server.url}"\nws_url = "ws://127.0.0.1:1"\n'
+        cfg = daemon_config(
+            tmp_path,
+            exchanges={exchange: {"rest_url": server.url, "ws_url": "ws://127.0.0.1:1"}},
+            strategies={name: {} for name in STRATEGIES},
         )
         settings = load_settings(cfg, env_file=None)
         bus, stop, out = EventBus(metrics=Metrics()), asyncio.Event(), tmp_path / "rec"

@@ -14,6 +14,7 @@ message is committed as sent. The kill then finds no message in the outbox's doc
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -261,3 +262,40 @@ async def test_signal_sent_before_sigkill_is_not_resent_and_its_outcome_replies_
     target1, target2 = replies
     assert "Target 1 reached" in target1.text and target1 not in before_restart
     assert "Target 2" in target2.text and "XRP/USDT:USDT" in target2.text
+
+
+async def test_a_damaged_state_database_is_kept_aside_and_a_second_damaged_start_exits_78(
+    tmp_path: Path, exchange: ExchangeSim, telegram: TelegramSim, start_daemon: Callable[..., DaemonProcess]
+) -> None:
+    from tests.test_store import scribble
+
+    market = exchange.market
+    db = tmp_path / "state" / "signalbots.db"
+    first = start_daemon(CASCADES)
+    await first.await_log("ready")
+    await exchange.wait_until(lambda: "!forceOrder@arr" in exchange.subscriptions(EX), within=WAIT)
+    market.liquidate(EX, "SOL", Side.LONG, notional_usd=6e6)
+    await telegram.wait_for(lambda: len(signals_about(telegram.sent, "SOL", CASCADE)) == 1, within=WAIT)
+    await stop(first)
+    scribble(db)  # a power cut: the header intact, the pages garbage
+
+    second = start_daemon(CASCADES)
+    damaged = await second.await_log("state_database_damaged")
+    await second.await_log("ready")
+    kept = Path(damaged["kept_as"])
+    assert kept.parent == db.parent and kept.name.startswith("signalbots.db.damaged-")
+    assert await asyncio.to_thread(kept.exists)
+    await telegram.wait_for(lambda: any("State database was damaged" in m.text for m in telegram.sent))
+    [notice] = [m for m in telegram.sent if "State database was damaged" in m.text]
+    for lost in ("pending messages", "cooldowns", "open signals", "exchange bans", kept.name):
+        assert lost in notice.text
+    await exchange.wait_until(lambda: "!forceOrder@arr" in exchange.subscriptions(EX), within=WAIT)
+    market.liquidate(EX, "ETH", Side.LONG, notional_usd=6e6)  # alerts flow on the fresh database
+    await telegram.wait_for(lambda: len(signals_about(telegram.sent, "ETH", CASCADE)) == 1, within=WAIT)
+    await stop(second)
+
+    scribble(db)  # damaged again before any start found it healthy: a disk that needs a person
+    third = start_daemon(CASCADES)
+    assert await third.await_exit() == 78
+    lines = [line for line in third.output().splitlines() if line.strip()]
+    assert len(lines) == 1 and "damaged again" in lines[0] and str(db) in lines[0]

@@ -541,3 +541,22 @@ def test_the_error_sample_in_docs_configure_is_what_check_config_prints(
     monkeypatch.setenv("SIGNALBOTS_EXCHANGES__OKX__BUDGET_FRACTION", "2")
     assert main(["--config", "signalbots.toml", "check-config"]) == EX_CONFIG
     assert capsys.readouterr().err == sample
+
+
+def test_a_chat_for_an_unknown_strategy_is_refused_by_its_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "[telegram]\nstrategy_chat_ids = { volum = -100123 }\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env_file=None)
+    assert "unknown strategy volum (known: liquidation, funding, volume)" in str(err.value)
+
+
+def test_every_registered_strategy_has_its_table_and_env_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signalbots.strategies.registry import SPECS
+
+    monkeypatch.setenv("SIGNALBOTS_STRATEGIES__FUNDING__ENABLED", "false")
+    s = load_settings(write(tmp_path, "[strategies.volume]\nenabled = false\n"), env_file=None)
+    assert [spec.name for spec in SPECS if spec.enabled(s)] == s.enabled_strategies() == ["liquidation"]
+    for spec in SPECS:
+        assert isinstance(spec.section(s), spec.settings)

@@ -20,7 +20,8 @@ import structlog
 
 from signalbots.charts.history import MarketHistory
 from signalbots.charts.renderer import Renderer
-from signalbots.charts.spec import ChartSpec, for_market, for_outcome, for_signal
+from signalbots.charts.signal_chart import for_signal
+from signalbots.charts.spec import ChartSpec, for_market, for_outcome
 from signalbots.events import timeframe_ms
 from signalbots.health import TaskHealth
 from signalbots.metrics import Metrics

@@ -65,6 +65,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def market_chart(c: Candidate) -> ChartSpec:
+    """A candidate of a kind no strategy draws: its title and levels."""
+    return ChartSpec(kind="market", title=_title(c), event_ms=c.time_ms, levels=_levels(c))
+
+
 def _levels(c: Candidate) -> Levels | None:
     if c.direction is Direction.NONE or c.stop is None:
         return None
@@ -85,7 +90,7 @@ def _leg(label: str, points: list[FundingSnapshot]) -> FundingLeg:
 
 
 class History(Protocol):
-    """What ``for_signal`` reads (``MarketHistory`` provides it)."""
+    """What the chart builders read (``MarketHistory`` provides it)."""
 
     def candles(self, exchange: str, symbol: str, timeframe: str) -> list[Candle]: ...
     def timeframes(self, exchange: str, symbol: str) -> list[str]: ...
@@ -99,17 +104,6 @@ class History(Protocol):
 def _shortest(history: History, exchange: str, symbol: str) -> list[Candle]:
     frames = sorted(history.timeframes(exchange, symbol), key=timeframe_ms)
     return history.candles(exchange, symbol, frames[0]) if frames else []
-
-
-def for_signal(c: Candidate, history: History) -> ChartSpec:
-    """The picture of why ``c`` fired, from what ``history`` holds at that moment: the chart its
-    strategy's spec declares for its kind, or the market around it."""
-    from signalbots.strategies.registry import alert_for  # the registry imports the builders below
-
-    alert = alert_for(c.kind)
-    if alert is not None:
-        return alert.chart(c, history)
-    return ChartSpec(kind="market", title=_title(c), event_ms=c.time_ms, levels=_levels(c))
 
 
 def spike_chart(c: Candidate, history: History) -> ChartSpec:

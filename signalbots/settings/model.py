@@ -59,6 +59,18 @@ class Settings(BaseSettings):
         # A section written in TOML replaces only that exchange; the others keep their defaults.
         return default_exchanges() | v
 
+    @field_validator("telegram")
+    @classmethod
+    def _known_strategy_chats(cls, v: TelegramSettings) -> TelegramSettings:
+        # A chat for a strategy that does not exist is a typo that would silently route nothing.
+        known = [spec.name for spec in SPECS]
+        unknown = sorted(set(v.strategy_chat_ids) - set(known))
+        if unknown:
+            raise ValueError(
+                f"strategy_chat_ids: unknown strategy {', '.join(unknown)} (known: {', '.join(known)})"
+            )
+        return v
+
     def enabled_exchanges(self) -> list[str]:
         return [name for name, ex in self.exchanges.items() if ex.enabled]
 

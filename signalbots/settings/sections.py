@@ -163,6 +163,7 @@ class TelegramSettings(Section):
     coalesce_group: int = Field(default=3, ge=0)  # signals waiting for a group that go out as one (0: never)
     coalesce_private: int = Field(default=6, ge=0)  # the same for a private chat
     coalesce_charts: int = Field(default=3, ge=0)  # charts for the strongest N of a coalesced message
+    chart_stale_after: Duration = 600.0  # a chart not sent this long after its signal is skipped
 
     @field_validator("alert_chat_id", "admin_chat_id")
     @classmethod

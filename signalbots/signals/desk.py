@@ -28,6 +28,7 @@ from signalbots.signals import keys, render
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.open_interest import OpenInterestBook
 from signalbots.signals.track_record import record, record_line
+from signalbots.signals.unwritten import INSERT_SIGNAL, UPSERT_COOLDOWN, Unwritten, refused, signal_row
 from signalbots.store import Store
 from signalbots.strategies.registry import spec_for
 
@@ -41,28 +42,6 @@ MIN_RETURNS = 24  # hourly returns two symbols must share before the correlation
 def day_start(time_ms: int) -> int:
     """Start of the UTC day containing ``time_ms``."""
     return time_ms - time_ms % DAY_MS
-
-
-# signals table ↔ objects -----------------------------------------------------------------------------
-def candidate_json(c: Candidate) -> str:
-    return json.dumps(
-        {
-            "strategy": c.strategy,
-            "kind": c.kind,
-            "exchange": c.exchange,
-            "symbol": c.symbol,
-            "direction": c.direction.value,
-            "entry": c.entry,
-            "stop": c.stop,
-            "targets": list(c.targets),
-            "time_ms": c.time_ms,
-            "expiry_ms": c.expiry_ms,
-            "dedupe_key": c.dedupe_key,
-            "facts": c.facts,
-            "notes": list(c.notes),
-            "strength": c.strength,
-        }
-    )
 
 
 def candidate_from_json(text: str) -> Candidate:
@@ -150,6 +129,7 @@ class Desk:
         self._closes: dict[str, dict[int, float]] = {}  # symbol → {hour index: last price in that hour}
         self._newest: dict[str, int] = {}  # symbol → newest hour index seen
         self._notified_pauses: set[tuple[str, int]] = set()
+        self._unwritten = Unwritten()  # signals sent while the state disk refused them
 
     # prices for the correlation gate ----------------------------------------------------------------
     def observe_price(self, exchange: str, symbol: str, time_ms: int, price: float) -> None:
@@ -199,6 +179,7 @@ class Desk:
     def consider(self, candidates: list[Candidate]) -> list[Signal]:
         """Strongest first, so that a cap reached within one batch keeps the strongest candidates."""
         accepted: list[Signal] = []
+        self._unwritten.write(self.store)  # the disk may take the signals it refused by now
         for c in sorted(candidates, key=lambda c: c.strength, reverse=True):
             c = self.open_interest.with_context(c)
             gate = self._gate(c)
@@ -229,14 +210,19 @@ class Desk:
         if not _valid(c):
             return "invalid"
         db = self.store.db
-        if db.execute("SELECT 1 FROM signals WHERE dedupe_key = ?", (c.dedupe_key,)).fetchone():
+        if (
+            self._unwritten.holds(c.dedupe_key)
+            or db.execute("SELECT 1 FROM signals WHERE dedupe_key = ?", (c.dedupe_key,)).fetchone()
+        ):
             return "dedupe"
         if self.paused(c.strategy, c.time_ms):
             return "loss_limit"
         cooldown = self._cooldown(c)
         if cooldown is not None:
             row = db.execute("SELECT until_ms FROM cooldowns WHERE key = ?", (cooldown[0],)).fetchone()
-            if row is not None and c.time_ms < row["until_ms"]:
+            if (row is not None and c.time_ms < row["until_ms"]) or self._unwritten.cooling(
+                cooldown[0], c.time_ms
+            ):
                 return "cooldown"
         risk = self.settings.risk
         start = day_start(c.time_ms)
@@ -295,54 +281,27 @@ class Desk:
     def _accept(self, c: Candidate) -> Signal | None:
         size = self.position_size(c)
         cooldown = self._cooldown(c)
+        until = (cooldown[0], c.time_ms + round(cooldown[1] * 1000)) if cooldown and cooldown[1] > 0 else None
+        row = signal_row(c, size)
         try:
             # The signal, its cooldown and its message (the outbox shares this database) commit together:
             # a crash leaves either all three or none, so a fired signal is never silently unsent.
             with self.store.transaction() as db:
-                cur = db.execute(
-                    "INSERT INTO signals (dedupe_key, strategy, exchange, symbol, direction, candidate, "
-                    "created_ms, expiry_ms, size_base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        c.dedupe_key,
-                        c.strategy,
-                        c.exchange,
-                        c.symbol,
-                        c.direction.value,
-                        candidate_json(c),
-                        c.time_ms,
-                        c.expiry_ms,
-                        size,
-                    ),
-                )
-                if cooldown is not None and cooldown[1] > 0:
+                cur = db.execute(INSERT_SIGNAL, row)
+                if until is not None:
                     db.execute("DELETE FROM cooldowns WHERE until_ms <= ?", (c.time_ms,))
-                    db.execute(
-                        "INSERT INTO cooldowns (key, until_ms) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                        "SET until_ms = excluded.until_ms",
-                        (cooldown[0], c.time_ms + round(cooldown[1] * 1000)),
-                    )
+                    db.execute(UPSERT_COOLDOWN, until)
                 assert cur.lastrowid is not None
                 sig = Signal(id=cur.lastrowid, candidate=c, size_base=size)
-                standing = record_line(record(self.store, c.strategy, c.time_ms))
-                self.notifier.submit(
-                    Message(
-                        kind=Kind.SIGNAL,
-                        text=render.signal(sig, record=standing),
-                        dedupe_key=keys.signal(c.dedupe_key),
-                        strategy=c.strategy,
-                        signal=SignalRef(
-                            exchange=c.exchange,
-                            symbol=c.symbol,
-                            price=c.entry,
-                            event_time=c.time_ms / 1000,
-                            expires_at=c.expiry_ms / 1000,
-                            strength=c.strength,
-                            compact=render.compact(sig, record=standing),
-                        ),
-                    )
-                )
+                self._announce(sig)
         except sqlite3.IntegrityError:
             return None
+        except sqlite3.DatabaseError as err:
+            if not refused(err):
+                raise
+            # The disk refused the signal (full, read-only, damaged): send it all the same, from memory.
+            sig = Signal(id=self._unwritten.hold(row, until), candidate=c, size_base=size)
+            self._announce(sig)
         if self._on_signal is not None:
             self._on_signal(sig)
         self.metrics.signals.labels(c.strategy).inc()
@@ -356,6 +315,27 @@ class Desk:
             key=c.dedupe_key,
         )
         return sig
+
+    def _announce(self, sig: Signal) -> None:
+        c = sig.candidate
+        standing = record_line(record(self.store, c.strategy, c.time_ms))
+        self.notifier.submit(
+            Message(
+                kind=Kind.SIGNAL,
+                text=render.signal(sig, record=standing),
+                dedupe_key=keys.signal(c.dedupe_key),
+                strategy=c.strategy,
+                signal=SignalRef(
+                    exchange=c.exchange,
+                    symbol=c.symbol,
+                    price=c.entry,
+                    event_time=c.time_ms / 1000,
+                    expires_at=c.expiry_ms / 1000,
+                    strength=c.strength,
+                    compact=render.compact(sig, record=standing),
+                ),
+            )
+        )
 
     # daily loss limit ----------------------------------------------------------------------------------
     def daily_r(self, strategy: str, time_ms: int) -> float:

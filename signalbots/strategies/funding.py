@@ -36,10 +36,12 @@ from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
 if TYPE_CHECKING:
-    from signalbots.settings import RiskSettings
+    from signalbots.settings.sections import RiskSettings
 
 
 class FundingSettings(Section):
+    """``[strategies.funding]`` (config/signalbots.toml documents every key)."""
+
     enabled: bool = True
     extreme_per_8h: float = Field(default=0.001, gt=0)  # 0.10% per 8h
     rearm_fraction: Fraction = 0.75

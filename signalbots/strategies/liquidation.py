@@ -35,10 +35,12 @@ from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
 if TYPE_CHECKING:
-    from signalbots.settings import RiskSettings
+    from signalbots.settings.sections import RiskSettings
 
 
 class LiquidationSettings(Section):
+    """``[strategies.liquidation]`` (config/signalbots.toml documents every key)."""
+
     enabled: bool = True
     window: Duration = 300.0
     min_prints: int = Field(default=2, ge=1)
@@ -52,6 +54,7 @@ class LiquidationSettings(Section):
     atr_period: int = Field(default=14, ge=2)
     atr_multiple: float = Field(default=1.5, gt=0)
     atr_timeframe: Timeframe = "5m"  # candles (from the candle feed) whose ATR sets the stop
+    atr_floor_usd: float = Field(default=5_000_000.0, ge=0)  # ATR candles for symbols above this 24h volume
     stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
     expiry: Duration = 86400.0
 
@@ -275,16 +278,12 @@ class LiquidationStrategy:
         )
 
 
-# ATR candles for every symbol a trader would act on (the candle feed's floor before strategies declared
-# their needs); below it the stop falls back to ``stop_pct``.
-_ATR_FLOOR_USD = 5_000_000.0
-
-
 def _needs(s: LiquidationSettings) -> Needs:
-    # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop.
+    # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop (``stop_pct`` for symbols
+    # under ``atr_floor_usd``, for which no candles are asked).
     return Needs(
         feeds=frozenset({FeedKind.LIQUIDATIONS, FeedKind.TICKERS, FeedKind.CANDLES}),
-        candles=(CandleSeries(s.atr_timeframe, _ATR_FLOOR_USD, s.atr_period + 1),),
+        candles=(CandleSeries(s.atr_timeframe, s.atr_floor_usd, s.atr_period + 1),),
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -25,9 +25,20 @@ from signalbots.strategies.base import Tunable
 
 if TYPE_CHECKING:
     from signalbots.charts.spec import ChartSpec, History
-    from signalbots.settings import RiskSettings, Settings
+    from signalbots.settings.sections import RiskSettings
 
 __all__ = ["Alert", "InvalidSpec", "Layout", "StrategySpec"]
+
+
+class _Settings(Protocol):
+    """The part of ``settings.Settings`` a spec reads (the settings are built from the specs: no import)."""
+
+    @property
+    def strategies(self) -> object: ...
+
+    @property
+    def risk(self) -> RiskSettings: ...
+
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -98,23 +109,23 @@ class StrategySpec(Generic[S]):
         if not self.inputs <= needs.feeds:
             yield "its needs do not include its inputs"
 
-    def section(self, settings: Settings) -> S:
+    def section(self, settings: _Settings) -> S:
         """This strategy's ``[strategies.<name>]`` section of ``settings``."""
         return cast(S, getattr(settings.strategies, self.name))
 
-    def enabled(self, settings: Settings) -> bool:
+    def enabled(self, settings: _Settings) -> bool:
         return bool(getattr(self.section(settings), "enabled"))  # noqa: B009 - checked at import, not typed
 
-    def build(self, settings: Settings) -> Tunable[S]:
+    def build(self, settings: _Settings) -> Tunable[S]:
         return self.factory(self.section(settings))
 
-    def needs_in(self, settings: Settings) -> Needs:
+    def needs_in(self, settings: _Settings) -> Needs:
         return self.needs(self.section(settings))
 
-    def cooldown_of(self, candidate: Candidate, settings: Settings) -> tuple[str, float]:
+    def cooldown_of(self, candidate: Candidate, settings: _Settings) -> tuple[str, float]:
         return self.cooldown(candidate, self.section(settings), settings.risk)
 
-    def refresh(self, current: Tunable[Any], settings: Settings) -> None:
+    def refresh(self, current: Tunable[Any], settings: _Settings) -> None:
         """Re-parameterise a running instance (reload) so its baselines survive."""
         section = self.section(settings)
         if current.settings != section:

@@ -36,10 +36,12 @@ from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
 if TYPE_CHECKING:
-    from signalbots.settings import RiskSettings
+    from signalbots.settings.sections import RiskSettings
 
 
 class VolumeSettings(Section):
+    """``[strategies.volume]`` (config/signalbots.toml documents every key)."""
+
     enabled: bool = True
     timeframe: Timeframe = "5m"
     baseline: int = Field(default=48, ge=5)

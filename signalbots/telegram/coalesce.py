@@ -13,7 +13,8 @@ message (a coalesced one) become one reply to that message, so every outcome sti
 carried its signal.
 
 Charts under a burst: only the strongest ``coalesce_charts`` of a coalesced message get their chart
-(``Outbox.wants_chart``), so charts never crowd out signals.
+(``Outbox.wants_chart``), and they wait until the burst is over (``Outbox``), so charts never crowd out
+signals.
 
 ``coalesce_backlog`` does the swap; the rest are pure functions.
 """
@@ -26,10 +27,11 @@ from typing import Any
 
 from signalbots.settings import TelegramSettings
 from signalbots.store import Store
-from signalbots.telegram.text import length
+from signalbots.telegram.text import MAX_LENGTH, length
 from signalbots.telegram.timeliness import LATE_AFTER, how_long
 
 _BUDGET = 3900  # HTML source length of a carrier's blocks (its header fits in the rest of 4096)
+_MEMBER = "id, text, compact, strength, created, expires, silent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +94,35 @@ def compose(blocks: list[str], *, total: int, first: float, last: float, part: i
 
 def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tuple[int, int] | None:
     """When at least ``limit`` signals wait for ``chat``, swap them for carrier messages in one transaction;
-    returns (signals, messages), or None below the threshold."""
+    returns (signals, messages), or None below the threshold.
+
+    Signals already packed into a carrier that has not gone out yet (it waited for its slot, a
+    ``retry_after`` or an outage) are packed again with the newcomers, so every message is as full as the
+    limit allows instead of one small message per wave of the burst."""
     if limit <= 0:
         return None
-    rows = store.db.execute(
-        "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE chat_id = ? "
+    db = store.db
+    singles = db.execute(
+        f"SELECT {_MEMBER} FROM outbox WHERE chat_id = ? "
         "AND state = 'pending' AND kind = 'signal' AND carrier IS NULL AND compact IS NOT NULL "
         "AND sent_upto = 0 AND plain = 0 ORDER BY id",
         (chat,),
     ).fetchall()
+    if not singles:
+        return None
+    waiting = db.execute(  # carriers not yet (partly) sent, and untouched by a fallback
+        "SELECT id, not_before FROM outbox WHERE chat_id = ? AND state = 'pending' AND kind = 'signal' "
+        "AND dedupe_key LIKE 'coalesced:%' AND sent_upto = 0 AND plain = 0 AND part_limit >= ?",
+        (chat, MAX_LENGTH),
+    ).fetchall()
+    carried = []
+    if waiting:
+        carried = db.execute(
+            f"SELECT {_MEMBER} FROM outbox WHERE state = 'carried' AND carrier IN "
+            f"({', '.join('?' * len(waiting))})",
+            [w["id"] for w in waiting],
+        ).fetchall()
+    rows = sorted([*singles, *carried], key=lambda r: r["id"])
     if len(rows) < limit:
         return None
     members = strongest_first([_member(r) for r in rows])
@@ -108,7 +130,9 @@ def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tupl
     parts = pack(blocks)
     first_id = rows[0]["id"]
     first, last = min(m.created for m in members), max(m.created for m in members)
+    not_before = max((w["not_before"] for w in waiting), default=0.0)  # a retry_after still holds
     with store.transaction() as db:
+        db.executemany("DELETE FROM outbox WHERE id = ?", [(w["id"],) for w in waiting])
         rank = 0
         for n, part in enumerate(parts, 1):
             text = compose(
@@ -120,15 +144,16 @@ def coalesce_backlog(store: Store, *, chat: int, limit: int, now: float) -> tupl
                 parts=len(parts),
             )
             cur = db.execute(
-                "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created, seq) "
-                "VALUES (?, 'signal', ?, ?, ?, 'pending', ?, ?)",
+                "INSERT INTO outbox (dedupe_key, kind, chat_id, text, silent, state, created, seq, "
+                "not_before) VALUES (?, 'signal', ?, ?, ?, 'pending', ?, ?, ?)",
                 (
-                    f"coalesced:{chat}:{first_id}:{n}",
+                    f"coalesced:{chat}:{first_id}:{rows[-1]['id']}:{n}",
                     chat,
                     text,
                     int(all(members[i].silent for i in part)),
                     last,
                     first_id - 1 + n / (len(parts) + 1),  # where the first signal stood, parts in order
+                    not_before,
                 ),
             )
             for i in part:
@@ -144,8 +169,7 @@ def refresh(store: Store, *, carrier: int, text: str, now: float) -> str | None:
     """A coalesced message's text as it goes out now (its blocks say late or expired as of ``now``: it may
     have waited out an outage); None when ``carrier`` carries no signals."""
     rows = store.db.execute(
-        "SELECT id, text, compact, strength, created, expires, silent FROM outbox WHERE carrier = ? "
-        "AND kind = 'signal' ORDER BY rank",
+        f"SELECT {_MEMBER} FROM outbox WHERE carrier = ? AND kind = 'signal' ORDER BY rank",
         (carrier,),
     ).fetchall()
     if not rows:

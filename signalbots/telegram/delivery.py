@@ -15,8 +15,23 @@ the chat's own wait (``not_before`` of its row), not an outage.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any
 
 from signalbots.clock import Clock
+
+
+async def first_of(clock: Clock, *waits: Awaitable[Any], seconds: float | None = None) -> None:
+    """Until the first of ``waits`` completes or ``seconds`` pass on ``clock``."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    if seconds is not None:
+        tasks.append(asyncio.ensure_future(clock.sleep(max(0.0, seconds))))
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w, t in zip([*waits, None], tasks, strict=False):
+            if t is not w and not t.done():  # cancel only what was started here
+                t.cancel()
 
 
 class Reachability:

@@ -5,19 +5,12 @@ unique, so a re-fired signal is stored once) before anything is sent. ``run`` is
 loop per chat with pending rows, each sending that chat's rows in commit order, so a chat waiting out a
 ``retry_after`` or a backoff never holds up the others.
 
-Pacing stays below Telegram's limits: ``per_chat_interval`` between messages to a private chat,
-``group_per_minute`` for groups (negative ids), ``global_per_second`` overall. A 429 is waited out to the
-second (``retry_after``) for that chat. 5xx answers, network errors, timeouts and undecodable answers (a
-proxy's 502 HTML page is an aiogram ``ClientDecodeError``) mean Telegram is down for every chat: one probe
-at a time, at most one per ``probe_every`` seconds, and the first answer resumes every chat
-(``delivery.Reachability``). A transient error never gives up on a message, however long the outage. Only
-permanent answers (chat not found, bot blocked, any other 400) become dead letters: one error log per chat
-and reason, a health error, a count in the ``outbox`` health section. "can't parse entities" is resent once
-as plain text; "message is too long" is split smaller.
+Per chat, what matters goes first (``queue``): signals, outcome replies, notices, then charts
+(``chart_turns``: after the burst, or skipped when stale). Pacing (``pacing``) stays below Telegram's limits;
+what each answer means for the row — 429, outages, dead letters, fallbacks — is ``policy``; what the text
+says as it goes out (late, expired) is ``presenter``; a state disk that takes no writes is ``spill``.
 
-Late is said (``timeliness``): a signal delivered over a minute after it was decided opens with how late it
-is, one delivered after its expiry says it expired undelivered; a heartbeat submitted while an older one is
-still pending replaces it and says how many it replaced. Finished rows are deleted after
+A heartbeat submitted while an older one is still pending replaces it; finished rows are deleted after
 ``telegram.retention`` (``retention``).
 
 States: ``pending`` → ``sending`` → ``sent`` (with Telegram's ``message_id``, which later replies use), or
@@ -29,54 +22,53 @@ If the process dies after Telegram accepted the message but before that second c
 ``sending`` and is sent again on the next start, so at most that one message (per chat) can repeat. A
 timed-out request has the same ambiguity: Telegram may have accepted it, and the retry can repeat it.
 Nothing else repeats: a ``sent`` row is never sent again.
+
+Over 400 lines on purpose: ``submit`` and the per-chat workers share the wake-ups and in-flight state that
+keep delivery in order; the SQL, answers, texts and chart turns already live in their own modules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any
 
 import structlog
 from aiogram import Bot
-from aiogram.enums import ParseMode
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramUnauthorizedError,
-)
-from aiogram.types import BufferedInputFile, ReplyParameters
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 
+from signalbots import recovery
 from signalbots.clock import Clock
 from signalbots.controls import Controls
-from signalbots.errors import FatalError
-from signalbots.health import Health, TaskHealth, TaskStatus
+from signalbots.health import Health, TaskHealth
 from signalbots.metrics import Metrics
 from signalbots.notifier import ALERT_KINDS, Kind, Message
+from signalbots.recovery import is_damage
 from signalbots.settings import TelegramSettings
-from signalbots.store import Store
-from signalbots.telegram import coalesce, retention, rows, timeliness
-from signalbots.telegram.bot import describe_error
-from signalbots.telegram.delivery import Reachability
+from signalbots.store import Store, cannot_write
+from signalbots.telegram import coalesce, retention
+from signalbots.telegram.chart_turns import ChartTurns
+from signalbots.telegram.delivery import Reachability, first_of
 from signalbots.telegram.digest import release_held
 from signalbots.telegram.latency import Latency
 from signalbots.telegram.pacing import Pacer
-from signalbots.telegram.rows import COLUMNS, OutboxStats, Row
-from signalbots.telegram.text import is_parse_error, is_too_long, length, spans, to_plain
+from signalbots.telegram.policy import SendPolicy
+from signalbots.telegram.presenter import Presenter, PriceLookup
+from signalbots.telegram.queue import Queue
+from signalbots.telegram.routing import route, silent_by_default
+from signalbots.telegram.rows import OutboxStats, Row
+from signalbots.telegram.spill import Spill
+from signalbots.telegram.text import spans
 
-_MIN_PART = 256  # "message is too long" below this is not a length problem we can fix by splitting
+__all__ = ["Outbox", "OutboxStats", "PriceLookup"]
+
 _DEAD_RECENT = 86400.0  # dead letters this recent make the daemon unhealthy
 _PRUNE_EVERY = 3600.0
 _FLUSH_PROBE = 1.0  # while flushing at shutdown, probe a down Telegram this often
-
-PriceLookup = Callable[[str, str], float | None]  # (exchange, symbol) → last price known, if any
+_DISK_RETRY = 5.0  # while the state disk is full, try writing back this often
 
 
 class Outbox:
@@ -97,29 +89,49 @@ class Outbox:
         probe_every: float = 5.0,
     ) -> None:
         self._store = store
+        self._queue = Queue(store=store)
         self._bot = bot
         self._settings = settings
         self._clock = clock
         self._health = health
         self._metrics = metrics
         self._controls = controls
-        self._prices = prices
         self._log = structlog.get_logger(__name__)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()  # set and replaced whenever a row changes state
+        self._arrival = asyncio.Event()  # set and replaced whenever a message is committed
         self._pacer = Pacer(settings=settings, clock=clock)
         self._reach = Reachability(clock=clock, initial=probe_initial, cap=probe_every)
-        self._latency = Latency(clock=clock, metrics=metrics)
-        self._migrated: dict[int, int] = {}
+        self._charts = ChartTurns(
+            queue=self._queue, pacer=self._pacer, clock=clock, settings=lambda: self._settings
+        )
+        self._presenter = Presenter(queue=self._queue, clock=clock, prices=prices)
+        self._policy = SendPolicy(
+            queue=self._queue,
+            clock=clock,
+            metrics=metrics,
+            reach=self._reach,
+            latency=Latency(clock=clock, metrics=metrics),
+            progressed=self._progressed,
+            poke=self._poke,
+        )
+        self._latency = self._policy.latency
+        self._spill = Spill(
+            queue=self._queue,
+            clock=clock,
+            bot=bot,
+            pacer=self._pacer,
+            reach=self._reach,
+            presenter=self._presenter,
+            submit=self.submit,
+        )
         self._unroutable: set[str] = set()
-        self._reported: set[tuple[int, str]] = set()  # dead letters already logged at error
         self._worker = asyncio.Lock()  # one delivery loop per outbox: run() and flush() never overlap
         self._in_flight = 0
         self._task_health: TaskHealth | None = None
 
     async def __aenter__(self) -> Outbox:
-        db = self._store.db
-        resent = db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'").rowcount
+        resent = self._queue.resend_interrupted()
         if resent:
             self._log.warning(
                 "outbox_resending",
@@ -128,6 +140,14 @@ class Outbox:
             )
         self._health.add_section("outbox", self.snapshot, problems=self.problems)
         self._controls.add_listener(self._poke)
+        if (rec := self._store.recovery) is not None:  # this start replaced a damaged state database
+            self.submit(
+                Message(
+                    kind=Kind.ERROR,
+                    text=recovery.notice(rec),
+                    dedupe_key=f"state-recovered:{rec.kept_as.name}",
+                )
+            )
         self._refresh_gauges()
         return self
 
@@ -149,7 +169,7 @@ class Outbox:
 
     # submitting ------------------------------------------------------------------------------------
     def submit(self, message: Message) -> bool:
-        chat = self._route(message)
+        chat = route(message, self._settings, self._policy.migrated)
         if chat is None:
             if message.kind not in self._unroutable:
                 self._unroutable.add(message.kind)
@@ -163,41 +183,26 @@ class Outbox:
         held = message.kind in ALERT_KINDS and self._controls.is_muted()
         if held and message.photo is not None:
             return False  # muted: the alert waits for the digest; a picture has no place in it
-        stored = rows.insert(
-            self._store.db, message, chat=chat, silent=silent, held=held, now=self._clock.time()
-        )
+        try:
+            stored = self._queue.insert(message, chat=chat, silent=silent, held=held, now=self._clock.time())
+        except sqlite3.DatabaseError as err:
+            if not (cannot_write(err) or is_damage(err)):
+                raise
+            stored = self._spill.take(message, chat=chat, silent=silent, err=err)
         if not stored:
             return False
         self._poke()
+        arrival, self._arrival = self._arrival, asyncio.Event()
+        arrival.set()
         self._refresh_gauges()
         return True
 
     def _silent_by_default(self, kind: Kind) -> bool:
-        return next((quiet for name, quiet in self._settings.silent.items() if name == kind), False)
-
-    def _route(self, message: Message) -> int | None:
-        s = self._settings
-        if message.chat_id is not None:
-            chat: int | None = message.chat_id
-        elif message.kind in ALERT_KINDS:
-            chat = s.strategy_chat_ids.get(message.strategy or "", s.alert_chat_id)
-        else:
-            chat = s.admin_chat
-        return None if chat is None else self._migrated.get(chat, chat)
+        return silent_by_default(kind, self._settings)
 
     # health ----------------------------------------------------------------------------------------
     def stats(self) -> OutboxStats:
-        counts = {"pending": 0, "sending": 0, "dead": 0, "held": 0}
-        oldest: float | None = None
-        for r in self._store.db.execute(
-            "SELECT state, COUNT(*) AS n, MIN(created) AS oldest FROM outbox "
-            "WHERE state IN ('pending', 'sending', 'dead', 'held') GROUP BY state"
-        ):
-            counts[r["state"]] = r["n"]
-            if r["state"] in ("pending", "sending") and (oldest is None or r["oldest"] < oldest):
-                oldest = r["oldest"]
-        age = None if oldest is None else max(0.0, self._clock.time() - oldest)
-        return OutboxStats(counts["pending"] + counts["sending"], age, counts["dead"], counts["held"])
+        return self._queue.stats(self._clock.time())
 
     def snapshot(self) -> dict[str, Any]:
         st = self.stats()
@@ -208,23 +213,18 @@ class Outbox:
         return snap
 
     def wants_chart(self, dedupe_key: str) -> bool:
-        """Whether the signal message ``dedupe_key`` should get its chart: always when it went out alone;
-        in a coalesced message only for the strongest ``telegram.coalesce_charts`` (charts never crowd out
-        signals in a burst). Call it when the chart is about to be submitted or sent."""
-        r = self._store.db.execute("SELECT rank FROM outbox WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
-        return r is None or r["rank"] is None or r["rank"] < self._settings.coalesce_charts
+        """Whether the signal message ``dedupe_key`` gets its chart (``chart_turns``)."""
+        return self._charts.wanted(dedupe_key)
 
     def problems(self) -> list[str]:
-        r = self._store.db.execute(
-            "SELECT COUNT(*) AS n, MAX(id) AS last FROM outbox WHERE state = 'dead' AND failed >= ?",
-            (self._clock.time() - _DEAD_RECENT,),
-        ).fetchone()
-        if not r["n"]:
-            return []
-        last = self._store.db.execute(
-            "SELECT chat_id, error FROM outbox WHERE id = ?", (r["last"],)
-        ).fetchone()
-        return [f"outbox: {r['n']} dead letter(s) in 24h (last: chat {last['chat_id']}: {last['error']})"]
+        out = []
+        if (full := self._spill.problem()) is not None:
+            out.append(full)
+        dead = self._queue.dead_since(self._clock.time() - _DEAD_RECENT)
+        if dead is not None:
+            n, chat, error = dead
+            out.append(f"outbox: {n} dead letter(s) in 24h (last: chat {chat}: {error})")
+        return out
 
     def _refresh_gauges(self) -> None:
         st = self.stats()
@@ -250,6 +250,7 @@ class Outbox:
     async def _serve(self, health: TaskHealth) -> None:
         self._task_health = health
         chats: dict[int, asyncio.Task[None]] = {}
+        spilling: asyncio.Task[None] | None = None
         next_prune = self._clock.monotonic()
         try:
             while True:
@@ -263,7 +264,11 @@ class Outbox:
                     self.prune()
                     next_prune = self._clock.monotonic() + _PRUNE_EVERY
                 self._release_held()
-                for chat in self._active_chats():
+                self._spill.write_back()
+                if self._spill.unsent() and (spilling is None or spilling.done()):
+                    spilling = asyncio.create_task(self._spill.deliver(health), name="outbox-spill")
+                    spilling.add_done_callback(lambda _t: self._poke())
+                for chat in self._queue.active_chats():
                     if chat not in chats:
                         task = asyncio.create_task(self._deliver_chat(chat, health), name=f"outbox-{chat}")
                         task.add_done_callback(lambda _t: self._poke())
@@ -273,8 +278,12 @@ class Outbox:
                 until = self._controls.muted_until()  # wake when the mute ends, to send the digest
                 if until is not None:
                     wait = min(wait, until - self._clock.time())
-                await self._wait(self._wake.wait(), seconds=wait)
+                if self._spill.full_since is not None:
+                    wait = min(wait, _DISK_RETRY)
+                await first_of(self._clock, self._wake.wait(), seconds=wait)
         finally:
+            if spilling is not None:
+                spilling.cancel()
             for task in chats.values():
                 task.cancel()
             for task in chats.values():
@@ -301,7 +310,7 @@ class Outbox:
                 waits: list[Awaitable[Any]] = [self._progress.wait()]
                 if runner is not None:
                     waits.append(runner)
-                await self._wait(*waits, seconds=remaining)
+                await first_of(self._clock, *waits, seconds=remaining)
             return self.stats().pending == 0
         finally:
             self._reach.cap = cap
@@ -310,18 +319,6 @@ class Outbox:
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
 
-    async def _wait(self, *waits: Awaitable[Any], seconds: float | None = None) -> None:
-        """Until the first of ``waits`` completes or ``seconds`` pass on the clock."""
-        tasks = [asyncio.ensure_future(w) for w in waits]
-        if seconds is not None:
-            tasks.append(asyncio.ensure_future(self._clock.sleep(max(0.0, seconds))))
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w, t in zip([*waits, None], tasks, strict=False):
-                if t is not w and not t.done():  # cancel only what was started here
-                    t.cancel()
-
     def _poke(self) -> None:
         self._wake.set()
 
@@ -329,29 +326,12 @@ class Outbox:
         progress, self._progress = self._progress, asyncio.Event()
         progress.set()
 
-    def _active_chats(self) -> list[int]:
-        return [
-            r["chat_id"]
-            for r in self._store.db.execute(
-                "SELECT DISTINCT chat_id FROM outbox WHERE state IN ('pending', 'sending')"
-            )
-        ]
-
-    def _head(self, chat: int) -> Row | None:
-        r = self._store.db.execute(
-            f"SELECT {COLUMNS} FROM outbox WHERE chat_id = ? AND state IN ('pending', 'sending') "
-            "ORDER BY COALESCE(seq, id) LIMIT 1",
-            (chat,),
-        ).fetchone()
-        return None if r is None else Row.of(r)
-
     def _update(self, row_id: int, **columns: Any) -> None:
-        assignments = ", ".join(f"{name} = ?" for name in columns)
-        self._store.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", (*columns.values(), row_id))
+        self._queue.update(row_id, **columns)
         self._progressed()
 
     async def _deliver_chat(self, chat: int, th: TaskHealth) -> None:
-        while (row := self._head(chat)) is not None:
+        while (row := self._queue.head(chat)) is not None:
             if row.kind in ALERT_KINDS and row.sent_upto == 0 and self._controls.is_muted():
                 self._update(row.id, state="held")
                 continue
@@ -361,10 +341,13 @@ class Outbox:
                 continue
             gate = self._reach.wait_time()
             if gate is None or gate > 0:  # Telegram is down: wait for the probe slot or its outcome
-                await self._wait(self._reach.changed(), seconds=gate)
+                await first_of(self._clock, self._reach.changed(), seconds=gate)
                 continue
             if row.sent_upto == 0 and self._coalesce(chat):
                 continue  # the head is now the first coalesced message
+            if row.kind == Kind.CHART and (hold := self._charts.hold(row)) > 0:
+                await first_of(self._clock, self._arrival.wait(), seconds=hold)
+                continue
             probe = self._reach.begin()
             try:
                 await self._pacer.acquire(chat)
@@ -386,55 +369,14 @@ class Outbox:
         self._progressed()
         return True
 
-    def _reply_parameters(self, row: Row) -> ReplyParameters | None:
-        if row.reply_to_key is None or row.sent_upto:
-            return None
-        r = self._store.db.execute(
-            "SELECT chat_id, message_id FROM outbox WHERE dedupe_key = ?", (row.reply_to_key,)
-        ).fetchone()
-        if r is None or r["message_id"] is None or r["chat_id"] != row.chat_id:
-            return None
-        return ReplyParameters(message_id=r["message_id"], allow_sending_without_reply=True)
-
-    def _display(self, row: Row) -> str:
-        """The text as it goes out now: said late or expired, with the heartbeats it replaced."""
-        now = self._clock.time()
-        if row.kind == Kind.SIGNAL and row.exchange is None:  # perhaps a coalesced message: each block anew
-            refreshed = coalesce.refresh(self._store, carrier=row.id, text=row.text, now=now)
-            if refreshed is not None:
-                return refreshed
-        price_now = None
-        if self._prices is not None and row.exchange and row.symbol:
-            price_now = self._prices(row.exchange, row.symbol)
-        timing = timeliness.Timing(
-            kind=row.kind,
-            decided=row.created,
-            expires=row.expires,
-            symbol=row.symbol,
-            price=row.ref_price,
-            price_now=price_now,
-        )
-        if timeliness.expired(timing, now):
-            return timeliness.expired_text(timing, row.text.split("\n", 1)[0], now)
-        text = row.text
-        if (note := timeliness.late_note(timing, now)) is not None:
-            text = f"{note}\n{text}"
-        if row.skipped:
-            text = f"{text}\n{timeliness.skipped_note(row.skipped)}"
-        return text
-
     async def _attempt(self, row: Row, th: TaskHealth, *, probe: bool) -> None:
-        claimed = self._store.db.execute(
-            "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'", (row.id,)
-        ).rowcount
-        if not claimed:  # superseded (a newer heartbeat) while this loop was waiting its turn
+        if not self._queue.claim(row.id):  # superseded (a newer heartbeat) while this loop waited its turn
             return
-        if row.kind == Kind.CHART and row.reply_to_key and not self.wants_chart(row.reply_to_key):
-            # its signal went out in a burst, beyond the strongest few: the picture would only delay alerts
+        if row.kind == Kind.CHART and self._charts.skip(row):  # it would only delay what comes next
             self._update(row.id, state="superseded", photo=None)
             return
         self._progressed()
-        text = self._display(row) if row.sent_upto == 0 else row.text
+        text = self._presenter.text(row) if row.sent_upto == 0 else row.text
         rest = text[row.sent_upto :]
         parts = spans(rest, row.part_limit)
         if not parts:
@@ -442,176 +384,20 @@ class Outbox:
             return
         chunk = rest[parts[0][0] : parts[0][1]]
         upto = row.sent_upto + parts[1][0] if len(parts) > 1 else len(text)
-        reply = self._reply_parameters(row)
+        reply = self._presenter.reply(row)
         self._in_flight += 1
         try:
-            message_id = await self._request(row, chunk, reply)
-        except TelegramRetryAfter as err:
-            self._answered(th)
-            self._on_retry_after(row, err)
-        except TelegramUnauthorizedError as err:
-            self._answered(th)
-            self._update(row.id, state="pending")
-            raise FatalError("Telegram rejected the bot token (401): fix telegram.bot_token") from err
-        except TelegramMigrateToChat as err:
-            self._answered(th)
-            self._on_migrated(row, err.migrate_to_chat_id)
-        except TelegramBadRequest as err:
-            self._answered(th)
-            self._on_bad_request(row, err, chunk, th)
-        except (TelegramForbiddenError, TelegramNotFound) as err:
-            self._answered(th)
-            self._dead(row, describe_error(err), th)
-        except (TelegramAPIError, ClientDecodeError) as err:  # 5xx, network, timeouts, undecodable answers
-            self._on_transient(row, err, th, probe=probe)
+            message_id = await self._presenter.send(self._bot, row, chunk, reply)
+        except (TelegramAPIError, ClientDecodeError) as err:
+            self._policy.failed(row, err, chunk, th, probe=probe)
         except BaseException:
             self._update(row.id, state="pending")  # cancelled mid-request: the next start sends it again
             raise
         else:
-            self._answered(th)
-            self._on_sent(row, text, message_id, upto, th)
+            self._policy.sent(row, text, message_id, upto, th)
         finally:
             self._in_flight -= 1
             self._refresh_gauges()
-
-    async def _request(self, row: Row, chunk: str, reply: ReplyParameters | None) -> int:
-        """The one Bot API call for a row (another kind of message, e.g. a photo, is another method here);
-        returns Telegram's message id. aiogram's errors are what ``_attempt`` sorts."""
-        photo = rows.photo(self._store.db, row.id) if row.kind == Kind.CHART else None
-        if photo is not None:  # a chart: a multipart upload, the text is its caption
-            with_photo = await self._bot.send_photo(
-                chat_id=row.chat_id,
-                photo=BufferedInputFile(photo, filename="chart.png"),
-                caption=to_plain(chunk) if row.plain else chunk,
-                parse_mode=None if row.plain else ParseMode.HTML,
-                disable_notification=True if row.silent else None,
-                reply_parameters=reply,
-            )
-            return with_photo.message_id
-        sent = await self._bot.send_message(
-            chat_id=row.chat_id,
-            text=to_plain(chunk) if row.plain else chunk,
-            parse_mode=None if row.plain else ParseMode.HTML,
-            disable_notification=True if row.silent else None,
-            reply_parameters=reply,
-        )
-        return sent.message_id
-
-    # outcomes --------------------------------------------------------------------------------------
-    def _answered(self, th: TaskHealth) -> None:
-        down = self._reach.answered()
-        if down is not None:
-            self._log.info("telegram_reachable", down_for=round(down, 1))
-            th.set(TaskStatus.RUNNING, "")
-
-    def _on_sent(self, row: Row, text: str, message_id: int, upto: int, th: TaskHealth) -> None:
-        done = upto >= len(text)
-        self._store.db.execute(
-            "UPDATE outbox SET state = ?, text = ?, sent_upto = ?, message_id = COALESCE(message_id, ?), "
-            "sent = ?, error = NULL, photo = NULL WHERE id = ?",  # a chart's picture is not kept
-            ("sent" if done else "pending", text, upto, message_id, self._clock.time(), row.id),
-        )
-        if done:
-            self._delivered(row)
-        self._progressed()
-        self._metrics.telegram_sends.labels(result="ok").inc()
-        th.event()
-
-    def _delivered(self, row: Row) -> None:
-        """A row fully sent: the signals it carried are sent with it; their latency is observed."""
-        db = self._store.db
-        members = db.execute(
-            "SELECT strategy, event_time FROM outbox WHERE carrier = ? AND state = 'carried'", (row.id,)
-        ).fetchall()
-        if members:
-            db.execute(
-                "UPDATE outbox SET state = 'sent', sent = ?, message_id = (SELECT message_id FROM outbox "
-                "WHERE id = ?) WHERE carrier = ? AND state = 'carried'",
-                (self._clock.time(), row.id, row.id),
-            )
-        carried = [(m["strategy"], m["event_time"], "coalesced") for m in members]
-        for strategy, event_time, kind in [*carried, (row.strategy, row.event_time, "single")]:
-            if event_time is not None:
-                self._latency.observe(event_time=event_time, strategy=strategy or "", kind=kind)
-
-    def _on_retry_after(self, row: Row, err: TelegramRetryAfter) -> None:
-        self._metrics.telegram_sends.labels(result="retry_after").inc()
-        self._metrics.telegram_retry_after.inc(err.retry_after)
-        self._log.warning("telegram_flood_wait", chat_id=row.chat_id, retry_after=err.retry_after)
-        self._update(
-            row.id,
-            state="pending",
-            attempts=row.attempts + 1,
-            not_before=self._clock.time() + err.retry_after,
-            error=describe_error(err),
-        )
-
-    def _on_transient(self, row: Row, err: BaseException, th: TaskHealth, *, probe: bool) -> None:
-        reason = describe_error(err)
-        self._metrics.telegram_sends.labels(result="error").inc()
-        self._update(row.id, state="pending", attempts=row.attempts + 1, error=reason)
-        if self._reach.failed(probe=probe):
-            self._log.warning(
-                "telegram_unreachable",
-                error=reason,
-                chat_id=row.chat_id,
-                effect=f"probing every {self._reach.cap:g}s at most; nothing is dropped",
-            )
-            th.error(f"telegram: {reason}")
-            th.set(TaskStatus.DEGRADED, f"telegram: {reason}")
-
-    def _on_bad_request(self, row: Row, err: TelegramBadRequest, chunk: str, th: TaskHealth) -> None:
-        description = err.message
-        if is_parse_error(description) and not row.plain:
-            self._metrics.telegram_sends.labels(result="parse_error").inc()
-            self._log.warning(
-                "telegram_plain_fallback",
-                chat_id=row.chat_id,
-                dedupe_key=row.dedupe_key,
-                error=describe_error(err),
-            )
-            self._update(row.id, state="pending", plain=1)
-            return
-        if is_too_long(description) and length(chunk) > _MIN_PART:
-            self._metrics.telegram_sends.labels(result="too_long").inc()
-            limit = max(_MIN_PART, min(row.part_limit, length(chunk)) // 2)
-            self._update(row.id, state="pending", part_limit=limit)
-            return
-        if "replied" in description.lower() and row.reply_to_key is not None:
-            self._update(row.id, state="pending", reply_to_key=None)
-            return
-        self._dead(row, describe_error(err), th)
-
-    def _on_migrated(self, row: Row, new_chat: int) -> None:
-        self._migrated[row.chat_id] = new_chat
-        self._store.db.execute(
-            "UPDATE outbox SET chat_id = ?, state = CASE state WHEN 'sending' THEN 'pending' ELSE state END "
-            "WHERE chat_id = ? AND state IN ('pending', 'sending', 'held')",
-            (new_chat, row.chat_id),
-        )
-        self._progressed()
-        self._poke()
-        self._log.warning(
-            "telegram_chat_migrated",
-            chat_id=row.chat_id,
-            new_chat_id=new_chat,
-            hint="update the chat id in the settings",
-        )
-
-    def _dead(self, row: Row, reason: str, th: TaskHealth) -> None:
-        self._update(row.id, state="dead", error=reason, failed=self._clock.time(), attempts=row.attempts + 1)
-        self._store.db.execute(
-            "UPDATE outbox SET state = 'dead', error = ?, failed = ? WHERE carrier = ? AND state = 'carried'",
-            (reason, self._clock.time(), row.id),
-        )
-        self._metrics.telegram_sends.labels(result="dead").inc()
-        first = (row.chat_id, reason) not in self._reported
-        self._reported.add((row.chat_id, reason))
-        (self._log.error if first else self._log.info)(
-            "outbox_dead_letter", chat_id=row.chat_id, kind=row.kind, dedupe_key=row.dedupe_key, error=reason
-        )
-        if first:
-            th.error(f"outbox dead letter (chat {row.chat_id}, {row.kind}): {reason}")
 
     # mute ------------------------------------------------------------------------------------------
     def _release_held(self) -> None:

@@ -36,5 +36,9 @@ class Pacer:
                 break
             await self._clock.sleep(self._recent[0] + 1.0 - now)
         self._recent.append(now)
+        self._chat_ready[chat] = now + self.interval(chat)
+
+    def interval(self, chat: int) -> float:
+        """Seconds between two requests to ``chat``."""
         s = self.settings
-        self._chat_ready[chat] = now + (60.0 / s.group_per_minute if chat < 0 else s.per_chat_interval)
+        return 60.0 / s.group_per_minute if chat < 0 else s.per_chat_interval

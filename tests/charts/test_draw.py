@@ -6,7 +6,8 @@ import pytest
 
 from signalbots.charts.draw import draw
 from signalbots.charts.history import MarketHistory
-from signalbots.charts.spec import for_market, for_signal, resample
+from signalbots.charts.signal_chart import for_signal
+from signalbots.charts.spec import for_market, resample
 from signalbots.signals.model import Direction
 
 from .conftest import CASCADE_FACTS, END, EX, SPIKE_FACTS, SYM, candidate

@@ -9,7 +9,8 @@ import pytest
 
 from signalbots.charts.history import MarketHistory
 from signalbots.charts.renderer import ChartError, ChartRenderer
-from signalbots.charts.spec import ChartSpec, for_signal
+from signalbots.charts.signal_chart import for_signal
+from signalbots.charts.spec import ChartSpec
 
 from .conftest import SPIKE_FACTS, candidate
 from .png import decode

@@ -21,6 +21,7 @@ from signalbots.notifier import Kind
 from signalbots.signals.desk import Desk
 from signalbots.signals.model import Direction
 from signalbots.store import Store
+from tests.filling_disk import FillingDisk
 
 XRP, ADA, BTC, DOGE = "XRP/USDT:USDT", "ADA/USDT:USDT", "BTC/USDT:USDT", "DOGE/USDT:USDT"
 
@@ -312,3 +313,32 @@ def test_a_gap_past_target_two_cannot_lift_a_losing_day_above_the_loss_limit(
     assert desk.daily_r("volume", T0 + 4 * HOUR) < -2.2
     assert desk.paused("volume", T0 + 4 * HOUR)
     assert desk.consider([candidate(symbol="SOL/USDT:USDT", time_ms=T0 + 5 * HOUR)]) == []
+
+
+def test_signals_decided_while_the_disk_is_full_are_sent_once_and_written_when_space_returns(
+    tmp_path: Path,
+) -> None:
+    """Issue 20: a signal the state disk refuses is still sent; dedupe and cooldown hold from memory."""
+    store = Store(path=tmp_path / "state.sqlite", connection=FillingDisk)
+    store.open()
+    bench = Bench(
+        tmp_path / "state.sqlite", make_settings(), RecordingNotifier(), Metrics(), ManualClock(), store
+    )
+    disk = store.db
+    assert isinstance(disk, FillingDisk)
+    desk = bench.desk()
+
+    disk.full = True
+    assert desk.consider([candidate(key="k1")])  # accepted although no row could be written
+    assert desk.consider([candidate(key="k1")]) == []  # the same key: once
+    assert desk.consider([candidate(key="k2", time_ms=T0 + HOUR)]) == []  # XRP's 2h cooldown holds
+    assert [m.dedupe_key for m in bench.notifier.of(Kind.SIGNAL)] == ["signal:k1"]
+    assert store.db.execute("SELECT COUNT(*) FROM signals").fetchone()[0] == 0
+
+    disk.full = False  # space returns: the held signal is written before the next decision
+    assert desk.consider([candidate(symbol=ADA, key="k3", time_ms=T0 + HOUR)])
+    keys = [r["dedupe_key"] for r in store.db.execute("SELECT dedupe_key FROM signals ORDER BY id")]
+    assert keys == ["k1", "k3"]
+    bench.restart()  # the cooldown written from memory outlives the process
+    assert bench.desk().consider([candidate(key="k4", time_ms=T0 + HOUR)]) == []
+    assert [m.dedupe_key for m in bench.notifier.of(Kind.SIGNAL)] == ["signal:k1", "signal:k3"]

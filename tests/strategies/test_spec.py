@@ -87,3 +87,31 @@ def test_a_strategys_settings_keep_their_old_import_path() -> None:
     assert settings.VolumeSettings is VOLUME.settings  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         _ = settings.NoSuchSettings  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_every_kind_a_strategy_proposes_has_a_cooldown_and_a_title(spec: StrategySpec[Any]) -> None:
+    from signalbots.charts.history import MarketHistory
+    from signalbots.settings import Settings
+    from signalbots.signals.model import Direction
+    from signalbots.strategies.base import directional
+
+    settings = Settings()
+    for kind, alert in spec.alerts.items():
+        c = directional(
+            strategy=spec.name,
+            kind=kind,
+            exchange="binanceusdm",
+            symbol="XRP/USDT:USDT",
+            direction=Direction.LONG,
+            entry=1.0,
+            stop=0.9,
+            time_ms=0,
+            expiry_s=60.0,
+            key="k",
+            facts={},
+        )
+        assert c is not None
+        key, seconds = spec.cooldown_of(c, settings)
+        assert key.startswith(f"{spec.name}:") and seconds > 0
+        assert alert.title and alert.chart(c, MarketHistory()).title

@@ -415,6 +415,7 @@ async def test_outcome_replies_to_its_signal(
     outbox = make_outbox()
     async with running(outbox, health):
         outbox.submit(notice("other", ALERT_CHAT, "an earlier message"))
+        await drive(outbox, lambda: len(sim.sent) == 1)  # out before the signal (signals go first)
         outbox.submit(Message(kind=Kind.SIGNAL, text="🚀 LONG BTC", dedupe_key="sig"))
         outbox.submit(Message(kind=Kind.OUTCOME, text="✅ target 1", dedupe_key="out", reply_to_key="sig"))
         outbox.submit(Message(kind=Kind.OUTCOME, text="orphan", dedupe_key="orphan", reply_to_key="unknown"))
