@@ -35,7 +35,7 @@ from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
 if TYPE_CHECKING:
-    from signalbots.settings import RiskSettings
+    from signalbots.settings.sections import RiskSettings
 
 __all__ = ["SPEC", "OpenInterestSettings", "OpenInterestStrategy", "flush_chart"]
 
