@@ -3,6 +3,11 @@ per five minutes, evenly spaced, within its share of the weight budget, and on a
 
 from __future__ import annotations
 
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from signalbots.events import OpenInterest
 from signalbots.exchange.open_interest import OpenInterestFeed
 from signalbots.exchange.venues import VENUES
@@ -55,3 +60,31 @@ async def test_a_rate_limit_pauses_the_round_and_it_carries_on_without_a_burst()
         r.clock.advance(31.0)  # the pause is over: one request, then the schedule again
         await r.until(lambda: len(r.events(OpenInterest)) == 2, "carried on")
         assert len(r.sim.requests(EX, path=PATH)) == asked + 1
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(["", "NaN", "inf", "-1", "1e400", "12.5"]),
+)
+
+
+@given(
+    raw=st.one_of(
+        st.dictionaries(st.sampled_from(["openInterest", "oiCcy", "oiUsd", "holdVol", "ts"]), _values),
+        _values,
+    ),
+    price=st.one_of(st.none(), st.floats()),
+    size=st.one_of(st.none(), st.floats()),
+)
+def test_property_any_entry_reads_as_a_finite_figure_or_none(
+    raw: object, price: float | None, size: float | None
+) -> None:
+    for fields in (v.open_interest for v in VENUES.values()):
+        assert fields is not None
+        got = fields.read(raw, price=price, contract_size=size)
+        assert got is None or all(math.isfinite(x) and x >= 0 for x in got)
+        fields.time_ms(raw)  # never raises

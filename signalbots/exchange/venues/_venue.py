@@ -145,7 +145,8 @@ class OpenInterestFields:
             if price is None or not (math.isfinite(price) and price > 0):
                 return None
             usd = amount * price
-        return (amount, usd) if usd >= 0 else None
+        finite = math.isfinite(amount) and math.isfinite(usd)  # a huge size × size × price overflows
+        return (amount, usd) if finite and usd >= 0 else None
 
     def time_ms(self, raw: Any) -> int | None:
         stamp = _number(_pick(raw, self.time)) if self.time is not None else None
