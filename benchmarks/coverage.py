@@ -12,7 +12,7 @@ the simulators share the timeline. Measured:
 * RSS once every symbol is covered and warmed up, and its growth over the second half of the steady run;
 * open interest (issue 18, acceptance 5): Binance's per-symbol polling as a share of its weight budget (the
   requests that reached the simulator, weight 1 each), and every exchange's largest open interest age
-  against its cadence + 5 s (Binance: the paced round, 550 × 0.545 s = 5 min; the others: their poll).
+  against its cadence + 5 s (Binance: 5 min, its 550 requests spread over 294 s; the others: their poll).
 
 An exchange that covers no symbol fails the benchmark: nothing is skipped.
 """
@@ -107,7 +107,7 @@ def _open_interest(run: list[dict[str, Any]], *, sim: ExchangeSim) -> dict[str, 
         assert fields is not None, f"{ex}: no open interest in its profile"
         per_symbol = fields.call is not None and fields.source.value == "per_symbol"
         poll = fields.interval if fields.call is not None else INTERVALS["ticker"]
-        cadence[ex] = fields.spacing(venue(ex).budget, COUNTS[ex]) * COUNTS[ex] if per_symbol else poll
+        cadence[ex] = fields.cadence(venue(ex).budget, COUNTS[ex]) if per_symbol else poll
     budget = venue("binanceusdm").budget
     asked = [
         r for r in sim.requests("binanceusdm", path="/openInterest") if first["t"] <= r.time <= last["t"]
