@@ -66,6 +66,7 @@ _SHOWN = (
     "full_coverage_after_sim_s",
     "asyncio_sleep0_us",
     "candle_settings_per_s",
+    "open_interest",  # issue 18, acceptance 5 (coverage)
 )
 PACKAGES = ("ccxt", "aiohttp", "aiogram", "pydantic", "pydantic-settings", "structlog", "prometheus-client")
 

@@ -25,7 +25,13 @@ from signalbots.app import Daemon, Unit, _Runtime
 from signalbots.health import TaskHealth
 from signalbots.settings import Settings
 
-_KINDS = {"Candle": "candle", "FundingSnapshot": "funding", "Ticker": "ticker", "Liquidation": "liquidation"}
+_KINDS = {
+    "Candle": "candle",
+    "FundingSnapshot": "funding",
+    "Ticker": "ticker",
+    "Liquidation": "liquidation",
+    "OpenInterest": "open_interest",
+}
 
 
 def _rss_mb() -> float:

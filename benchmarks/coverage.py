@@ -9,7 +9,10 @@ the simulators share the timeline. Measured:
   delivered them — the largest over the steady run, against the feed's interval + 5 s;
 * each exchange's REST weight per minute (the daemon's own count, in ccxt cost units) as a fraction of the
   exchange's budget, averaged over the steady run; MEXC's busiest endpoint against its per-endpoint limit;
-* RSS once every symbol is covered and warmed up, and its growth over the second half of the steady run.
+* RSS once every symbol is covered and warmed up, and its growth over the second half of the steady run;
+* open interest (issue 18, acceptance 5): Binance's per-symbol polling as a share of its weight budget (the
+  requests that reached the simulator, weight 1 each), and every exchange's largest open interest age
+  against its cadence + 5 s (Binance: 5 min, its 550 requests spread over 294 s; the others: their poll).
 
 An exchange that covers no symbol fails the benchmark: nothing is skipped.
 """
@@ -86,7 +89,39 @@ async def run(directory: Path) -> dict[str, Any]:
                 daemon.poll_reports()
             run = [r for r in daemon.reports if r["t"] >= begin["t"]]
             real_s = time.monotonic() - started
-    return _figures(run, sim=sim, coverage_s=coverage_s, real_s=real_s, inbox=inbox)
+    figures = _figures(run, sim=sim, coverage_s=coverage_s, real_s=real_s, inbox=inbox)
+    figures["detail"]["open_interest"] = _open_interest(run, sim=sim)
+    return figures
+
+
+def _open_interest(run: list[dict[str, Any]], *, sim: ExchangeSim) -> dict[str, Any]:
+    """Acceptance 5 of issue 18: Binance's open interest polling ≤ 5 % of its weight budget at full market,
+    and every symbol's figure no older than its cadence + 5 s (each exchange's)."""
+    first, last = run[0], run[-1]
+    minutes = (last["t"] - first["t"]) / 60
+    ages = {ex: max(r["ages"].get("open_interest", {}).get(ex, [0, 0.0])[1] for r in run) for ex in COUNTS}
+    covered = {ex: int(last["ages"].get("open_interest", {}).get(ex, [0])[0]) for ex in COUNTS}
+    cadence: dict[str, float] = {}
+    for ex in COUNTS:
+        fields = venue(ex).open_interest
+        assert fields is not None, f"{ex}: no open interest in its profile"
+        per_symbol = fields.call is not None and fields.source.value == "per_symbol"
+        poll = fields.interval if fields.call is not None else INTERVALS["ticker"]
+        cadence[ex] = fields.cadence(venue(ex).budget, COUNTS[ex]) if per_symbol else poll
+    budget = venue("binanceusdm").budget
+    asked = [
+        r for r in sim.requests("binanceusdm", path="/openInterest") if first["t"] <= r.time <= last["t"]
+    ]
+    share = len(asked) / minutes / (budget.units * 60 / budget.window)
+    ok = share <= 0.05 and all(ages[ex] <= cadence[ex] + 5 for ex in COUNTS) and covered == COUNTS
+    return {
+        "binance_weight_share": round(share, 4),
+        "binance_requests_per_minute": round(len(asked) / minutes, 1),
+        "age_max_s_by_exchange": {ex: round(v, 1) for ex, v in ages.items()},
+        "age_limit_s_by_exchange": {ex: round(v + 5, 1) for ex, v in cadence.items()},
+        "symbols_covered": covered,
+        "acceptance_5": "PASS" if ok else "FAIL",
+    }
 
 
 def _figures(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from signalbots.clock import ManualClock
-from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker
+from signalbots.events import Candle, FundingSnapshot, MarketEvent, OpenInterest, Ticker
 from signalbots.logs import configure_logging
 from signalbots.marketdata import DataProblem, scan
 from signalbots.metrics import Metrics
@@ -225,6 +225,8 @@ class _Replay:
                 # a close is the last trade *before* the close time: it belongs to the hour that ends there
                 at, price = (now - 1, ev.close) if isinstance(ev, Candle) else (ev.time_ms, ev.last)
                 self.desk.observe_price(ev.exchange, ev.symbol, at, price)
+            elif isinstance(ev, OpenInterest):
+                self.desk.observe_open_interest(ev)
             if not proposing:
                 continue
             for strategy in self.strategies:

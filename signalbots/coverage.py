@@ -32,6 +32,8 @@ def venue_provides(venue: Venue) -> frozenset[FeedKind]:
     kinds = {FeedKind.TICKERS, FeedKind.FUNDING, FeedKind.CANDLES}
     if venue.liquidation_stream is not None:
         kinds.add(FeedKind.LIQUIDATIONS)
+    if venue.open_interest is not None:
+        kinds.add(FeedKind.OPEN_INTEREST)
     return frozenset(kinds)
 
 

@@ -2,7 +2,8 @@
 
 Starts the exchange simulator (Binance, Bybit, OKX, MEXC, Hyperliquid) and the Telegram Bot API simulator,
 drives a seeded synthetic market at ``_SPEED`` × real time with a scripted scenario — a volume spike that runs
-to its second target, a funding extreme, a cross-exchange funding spread and a liquidation cascade — and
+to its second target, a funding extreme, a cross-exchange funding spread, an open interest flush and a
+liquidation cascade (open interest shown in each alert where it is known) — and
 runs the real daemon (limiter, breakers, feeds, strategies, desk, tracker, outbox, heartbeat) against
 them. Every message the chats receive is printed as Telegram would show it.
 
@@ -119,6 +120,13 @@ def _scenario(market: Market) -> list[_Step]:
         # Hourly 0.00625% = 0.05% per 8h = 55% APR, against Binance's 8-hourly 0.01% (11%): a 44% gap.
         m.set_funding("hyperliquid", "BTC", 0.0000625)
 
+    eth = market.listing("bybit", "ETH")
+    market.set_volatility("bybit", "ETH", 0.05)  # calm before and after: the flush is the only move
+
+    def flush(m: Market) -> None:  # positions closed in a hurry: open interest −8 % as the price drops 3 %
+        m.set_open_interest("bybit", "ETH", m.open_interest(eth) * 0.92)
+        m.set_price("bybit", "ETH", m.last_price(eth) * 0.97)
+
     def cascade(m: Market) -> None:
         m.set_volume_24h("binanceusdm", "AVAX", 120_000_000.0)  # tier: others, $250k in 5 minutes
         m.liquidate("binanceusdm", "AVAX", Side.LONG, notional_usd=140_000.0)
@@ -130,6 +138,7 @@ def _scenario(market: Market) -> list[_Step]:
         _Step(1 * _MIN, "DOGE funding turns deeply negative on Binance", funding_extreme),
         _Step(10 * _MIN, "XRP breaks out after its volume spike", after_spike),
         _Step(18 * _MIN, "SOL funding diverges between Bybit and OKX", funding_spread),
+        _Step(20 * _MIN, "ETH longs flushed on Bybit: open interest −8 % as the price drops 3 %", flush),
         _Step(24 * _MIN, "AVAX longs start getting liquidated on Binance", cascade),
         _Step(24.5 * _MIN, "…and more AVAX longs", cascade_more),
         _Step(28 * _MIN, "BTC funding rises to 0.035% per 8h on Bybit, OKX and MEXC", btc_warms),

@@ -77,7 +77,29 @@ class Ticker:
     received: float = 0.0
 
 
-MarketEvent = Liquidation | FundingSnapshot | Candle | Ticker
+@dataclass(frozen=True, slots=True)
+class OpenInterest:
+    """The positions open on one side of a perpetual (longs = shorts), in base units and in USD.
+
+    Every venue's figure is one side: Bybit's ``openInterest`` counts both sides and is not used (its
+    ``singleOpenInterest`` is). ``usd`` is the exchange's own value where it publishes one (Bybit, OKX),
+    else ``base`` × the latest price.
+    """
+
+    exchange: str
+    symbol: str
+    time_ms: int
+    base: float
+    usd: float
+    received: float = 0.0
+
+    @property
+    def price(self) -> float:
+        """The price the USD figure was valued at."""
+        return self.usd / self.base if self.base > 0 else 0.0
+
+
+MarketEvent = Liquidation | FundingSnapshot | Candle | Ticker | OpenInterest
 
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 

@@ -21,6 +21,7 @@ class FeedKind(StrEnum):
     FUNDING = "funding"
     CANDLES = "candles"
     LIQUIDATIONS = "liquidations"
+    OPEN_INTEREST = "open_interest"
 
 
 @dataclass(frozen=True, slots=True)

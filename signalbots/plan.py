@@ -22,10 +22,10 @@ from signalbots.strategies.registry import SPECS
 __all__ = ["OUTCOMES", "ExchangeFeeds", "feed_plan", "merged_needs"]
 
 # What the daemon reads whatever the strategies: tickers (liquidity floors, last prices), funding (what an
-# open signal pays or earns) and closed candles (fills, gaps, correlations) — the strategies' candles when
-# they ask for any, else these.
+# open signal pays or earns), closed candles (fills, gaps, correlations) — the strategies' candles when
+# they ask for any, else these — and open interest (the context line of every alert).
 OUTCOMES = Needs(
-    feeds=frozenset({FeedKind.TICKERS, FeedKind.FUNDING, FeedKind.CANDLES}),
+    feeds=frozenset({FeedKind.TICKERS, FeedKind.FUNDING, FeedKind.CANDLES, FeedKind.OPEN_INTEREST}),
     candles=(CandleSeries("5m", 5_000_000.0, 0),),
 )
 

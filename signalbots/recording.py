@@ -27,7 +27,15 @@ from typing import IO, Any
 import structlog
 
 from signalbots.clock import Clock
-from signalbots.events import Candle, FundingSnapshot, Liquidation, MarketEvent, Side, Ticker
+from signalbots.events import (
+    Candle,
+    FundingSnapshot,
+    Liquidation,
+    MarketEvent,
+    OpenInterest,
+    Side,
+    Ticker,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +47,7 @@ _TYPES: dict[type[Any], str] = {
     FundingSnapshot: "funding",
     Candle: "candle",
     Ticker: "ticker",
+    OpenInterest: "open_interest",
 }
 # Field converters reject what the dataclass would accept but is wrong (a string price, a float time, NaN).
 _Conv = Callable[[Any], Any]
@@ -113,6 +122,7 @@ _FIELDS: dict[str, tuple[type[Any], dict[str, _Conv], dict[str, _Conv]]] = {
         _COMMON | {"last": _num},
         {"quote_volume_24h": _opt_num, "received": _num},
     ),
+    "open_interest": (OpenInterest, _COMMON | {"base": _num, "usd": _num}, {"received": _num}),
 }
 
 

@@ -14,7 +14,7 @@ import structlog
 
 from signalbots.clock import Clock
 from signalbots.controls import Controls
-from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker
+from signalbots.events import Candle, FundingSnapshot, MarketEvent, OpenInterest, Ticker
 from signalbots.exchange.bus import EventBus
 from signalbots.health import TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
@@ -178,6 +178,9 @@ class TrackerRunner:
         elif isinstance(event, FundingSnapshot):
             resolved = self._tracker.on_funding(event)
             now = event.time_ms
+        elif isinstance(event, OpenInterest):
+            self._desk.observe_open_interest(event)  # every alert's context
+            return
         else:
             return
         if resolved:

@@ -24,11 +24,12 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from signalbots.exchange.venues import VENUES
+from signalbots.strategies.registry import names
 
 Value = str | int | float | bool | Path | list[str] | list[int]
 Section = Mapping[str, Value]
 
-STRATEGIES = ("liquidation", "funding", "volume")
+STRATEGIES = tuple(names())  # every registered strategy: a test names the ones it runs
 
 
 class _Sim(Protocol):

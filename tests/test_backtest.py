@@ -15,7 +15,7 @@ import pytest
 
 from signalbots.backtest import EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE, parse_time, run_backtest
 from signalbots.clock import ManualClock
-from signalbots.events import Liquidation, MarketEvent, Side, Ticker
+from signalbots.events import Liquidation, MarketEvent, OpenInterest, Side, Ticker
 from signalbots.marketdata import scan
 from signalbots.recording import RecordingWriter
 from signalbots.replay import replay_events
@@ -115,7 +115,7 @@ def _recompute(rs: list[float]) -> dict[str, float | None]:
 def test_statistics_agree_with_the_listed_signals() -> None:
     doc = report(MARKET)
     signals, stats = doc["signals"], doc["stats"]
-    assert set(stats) == {"liquidation", "funding", "volume", "all"}
+    assert set(stats) == {"liquidation", "funding", "volume", "open_interest", "all"}
     for name, st in stats.items():
         mine = [s for s in signals if name == "all" or s["strategy"] == name]
         resolved = sorted(
@@ -129,7 +129,10 @@ def test_statistics_agree_with_the_listed_signals() -> None:
         assert st["expectancy"] == (None if st["avg_r"] is None else pytest.approx(st["avg_r"], abs=1e-9))
     assert (
         stats["all"]["count"]
-        == stats["funding"]["count"] + stats["volume"]["count"] + stats["liquidation"]["count"]
+        == stats["funding"]["count"]
+        + stats["volume"]["count"]
+        + stats["liquidation"]["count"]
+        + stats["open_interest"]["count"]  # the shared data holds no open interest: 0
     )
 
 
@@ -318,6 +321,41 @@ async def test_a_recording_made_by_the_writer_replays_through_the_backtest(tmp_p
     assert sig["exit_price"] == sig["targets"][1] and sig["gross_r"] == pytest.approx(2.0)
     assert sig["r"] < 2.0  # net of fees and slippage
     assert doc["stats"]["liquidation"]["count"] == 1
+
+
+async def test_open_interest_in_a_recording_replays_into_signals_and_their_context(tmp_path: Path) -> None:
+    """A long flush on SOL (open interest −8 % in 20 minutes, price −4 %), then the rebound; and a DOGE
+    cascade an hour into that open interest history."""
+    t0 = 1_700_000_000_000
+    ex, sol, doge = "bybit", "SOL/USDT:USDT", "DOGE/USDT:USDT"
+    events: list[MarketEvent] = []
+    for minute in range(0, 61, 10):  # an hour of DOGE open interest: 400M coins at $0.10, then 380M
+        base = 400e6 if minute < 60 else 380e6
+        events.append(OpenInterest(ex, doge, t0 + minute * 60_000, base=base, usd=base * 0.1))
+    flush = [(0, 1_000_000, 100.0), (10, 980_000, 98.0), (20, 920_000, 96.0)]
+    events += [OpenInterest(ex, sol, t0 + m * 60_000, base=b, usd=b * p) for m, b, p in flush]
+    for i in range(1, 60):  # the rebound, through both targets
+        events.append(Ticker(ex, sol, t0 + (20 + i) * 60_000, 96.0 + i * 0.2, 5e8))
+    events += _cascade(t0 + 60 * 60_000)[:5]  # ticker and four prints at +60 min
+    events.sort(key=lambda e: e.time_ms)
+    clock = ManualClock(start=t0 / 1000)
+    async with RecordingWriter(directory=tmp_path, clock=clock) as writer:
+        for e in events:
+            clock.advance(max(0.0, e.time_ms / 1000 - clock.time()))
+            writer.write(e)
+    doc = report(tmp_path)
+    by_strategy = {s["strategy"]: s for s in doc["signals"]}
+    flush_signal = by_strategy["open_interest"]
+    assert (flush_signal["kind"], flush_signal["symbol"], flush_signal["direction"]) == ("flush", sol, "long")
+    assert flush_signal["entry"] == 96.0 and flush_signal["outcome"] == "target2"
+    assert flush_signal["facts"]["oi_change_pct"] == pytest.approx(-8.0)
+    cascade = by_strategy["liquidation"]
+    # the context the desk adds: $38M open now, −5 % in coins over the hour, and the cascade (three prints
+    # of $99,000 reach the $250k tier) as a share of it: 297,000 / 38,000,000 = 0.78 %
+    assert cascade["facts"]["oi_usd"] == pytest.approx(38e6)
+    assert cascade["facts"]["oi_change_1h_pct"] == pytest.approx(-5.0)
+    assert cascade["facts"]["window_notional_usd"] == 297_000.0
+    assert cascade["facts"]["oi_share_pct"] == pytest.approx(297_000 / 38e6 * 100)
 
 
 def test_a_killed_recording_replays_what_it_holds_and_says_it_was_cut(tmp_path: Path) -> None:

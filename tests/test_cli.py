@@ -108,13 +108,14 @@ def test_a_start_refused_with_78_is_not_reported_as_unclean_next_time(tmp_path: 
         (ALL_OFF, "every exchange is disabled (binanceusdm, bybit, okx, mexc, hyperliquid: enabled = false)"),
         (
             OFFLINE | {f"SIGNALBOTS_STRATEGIES__{s.upper()}__ENABLED": "false" for s in STRATEGIES},
-            "every strategy is disabled (liquidation, funding, volume: enabled = false)",
+            "every strategy is disabled (liquidation, funding, volume, open_interest: enabled = false)",
         ),
         (
             exchanges_env({"mexc": closed_endpoints(CLOSED)})
             | {
                 "SIGNALBOTS_STRATEGIES__FUNDING__ENABLED": "false",
                 "SIGNALBOTS_STRATEGIES__VOLUME__ENABLED": "false",
+                "SIGNALBOTS_STRATEGIES__OPEN_INTEREST__ENABLED": "false",  # MEXC's ticker carries it
             },
             "no enabled strategy gets its data from the enabled exchanges (mexc): "
             "liquidation reads liquidations",

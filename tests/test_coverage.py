@@ -42,8 +42,13 @@ def test_the_defaults_can_signal(tmp_path: Path) -> None:
             "enable at least one in [exchanges.<id>]",
         ),
         (
-            _off("strategies.liquidation", "strategies.funding", "strategies.volume"),
-            "every strategy is disabled (liquidation, funding, volume: enabled = false); "
+            _off(
+                "strategies.liquidation",
+                "strategies.funding",
+                "strategies.volume",
+                "strategies.open_interest",
+            ),
+            "every strategy is disabled (liquidation, funding, volume, open_interest: enabled = false); "
             "enable at least one in [strategies.<name>]",
         ),
         (  # MEXC publishes no liquidation stream
@@ -53,6 +58,7 @@ def test_the_defaults_can_signal(tmp_path: Path) -> None:
                 "exchanges.okx",
                 "strategies.funding",
                 "strategies.volume",
+                "strategies.open_interest",
             ),
             "no enabled strategy gets its data from the enabled exchanges (mexc): "
             "liquidation reads liquidations; enable binanceusdm, bybit or okx, or another strategy",
@@ -80,7 +86,9 @@ def test_one_strategy_with_its_data_is_enough(tmp_path: Path, toml: str) -> None
 
 def test_refused_as_invalid_settings_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(_off("strategies.liquidation", "strategies.funding", "strategies.volume"))
+    path.write_text(
+        _off("strategies.liquidation", "strategies.funding", "strategies.volume", "strategies.open_interest")
+    )
     with pytest.raises(NoSignalPossible) as err:
         require_a_signal(load_settings(path, env_file=None))
     assert str(err.value).startswith("no signal possible: every strategy is disabled")

@@ -32,6 +32,8 @@ def test_default_demo_shows_the_whole_product_and_exits_0(tmp_path: Path) -> Non
         "💸 Funding extreme",
         "↔️ Funding spread",
         "💥 Liquidation cascade",
+        "🌊 Open interest flush",
+        "⚖️ OI $",  # the open interest line under the alerts where it is known
         "💚 signalbots — health check",
         "🚀 signalbots",
         "🛑 signalbots stopping: demo finished",
@@ -116,8 +118,8 @@ def test_the_summary_counts_carry_alerts_apart_and_speaks_english() -> None:
     chat.finished = True
     text, complete = summary(chat)
     assert text.strip() == (
-        "summary: 6 messages — 2 signals (liquidation 0, funding 1, volume 1), 1 carry alert, "
-        "1 outcome reply, 1 chart, 0 heartbeats, 1 notice\n"
-        "demo incomplete: no liquidation signal, no heartbeat"
+        "summary: 6 messages — 2 signals (liquidation 0, funding 1, volume 1, open_interest 0), "
+        "1 carry alert, 1 outcome reply, 1 chart, 0 heartbeats, 1 notice\n"
+        "demo incomplete: no liquidation signal, no open_interest signal, no heartbeat"
     )
     assert not complete

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalbots.clock import ManualClock
-from signalbots.events import Candle, FundingSnapshot, Liquidation, MarketEvent, Side, Ticker
+from signalbots.events import Candle, FundingSnapshot, Liquidation, MarketEvent, OpenInterest, Side, Ticker
 from signalbots.recording import (
     RecordingError,
     RecordingWriter,
@@ -47,6 +47,7 @@ def sample_events(n: int = 8, start_ms: int = 1_637_056_800_000) -> list[MarketE
             Candle("mexc", "XRP/USDT:USDT", t - 60_000, "1m", 1.0, 1.1, 0.9, 1.05, 3.0, 3.15, received=7.0),
             Ticker("binanceusdm", "XRP/USDT:USDT", t, 1.0734, 5.5e8),
             Ticker("bybit", "XRP/USDT:USDT", t, 1.0735, None),
+            OpenInterest("okx", "SOL/USDT:USDT", t, 1_234_567.8, 176_543_210.5, received=2.25),
         ]
     return out
 
@@ -55,7 +56,7 @@ def test_every_event_type_survives_a_line_unchanged() -> None:
     for event in sample_events(2):
         line = encode_event(event)
         assert "\n" not in line
-        assert json.loads(line)["type"] in {"liquidation", "funding", "candle", "ticker"}
+        assert json.loads(line)["type"] in {"liquidation", "funding", "candle", "ticker", "open_interest"}
         assert decode_event(line) == event
 
 
@@ -226,6 +227,7 @@ _events = st.one_of(
         _floats,
     ),
     st.builds(Ticker, _names, _names, _times, _floats, st.none() | _floats, _floats),
+    st.builds(OpenInterest, _names, _names, _times, _floats, _floats, _floats),
 )
 
 

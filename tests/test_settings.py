@@ -547,7 +547,7 @@ def test_a_chat_for_an_unknown_strategy_is_refused_by_its_key(tmp_path: Path) ->
     path = write(tmp_path, "[telegram]\nstrategy_chat_ids = { volum = -100123 }\n")
     with pytest.raises(ConfigError) as err:
         load_settings(path, env_file=None)
-    assert "unknown strategy volum (known: liquidation, funding, volume)" in str(err.value)
+    assert "unknown strategy volum (known: liquidation, funding, volume, open_interest)" in str(err.value)
 
 
 def test_every_registered_strategy_has_its_table_and_env_names(
@@ -556,7 +556,8 @@ def test_every_registered_strategy_has_its_table_and_env_names(
     from signalbots.strategies.registry import SPECS
 
     monkeypatch.setenv("SIGNALBOTS_STRATEGIES__FUNDING__ENABLED", "false")
-    s = load_settings(write(tmp_path, "[strategies.volume]\nenabled = false\n"), env_file=None)
+    toml = "[strategies.volume]\nenabled = false\n[strategies.open_interest]\nenabled = false\n"
+    s = load_settings(write(tmp_path, toml), env_file=None)
     assert [spec.name for spec in SPECS if spec.enabled(s)] == s.enabled_strategies() == ["liquidation"]
     for spec in SPECS:
         assert isinstance(spec.section(s), spec.settings)

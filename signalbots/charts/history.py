@@ -131,7 +131,7 @@ class MarketHistory:
                 prints.drop_first()
         elif isinstance(event, FundingSnapshot):
             self._on_funding(entry, event)
-        else:
+        elif isinstance(event, Ticker):
             entry.last = event
 
     def _on_candle(self, entry: _Symbol, c: Candle) -> None:

@@ -99,15 +99,24 @@ class EventBus:
 
 
 class Liquidity:
-    """The latest 24h quote volume per (exchange, symbol), from the ticker feed."""
+    """The latest 24h quote volume and last price per (exchange, symbol), from the ticker feed."""
 
     def __init__(self) -> None:
         self._volume: dict[str, dict[str, float]] = {}
         self._ready: dict[str, asyncio.Event] = {}
+        self._last: dict[str, dict[str, float]] = {}
 
-    def update(self, exchange: str, volumes: Mapping[str, float]) -> None:
+    def update(
+        self, exchange: str, volumes: Mapping[str, float], prices: Mapping[str, float] | None = None
+    ) -> None:
         self._volume[exchange] = dict(volumes)
+        if prices is not None:
+            self._last[exchange] = dict(prices)
         self._event(exchange).set()
+
+    def last_price(self, exchange: str, symbol: str) -> float | None:
+        """The latest ticker price: what a venue's open interest in coins is valued at (Binance)."""
+        return self._last.get(exchange, {}).get(symbol)
 
     def _event(self, exchange: str) -> asyncio.Event:
         return self._ready.setdefault(exchange, asyncio.Event())

@@ -7,6 +7,8 @@ Four feeds per exchange, each a supervised task (``async def run(health)``), eac
 * ``CandleFeed`` (``candles``) — closed candles above the liquidity floor: Binance kline streams, elsewhere
   batched REST after each close.
 * ``TickerFeed`` (``tickers``) — bulk 24h tickers every ``ticker_poll``; also fills ``Liquidity``.
+* ``OpenInterestFeed`` (``open_interest``) — where the venue's ticker does not carry open interest: one
+  bulk call (OKX) or paced per-symbol requests (Binance).
 
 What they share (staleness watchdog, bad-payload accounting, backoff) is in ``_feed``. ``feeds_for`` is the
 one entry point: every feed an exchange supports.
@@ -23,12 +25,21 @@ from signalbots.exchange.candles import CandleFeed
 from signalbots.exchange.funding import FundingFeed
 from signalbots.exchange.gateway import Gateway
 from signalbots.exchange.liquidations import LiquidationFeed
+from signalbots.exchange.open_interest import OpenInterestFeed
 from signalbots.exchange.tickers import TickerFeed
 from signalbots.metrics import Metrics
 from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings import ExchangeSettings
 
-__all__ = ["CandleFeed", "Feed", "FundingFeed", "LiquidationFeed", "TickerFeed", "feeds_for"]
+__all__ = [
+    "CandleFeed",
+    "Feed",
+    "FundingFeed",
+    "LiquidationFeed",
+    "OpenInterestFeed",
+    "TickerFeed",
+    "feeds_for",
+]
 
 
 class _SeriesCandles(CandleFeed):
@@ -65,7 +76,8 @@ def feeds_for(
         "metrics": metrics,
     }
     feeds: list[Feed] = []
-    if FeedKind.TICKERS in needs.feeds:
+    # Open interest needs the tickers too: Bybit's and MEXC's figure is in them, their prices value Binance's.
+    if needs.feeds & {FeedKind.TICKERS, FeedKind.OPEN_INTEREST}:
         feeds.append(TickerFeed(liquidity=liquidity, **common))
     if FeedKind.FUNDING in needs.feeds:
         feeds.append(FundingFeed(**common))
@@ -85,4 +97,7 @@ def feeds_for(
                     **common,
                 )
             )
+    interest = gateway.venue.open_interest
+    if FeedKind.OPEN_INTEREST in needs.feeds and interest is not None and interest.call is not None:
+        feeds.append(OpenInterestFeed(liquidity=liquidity, **common))  # else the ticker feed publishes it
     return feeds

@@ -20,12 +20,13 @@ from typing import Any
 import structlog
 
 from signalbots.clock import Clock
-from signalbots.events import base_asset
+from signalbots.events import OpenInterest, base_asset
 from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier, SignalRef
 from signalbots.settings import Settings
 from signalbots.signals import keys, render
 from signalbots.signals.model import Candidate, Direction, Signal, Status
+from signalbots.signals.open_interest import OpenInterestBook
 from signalbots.signals.track_record import record, record_line
 from signalbots.signals.unwritten import INSERT_SIGNAL, UPSERT_COOLDOWN, Unwritten, refused, signal_row
 from signalbots.store import Store
@@ -116,8 +117,10 @@ class Desk:
         metrics: Metrics,
         notifier: Notifier,
         on_signal: Callable[[Signal], None] | None = None,
+        open_interest: OpenInterestBook | None = None,
     ) -> None:
         self.store = store
+        self.open_interest = open_interest or OpenInterestBook()  # every alert's open interest context
         self._on_signal = on_signal  # the tracker's ``follow``: told of each signal the moment it is sent
         self.settings = settings
         self.clock = clock
@@ -148,6 +151,9 @@ class Desk:
             for old in [h for h in closes if h <= hour - keep]:
                 del closes[old]
 
+    def observe_open_interest(self, event: OpenInterest) -> None:
+        self.open_interest.observe(event)
+
     def _window_hours(self) -> int:
         return max(2, int(self.settings.risk.correlation_window // 3600))
 
@@ -175,6 +181,7 @@ class Desk:
         accepted: list[Signal] = []
         self._unwritten.write(self.store)  # the disk may take the signals it refused by now
         for c in sorted(candidates, key=lambda c: c.strength, reverse=True):
+            c = self.open_interest.with_context(c)
             gate = self._gate(c)
             if gate is not None:
                 self._suppress(c, gate)

@@ -38,6 +38,12 @@ _MINUS = "\u2212"
 _HIDDEN = frozenset(
     {"baseline_mad_usd", "price_age_s"}
 )  # price age: on the entry line  # inputs of another number shown; noise to a trader
+# The open interest context the desk adds to every alert where it is known: on a line of its own.
+_OPEN_INTEREST = (
+    ("oi_usd", "OI {}"),
+    ("oi_change_1h_pct", "{} in 1h"),
+    ("oi_share_pct", "{} of it"),
+)
 _STATUS = {
     Status.TARGET2: ("✅", "Target 2"),
     Status.TARGET1: ("✅", "Target 1"),
@@ -164,7 +170,7 @@ def _level(label: str, level: float, entry: float, decimals: int) -> str:
 def _facts_lines(kind: str, facts: Mapping[str, float], decimals: int | None = None) -> list[str]:
     alert = alert_for(kind)
     layout = alert.layout if alert is not None else ()
-    shown = {name for name, _ in layout} | _HIDDEN
+    shown = {name for name, _ in layout} | _HIDDEN | {name for name, _ in _OPEN_INTEREST}
     if facts.get("interval_h") == 8:
         facts = {k: v for k, v in facts.items() if k != "rate"}  # the same number as the rate per 8h
     known = [
@@ -178,6 +184,16 @@ def _facts_lines(kind: str, facts: Mapping[str, float], decimals: int | None = N
         if name not in shown
     ]
     return [" · ".join(part) for part in (known, other) if part]
+
+
+def _open_interest_line(facts: Mapping[str, float]) -> list[str]:
+    """``⚖️ OI $1.23B · −2.10% in 1h · 8.00% of it`` (a cascade's notional as a share of it), or nothing."""
+    parts = [
+        escape(template.format(f"{facts[name]:.2f}%" if name == "oi_share_pct" else fact(name, facts[name])))
+        for name, template in _OPEN_INTEREST
+        if name in facts
+    ]
+    return [f"⚖️ {' · '.join(parts)}"] if "oi_usd" in facts else []
 
 
 def _title(c: Candidate) -> str:
@@ -213,6 +229,7 @@ def signal(sig: Signal, *, record: str | None = None) -> str:
     if record is not None:
         lines.append(escape(record))
     lines += [f"📈 {line}" for line in _facts_lines(c.kind, c.facts, d if c.entry > 0 else None)]
+    lines += _open_interest_line(c.facts)
     if sig.size_base is not None and c.risk:
         lines.append(
             f"💰 Size {escape(quantity(sig.size_base))} {escape(base_asset(c.symbol))} ≈ "

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 from signalbots.clock import Clock
 from signalbots.events import Side, timeframe_ms
+from signalbots.sim.listing import QUOTES as _QUOTES
+from signalbots.sim.listing import contract_size_for, funding_interval
 
 EXCHANGES = ("binanceusdm", "bybit", "okx")
 SUPPORTED = (*EXCHANGES, "mexc", "hyperliquid")  # exchanges a Market can list (pass ``exchanges=``)
-_QUOTES = {"hyperliquid": "USDC"}  # the margin (and quote) currency where it is not USDT
-_FUNDING_HOURS = {"hyperliquid": 1}  # exchanges whose funding interval is fixed for every listing
 _MAJORS = (
     ("BTC", 65_000.0),
     ("ETH", 3_300.0),
@@ -71,6 +71,7 @@ class Listing:
     onboard_ms: int = 1_569_398_400_000
     phase: float = 0.0
     volatility: float = 1.0  # scales the price wave and noise (the demo calms its scripted symbols)
+    open_interest: float | None = None  # one side, base units; None: an eighth of a day's turnover
 
     @property
     def symbol(self) -> str:
@@ -153,7 +154,7 @@ class Market:
                 draw = rng if ex in EXCHANGES else random.Random(f"{self.seed}/{ex}/{base}")
                 if i > 0 and rank >= len(_MAJORS) and draw.random() > overlap:
                     continue
-                hours, per_interval = _funding_interval(ex, interval, rate + draw.gauss(0, 0.00005))
+                hours, per_interval = funding_interval(ex, interval, rate + draw.gauss(0, 0.00005))
                 self.listings[ex][base] = Listing(
                     exchange=ex,
                     base=base,
@@ -195,6 +196,12 @@ class Market:
 
     def last_price(self, listing: Listing) -> float:
         return self.price_at(listing, self.now_ms())
+
+    def open_interest(self, listing: Listing) -> float:
+        """One side's open interest in base units (every venue serves it in its own shape and unit)."""
+        if listing.open_interest is not None:
+            return listing.open_interest
+        return listing.quote_volume_24h / 8 / listing.price
 
     def next_funding_ms(self, listing: Listing, now_ms: int | None = None) -> int:
         step = listing.funding_interval_hours * _HOUR_MS
@@ -266,7 +273,7 @@ class Market:
         contract_size: float | None = None,
     ) -> Listing:
         """A new listing (it shows up at the next market refresh of a client)."""
-        hours, per_interval = _funding_interval(exchange, funding_interval_hours, funding_rate)
+        hours, per_interval = funding_interval(exchange, funding_interval_hours, funding_rate)
         listing = Listing(
             exchange=exchange,
             base=base.upper(),
@@ -296,13 +303,17 @@ class Market:
         self, exchange: str, symbol: str, rate: float, *, interval_hours: int | None = None
     ) -> None:
         listing = self.listing(exchange, symbol)
-        hours, per_interval = _funding_interval(
+        hours, per_interval = funding_interval(
             exchange, interval_hours if interval_hours is not None else listing.funding_interval_hours, rate
         )
         listing.funding_rate, listing.funding_interval_hours = per_interval, hours
 
     def set_volatility(self, exchange: str, symbol: str, volatility: float) -> None:
         self.listing(exchange, symbol).volatility = volatility
+
+    def set_open_interest(self, exchange: str, symbol: str, base: float) -> None:
+        """One side's open interest from now on, in base units."""
+        self.listing(exchange, symbol).open_interest = base
 
     def set_volume_24h(self, exchange: str, symbol: str, quote_volume: float) -> None:
         self.listing(exchange, symbol).quote_volume_24h = quote_volume
@@ -375,20 +386,3 @@ class Market:
         """Call ``listener`` for every print; returns the function that unsubscribes it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
-
-
-def contract_size_for(exchange: str, price: float) -> float:
-    """Base units per contract. OKX sizes contracts so one is worth roughly $1-$100 (real: BTC 0.01,
-    ETH 0.1, DOGE 1000); MEXC roughly $1-$10 (real: BTC 0.0001, ETH 0.01); Binance and Bybit quote in base
-    units (1)."""
-    worth = {"okx": 100.0, "mexc": 10.0}.get(exchange)
-    if worth is None or price <= 0:
-        return 1.0
-    return float(10 ** math.floor(math.log10(max(1e-9, worth / price))))
-
-
-def _funding_interval(exchange: str, hours: int, rate: float) -> tuple[int, float]:
-    """(interval, rate per interval) as ``exchange`` settles: a fixed interval (Hyperliquid: every hour) takes
-    the rate meant for ``hours`` pro rata."""
-    fixed = _FUNDING_HOURS.get(exchange)
-    return (hours, rate) if fixed is None else (fixed, rate * fixed / hours)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signalbots.strategies import funding, liquidation, volume
+from signalbots.strategies import funding, liquidation, open_interest, volume
 from signalbots.strategies.spec import Alert, InvalidSpec, StrategySpec
 
 __all__ = ["SPECS", "alert_for", "names", "spec_for"]
@@ -19,6 +19,7 @@ SPECS: tuple[StrategySpec[Any], ...] = (
     liquidation.SPEC,
     funding.SPEC,
     volume.SPEC,
+    open_interest.SPEC,
 )
 
 

@@ -48,6 +48,7 @@ def test_two_timeframes_run_two_candle_feeds_with_their_own_names() -> None:
         "liquidations",
         "candles",
         "candles@1h",
+        "open_interest",  # Binance: its own paced feed (Bybit's and MEXC's ride on the tickers)
     ]
     candles = [f for f in feeds if isinstance(f, CandleFeed)]
     assert [(f.name, f.timeframe, f.floor_usd) for f in candles] == [

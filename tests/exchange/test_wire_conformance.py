@@ -19,12 +19,13 @@ import pytest
 
 from signalbots.clock import ManualClock
 from signalbots.errors import RateLimited
-from signalbots.events import Candle, FundingSnapshot, Side, Ticker
+from signalbots.events import Candle, FundingSnapshot, OpenInterest, Side, Ticker
 from signalbots.exchange.breaker import BreakerRegistry
 from signalbots.exchange.bus import EventBus, Liquidity, Subscription
 from signalbots.exchange.candles import CandleFeed
 from signalbots.exchange.funding import FundingFeed
 from signalbots.exchange.gateway import Gateway
+from signalbots.exchange.open_interest import OpenInterestFeed
 from signalbots.exchange.ratelimit import WeightLimiter
 from signalbots.exchange.tickers import TickerFeed
 from signalbots.health import Health, TaskHealth
@@ -375,6 +376,79 @@ async def test_mexc_funding_covers_the_market_from_the_bulk_ticker_without_fundi
         assert [p for p in r.server.paths() if "ticker" in p] == ["/api/v1/contract/ticker"]  # one bulk call
         # ETH's interval is not in the fixtures (404): it is not published with a guessed one.
         assert "ETH/USDT:USDT" not in funding
+
+
+# -- open interest: one side, in the coin and in USD, from each venue's cheapest source ---------------------
+
+
+async def test_bybit_open_interest_is_the_single_side_from_the_ticker_already_polled() -> None:
+    async with rig("bybit") as r:
+        r.server.overrides["/v5/market/instruments-info"] = bybit_instruments(
+            ("0GUSDT", 480), ("1000PEPEUSDT", 480)
+        )
+        await r.gateway.refresh_markets()
+        r.start(TickerFeed(liquidity=r.liquidity, **r.common()))
+        await r.until(lambda: len(r.events(OpenInterest)) == 2)
+        interest = by_symbol(r.events(OpenInterest))
+        # singleOpenInterest / singleOpenInterestValue: half of openInterest 9577870.4 / value 1571728.53
+        assert (interest["0G/USDT:USDT"].base, interest["0G/USDT:USDT"].usd) == (4_788_935.2, 785_864.27)
+        # 1000PEPE: 7544454800 coins, $29,550,120.56 — not the both-sides $59,100,241.12
+        assert (interest["1000PEPE/USDT:USDT"].base, interest["1000PEPE/USDT:USDT"].usd) == (
+            7_544_454_800,
+            29_550_120.56,
+        )
+        # no request of its own: the tickers answer is the only market-data call
+        assert [p for p in r.server.paths() if "instruments" not in p] == ["/v5/market/tickers"]
+
+
+async def test_mexc_open_interest_is_hold_vol_contracts_times_size_times_price() -> None:
+    async with rig("mexc") as r:
+        r.start(TickerFeed(liquidity=r.liquidity, **r.common()))
+        await r.until(lambda: len(r.events(OpenInterest)) == 2)
+        interest = by_symbol(r.events(OpenInterest))
+        btc, eth = interest["BTC/USDT:USDT"], interest["ETH/USDT:USDT"]
+        # BTC: holdVol 585233517 × contractSize 0.0001 = 58,523.3517 BTC; × last 80319.3 = $4,700,554,642.20
+        assert btc.base == pytest.approx(58_523.3517)
+        assert btc.usd == pytest.approx(4_700_554_642.20)
+        # ETH: 93918704 × 0.01 = 939,187.04 ETH; × 2522.15 = $2,368,770,592.94
+        assert eth.base == pytest.approx(939_187.04)
+        assert eth.usd == pytest.approx(2_368_770_592.94)
+        assert btc.time_ms == 1_787_848_767_691  # the ticker's own timestamp
+        assert [p for p in r.server.paths() if "ticker" in p] == ["/api/v1/contract/ticker"]
+
+
+async def test_okx_open_interest_from_one_bulk_request_of_every_swap() -> None:
+    async with rig("okx") as r:
+        th = r.start(OpenInterestFeed(liquidity=r.liquidity, **r.common()))
+        await r.until(lambda: th.cycles >= 1)
+        interest = by_symbol(r.events(OpenInterest))
+        btc = interest["BTC/USDT:USDT"]
+        # oiCcy 555.55 BTC, oiUsd $50,000 (the documentation's illustrative numbers), ts 1597026383085
+        assert (btc.base, btc.usd, btc.time_ms) == (555.55, 50_000.0, 1_597_026_383_085)
+        assert set(interest) == {"BTC/USDT:USDT"}
+        [query] = [q for p, q in r.server.requests if "open-interest" in p]
+        assert query == {"instType": "SWAP"}  # every swap in one request
+
+
+async def test_binance_open_interest_per_symbol_is_valued_at_the_ticker_price() -> None:
+    async with rig("binanceusdm") as r:
+        # BTC first (most liquid); ETH is not in the fixtures (404) and is skipped, not fatal
+        r.liquidity.update(
+            "binanceusdm",
+            {"BTC/USDT:USDT": 2e10, "ETH/USDT:USDT": 1e10},
+            {"BTC/USDT:USDT": 60_000.0, "ETH/USDT:USDT": 3_000.0},
+        )
+        r.start(OpenInterestFeed(liquidity=r.liquidity, **r.common()))
+        await r.until(lambda: len(r.events(OpenInterest)) == 1)
+        [btc] = r.events(OpenInterest)
+        # openInterest 10659.509 BTC × the ticker's 60,000 = $639,570,540; time from the answer
+        assert (btc.symbol, btc.base, btc.usd, btc.time_ms) == (
+            "BTC/USDT:USDT",
+            10_659.509,
+            639_570_540.0,
+            1_589_437_530_011,
+        )
+        assert r.server.requests[-1] == ("/fapi/v1/openInterest", {"symbol": "BTCUSDT"})
 
 
 # -- rate-limit answers, as the exchanges write them ---------------------------------------------------------

@@ -89,6 +89,14 @@ def _hyperliquid_info(query: dict[str, str], path: str) -> Answer:
     return 200, fixture("hyperliquid", name)
 
 
+def _binance_open_interest(query: dict[str, str], path: str) -> Answer:
+    """The documented answer for its symbol (BTCUSDT); any other symbol is not in the fixtures: 404."""
+    real = fixture_json("binanceusdm", "rest/openInterest.json")
+    if query.get("symbol") == real["symbol"]:
+        return 200, json.dumps(real)
+    return 404, "<html><body><h1>404 Not Found</h1></body></html>"
+
+
 # Which instrument the single real candle row of each exchange belongs to (see PROVENANCE.md).
 OKX_CANDLE_INST = "BTC-USDT-SWAP"  # the ccxt comment's row names none; served for BTC only
 MEXC_KLINE_SYMBOL = "ETH_USDT"  # prices ~3492 and amount ≈ vol × 0.01 × close: ETH_USDT
@@ -101,6 +109,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "/fapi/v1/fundingInfo": _file("binanceusdm", "rest/fundingInfo.json"),
         "/fapi/v1/ticker/24hr": _file("binanceusdm", "rest/ticker_24hr.json"),
         "/fapi/v1/klines": _file("binanceusdm", "rest/klines.json"),
+        "/fapi/v1/openInterest": _binance_open_interest,
     },
     "bybit": {
         "/v5/market/instruments-info": _file("bybit", "rest/instruments_linear.json"),
@@ -111,6 +120,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "/api/v5/market/tickers": _file("okx", "rest/tickers_swap.json"),
         "/api/v5/public/funding-rate": _okx_funding,
         "/api/v5/market/candles": _okx_candles,
+        "/api/v5/public/open-interest": _file("okx", "rest/open_interest_swap.json"),
     },
     "mexc": {
         "/api/v1/contract/detail": _file("mexc", "rest/contract_detail.json"),

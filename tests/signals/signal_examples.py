@@ -78,12 +78,42 @@ CASCADE = Signal(
             "largest_print_usd": 612_000.0,
             "quote_volume_24h_usd": 2_150_000_000.0,
             "atr": 1.12,
+            # the open interest context the desk adds (OpenInterestBook)
+            "oi_usd": 612_400_000.0,
+            "oi_change_1h_pct": -4.31,
+            "oi_share_pct": 0.301,
         },
         notes=(
             "7 longs liquidated within 5m",
             "Binance publishes at most one liquidation per symbol per second: the sum is a lower bound",
         ),
         strength=1.84,
+    ),
+)
+FLUSH = Signal(
+    id=5,
+    candidate=_directional(
+        Direction.LONG,
+        141.87,
+        138.31,
+        strategy="open_interest",
+        kind="flush",
+        exchange="bybit",
+        symbol="SOL/USDT:USDT",
+        time_ms=1_637_083_800_000,
+        dedupe_key="open_interest:bybit:SOL/USDT:USDT:1637083800000",
+        facts={
+            "oi_change_pct": -7.42,
+            "price_change_pct": -4.86,
+            "within_s": 1380.0,
+            "closed_usd": 24_600_000.0,
+            "oi_peak_usd": 349_100_000.0,
+            "threshold_pct": -5.0,
+            "oi_usd": 306_900_000.0,
+            "oi_change_1h_pct": -8.15,
+        },
+        notes=("longs flushed: open interest fell while the price ran",),
+        strength=1.48,
     ),
 )
 EXTREME = Signal(
@@ -177,6 +207,7 @@ DAY_START = 1_637_020_800_000  # 2021-11-16
 EXAMPLES: dict[str, str] = {
     "Volume spike": render.signal(SPIKE, record=record_line(compute([2.0] * 22 + [-1.0] * 18))),
     "Liquidation cascade": render.signal(CASCADE, record=record_line(compute([]))),
+    "Open interest flush": render.signal(FLUSH, record=record_line(compute([]))),
     "Funding extreme": render.signal(EXTREME, record=record_line(compute([1.9, -1.1, -1.1, 0.0]))),
     "Funding spread (carry alert)": render.signal(SPREAD),
     "Target 1 reached (progress reply)": render.target1(SPIKE, SPIKE_CLOSE + 5_400_000),

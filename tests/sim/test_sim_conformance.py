@@ -611,6 +611,75 @@ async def test_hyperliquid_rate_limit_answer_and_weights(
     assert status == 429  # no body is documented (PROVENANCE.md)
 
 
+# -- open interest: each venue's own shape and unit of one side's figure ------------------------------------
+
+
+async def test_binance_open_interest_one_symbol_in_base_coin(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    real = fixture("binanceusdm", "rest/openInterest.json")
+    sim.market.set_open_interest("binanceusdm", "BTC/USDT:USDT", 12_345.678)
+    status, got = await rest(http, sim, "binanceusdm", "/fapi/v1/openInterest", symbol="BTCUSDT")
+    assert status == 200
+    assert_same_shape(real, got)
+    assert (got["openInterest"], got["symbol"], got["time"]) == ("12345.678", "BTCUSDT", int(START * 1000))
+    status, got = await rest(http, sim, "binanceusdm", "/fapi/v1/openInterest")
+    assert (status, got["code"]) == (400, -1102)  # the symbol is mandatory: there is no bulk form
+
+
+async def test_okx_open_interest_lists_every_swap_in_contracts_coin_and_usd(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    real = fixture("okx", "rest/open_interest_swap.json")
+    sim.market.set_open_interest("okx", "BTC/USDT:USDT", 2_000.0)
+    status, got = await rest(http, sim, "okx", "/api/v5/public/open-interest", instType="SWAP")
+    assert status == 200
+    assert_same_shape(real, got)
+    _, instruments = await rest(http, sim, "okx", "/api/v5/public/instruments", instType="SWAP")
+    ct_val = {i["instId"]: float(i["ctVal"]) for i in instruments["data"] if i["ctType"] == "linear"}
+    rows = {r["instId"]: r for r in got["data"]}
+    assert "BTC-USD-SWAP" in rows  # the inverse swaps too, as OKX answers instType=SWAP
+    btc = rows["BTC-USDT-SWAP"]
+    assert float(btc["oiCcy"]) == 2_000.0
+    # (the documentation's example is illustrative and not unit-consistent: units checked on ours alone)
+    for inst, size in ct_val.items():  # oi counts contracts of ctVal coins; oiUsd is the coin × the price
+        row = rows[inst]
+        assert float(row["oiCcy"]) == pytest.approx(float(row["oi"]) * size, rel=1e-3)
+        listing = sim.market.listing("okx", inst.split("-")[0])
+        assert float(row["oiUsd"]) == pytest.approx(
+            float(row["oiCcy"]) * sim.market.last_price(listing), rel=1e-3
+        )
+
+
+async def test_bybit_ticker_open_interest_is_both_sides_and_single_side_half(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    real = fixture("bybit", "rest/tickers_linear.json")
+    sim.market.set_open_interest("bybit", "ETH/USDT:USDT", 50_000.0)
+    _, got = await rest(http, sim, "bybit", "/v5/market/tickers", category="linear")
+    for t in [*real["result"]["list"], *got["result"]["list"]]:
+        assert float(t["singleOpenInterest"]) * 2 == pytest.approx(float(t["openInterest"]), rel=1e-6)
+        assert float(t["singleOpenInterestValue"]) * 2 == pytest.approx(
+            float(t["openInterestValue"]), rel=1e-6
+        )
+        value = float(t["singleOpenInterestValue"]) / float(t["singleOpenInterest"])  # a price: coins × price
+        assert within(value, float(t["lowPrice24h"]), float(t["highPrice24h"]))
+    eth = next(t for t in got["result"]["list"] if t["symbol"] == "ETHUSDT")
+    assert float(eth["singleOpenInterest"]) == 50_000.0
+
+
+async def test_mexc_hold_vol_counts_contracts_of_one_side(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    sim.market.set_open_interest("mexc", "BTC/USDT:USDT", 5_000.0)
+    _, got = await rest(http, sim, "mexc", "/api/v1/contract/ticker")
+    _, detail = await rest(http, sim, "mexc", "/api/v1/contract/detail")
+    size = {c["symbol"]: c["contractSize"] for c in detail["data"]}
+    btc = next(t for t in got["data"] if t["symbol"] == "BTC_USDT")
+    assert isinstance(btc["holdVol"], int)  # a whole number of contracts, as in the capture
+    assert btc["holdVol"] * size["BTC_USDT"] == pytest.approx(5_000.0)
+
+
 def test_every_fixture_is_checked() -> None:
     """A new fixture file must be named in this module (or it proves nothing)."""
     source = Path(__file__).read_text()

@@ -54,7 +54,7 @@ def test_a_spec_that_cannot_show_its_candidates_is_refused() -> None:
 
 
 def test_every_registered_spec_names_its_section_and_kinds_once() -> None:
-    assert [s.name for s in SPECS] == ["liquidation", "funding", "volume"]
+    assert [s.name for s in SPECS] == ["liquidation", "funding", "volume", "open_interest"]
     kinds = [kind for s in SPECS for kind in s.alerts]
     assert len(kinds) == len(set(kinds))
     for spec in SPECS:
@@ -78,7 +78,7 @@ def test_any_module_can_be_imported_first(module: str) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['liquidation', 'funding', 'volume']"
+    assert out.stdout.strip() == "['liquidation', 'funding', 'volume', 'open_interest']"
 
 
 def test_a_strategys_settings_keep_their_old_import_path() -> None:

@@ -10,6 +10,8 @@ from signalbots.exchange.venues import binanceusdm, bybit, hyperliquid, mexc, ok
 from signalbots.exchange.venues._venue import (
     ExchangeBudget,
     LiquidationStream,
+    OpenInterestFields,
+    OpenInterestSource,
     RateLimitRule,
     Unit,
     Venue,
@@ -20,6 +22,8 @@ __all__ = [
     "VENUES",
     "ExchangeBudget",
     "LiquidationStream",
+    "OpenInterestFields",
+    "OpenInterestSource",
     "RateLimitRule",
     "Unit",
     "Venue",

@@ -101,6 +101,75 @@ class VolumeField:
         return number * contract_size * price
 
 
+class OpenInterestSource(Enum):
+    """Where an exchange publishes open interest, cheapest first."""
+
+    TICKER = "ticker"  # in the bulk ticker the ticker feed already polls: no request of its own
+    BULK = "bulk"  # one call lists every symbol's
+    PER_SYMBOL = "per_symbol"  # one call per symbol: paced across ``interval`` within a share of the budget
+
+
+_ROUND_SHARE = 0.98  # of a PER_SYMBOL interval its round of requests takes: the rest is slack for latency
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterestFields:
+    """How to read one side's open interest from a raw entry (a ticker's ``info``, or the call's answer).
+
+    ``amount``: the size of one side and its unit (base coin or contracts); ``value``: the exchange's own USD
+    value of it, where it publishes one (else size × the latest price); ``time``: the entry's own time (ms).
+    ``call``: the ccxt method of a BULK or PER_SYMBOL source. A PER_SYMBOL source asks every symbol once per
+    ``interval`` seconds, spaced so that it spends at most ``budget_share`` of the venue's weight budget
+    (``cost`` units a request): more symbols than fit make the cadence longer, never the share larger.
+    """
+
+    source: OpenInterestSource
+    amount: VolumeField
+    value: str | None = None
+    time: str | None = None
+    call: str | None = None
+    interval: float = 300.0
+    budget_share: float = 0.05
+    cost: float = 1.0
+
+    def read(
+        self, raw: Any, *, price: float | None, contract_size: float | None
+    ) -> tuple[float, float] | None:
+        """(base, usd) of one side, or None when a number is missing or not finite and ≥ 0."""
+        amount = _number(_pick(raw, self.amount.key))
+        if amount is None or amount < 0:
+            return None
+        if self.amount.unit is Unit.CONTRACTS:
+            if contract_size is None or not (math.isfinite(contract_size) and contract_size > 0):
+                return None
+            amount *= contract_size
+        elif self.amount.unit is not Unit.BASE:
+            return None  # a size in quote currency is a value: say so with ``value``
+        usd = _number(_pick(raw, self.value)) if self.value is not None else None
+        if usd is None:
+            if price is None or not (math.isfinite(price) and price > 0):
+                return None
+            usd = amount * price
+        finite = math.isfinite(amount) and math.isfinite(usd)  # a huge size × size × price overflows
+        return (amount, usd) if finite and usd >= 0 else None
+
+    def time_ms(self, raw: Any) -> int | None:
+        stamp = _number(_pick(raw, self.time)) if self.time is not None else None
+        return int(stamp) if stamp is not None and stamp > 0 else None
+
+    def spacing(self, budget: ExchangeBudget, symbols: int) -> float:
+        """Seconds between two PER_SYMBOL requests: the round done in 98 % of ``interval`` (late answers and a
+        busy loop then never leave a figure older than the interval), never faster than ``budget_share`` of
+        the budget allows."""
+        fastest = self.cost / (self.budget_share * budget.per_second)
+        return max(self.interval * _ROUND_SHARE / max(symbols, 1), fastest)
+
+    def cadence(self, budget: ExchangeBudget, symbols: int) -> float:
+        """How old a PER_SYMBOL figure may get: the interval, or a longer round when the symbols do not fit
+        in it within the budget share."""
+        return max(self.interval, self.spacing(budget, symbols) * symbols)
+
+
 @dataclass(frozen=True, slots=True)
 class Venue:
     """One exchange, everything about it that the daemon must know (see each profile for sources)."""
@@ -137,6 +206,7 @@ class Venue:
     funding_intervals_call: str | None = None  # a bulk call listing the intervals (refreshed hourly)
     funding_interval_call: str | None = None  # a per-symbol call giving the interval (refreshed hourly)
     funding_default_hours: float | None = None  # what the exchange documents for symbols not listed
+    open_interest: OpenInterestFields | None = None  # one side's open interest, and where it comes from
     # -- liquidations ----------------------------------------------------------------------------------------
     liquidation_stream: LiquidationStream | None = None
     liquidation_parser: LiquidationParser | None = None

@@ -4,7 +4,9 @@ Sources: bybit-exchange.github.io/docs/v5/rate-limit (HTTP: "600 requests within
 "403 … access too frequent … IP ban … wait at least 10 minutes" — no longer wait is documented, so each 403
 pauses 10 minutes and a ban still in force answers 403 again; retCode 10006
 "Too many visits"; headers ``X-Bapi-Limit-Status`` / ``X-Bapi-Limit``), v5/market/tickers (``turnover24h``,
-``fundingIntervalHour``), v5/market/kline (``turnover``), v5/websocket/public/all-liquidation, v5/ws/connect
+``fundingIntervalHour``; ``openInterest``/``openInterestValue`` count both sides,
+``singleOpenInterest``/``singleOpenInterestValue`` one side — v5/websocket/public/ticker),
+v5/market/kline (``turnover``), v5/websocket/public/all-liquidation, v5/ws/connect
 (public streams on their own host, ``stream.bybit.com``, with their own connection limits).
 """
 
@@ -19,6 +21,8 @@ from signalbots.exchange.venues._venue import (
     ContractSizeOf,
     ExchangeBudget,
     LiquidationStream,
+    OpenInterestFields,
+    OpenInterestSource,
     RateLimitRule,
     SymbolOf,
     Unit,
@@ -59,6 +63,13 @@ VENUE = Venue(
     ticker_volume=VolumeField("turnover24h", Unit.QUOTE),
     kline_volume=VolumeField(6, Unit.QUOTE),  # [start, open, high, low, close, volume, turnover]
     funding_interval_field="fundingIntervalHour",  # the ticker's: fresher than the hourly instrument list
+    # The bulk ticker already polled carries it. One side, as every other venue counts: ``openInterest`` is
+    # both sides since Bybit changed it (twice the figure of its own UI and of the others).
+    open_interest=OpenInterestFields(
+        OpenInterestSource.TICKER,
+        VolumeField("singleOpenInterest", Unit.BASE),
+        value="singleOpenInterestValue",
+    ),
     liquidation_stream=LiquidationStream.PER_SYMBOL,
     liquidation_parser=_liquidation,
     taker_fee=0.00055,

@@ -31,11 +31,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from signalbots.events import timeframe_ms
-from signalbots.exchange.venues._venue import ExchangeBudget, RateLimitRule, Unit, Venue, VolumeField
+from signalbots.exchange.venues._venue import (
+    ExchangeBudget,
+    OpenInterestFields,
+    OpenInterestSource,
+    RateLimitRule,
+    Unit,
+    Venue,
+    VolumeField,
+)
 
 FUNDING_HOURS = 1.0  # "paid every hour", whatever the asset
-# One side's open interest, in coins, in every asset context (the bulk answer the ticker feed reads): for the
-# open-interest feed once it exists, × the price for USD.
+# One side's open interest, in coins, in every asset context (the bulk answer the ticker feed already reads,
+# ccxt's ticker ``info``): no request of its own; × the price for USD.
 OPEN_INTEREST = VolumeField("openInterest", Unit.BASE)
 WEIGHT_PER_MINUTE = 1200.0
 _LIGHT = frozenset(
@@ -105,4 +113,8 @@ VENUE = Venue(
     # ``startTime`` is required: without ``since`` ccxt asks from 0 (5000 candles) or from its own clock.
     ohlcv_needs_since=True,
     funding_entries=_funding_entries,
+    open_interest=OpenInterestFields(OpenInterestSource.TICKER, OPEN_INTEREST),
+    taker_fee=0.00045,
+    maker_fee=0.00015,
+    fee_source="https://hyperliquid.gitbook.io/hyperliquid-docs/trading/fees (perps, base tier: 0.045 % / 0.015 %)",
 )

@@ -3,8 +3,9 @@
 Sources: mexcdevelop.github.io/apidocs/contract_v1_en — "Access frequency" ("20 times per 2 seconds" per
 endpoint; code 510 "Excessive frequency of requests"), "Get the contract information" (``contractSize``;
 1 time / 5 s), "Get contract trend data" / ticker (``amount24`` quote turnover, ``fundingRate`` for every
-symbol), "K-line data" (``vol`` in contracts, ``amount`` quote turnover; no ``limit``: up to 2000 candles
-unless bounded by ``start``), "Get contract funding rate" (``collectCycle`` hours, ``nextSettleTime``).
+symbol, ``holdVol`` "total holdings" in contracts), "K-line data" (``vol`` in contracts, ``amount``
+quote turnover; no ``limit``: up to 2000 candles unless bounded by ``start``), "Get contract funding rate"
+(``collectCycle`` hours, ``nextSettleTime``).
 MEXC publishes no liquidation stream.
 """
 
@@ -12,7 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from signalbots.exchange.venues._venue import ExchangeBudget, RateLimitRule, Unit, Venue, VolumeField
+from signalbots.exchange.venues._venue import (
+    ExchangeBudget,
+    OpenInterestFields,
+    OpenInterestSource,
+    RateLimitRule,
+    Unit,
+    Venue,
+    VolumeField,
+)
 
 
 def _funding_from_tickers(tickers: Any) -> dict[str, Any]:
@@ -58,6 +67,10 @@ VENUE = Venue(
     funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
     funding_entries=_funding_from_tickers,
     funding_interval_call="fetch_funding_rate",  # collectCycle, per symbol
+    # holdVol: contracts × contractSize × the last price; the bulk ticker already polled carries it.
+    open_interest=OpenInterestFields(
+        OpenInterestSource.TICKER, VolumeField("holdVol", Unit.CONTRACTS), time="timestamp"
+    ),
     taker_fee=0.0002,
     maker_fee=0.0,
     fee_source="https://www.mexc.com/fee (futures, regular user)",

@@ -3,8 +3,10 @@
 Sources: okx.com/docs-v5 — "Rate Limits" (per endpoint, e.g. market/tickers and public/instruments 20 / 2 s;
 429 with code 50011 "Rate limit reached"), "Get tickers" (for SWAP ``vol24h`` counts contracts, ``volCcy24h``
 the base coin), "Get candlesticks" (``volCcyQuote``: quote volume), "Get funding rate" (``instId=ANY`` lists
-every swap, inverse and X-Perp included), "Liquidation orders channel" (``sz`` in contracts; "For futures
-and swaps, each contract will only show a maximum of one order per one-second period. This data doesn't
+every swap, inverse and X-Perp included), "Get open interest" (``instType=SWAP`` lists every swap in
+one request, 20 / 2 s; ``oi`` contracts, ``oiCcy`` the coin, ``oiUsd`` USD, ``ts``), "Liquidation orders
+channel" (``sz`` in contracts; "For futures and swaps, each contract will only show a maximum of one order
+per one-second period. This data doesn't
 represent the total number of liquidations on OKX.").
 """
 
@@ -18,6 +20,8 @@ from signalbots.exchange.venues._venue import (
     ContractSizeOf,
     ExchangeBudget,
     LiquidationStream,
+    OpenInterestFields,
+    OpenInterestSource,
     RateLimitRule,
     SymbolOf,
     Unit,
@@ -47,6 +51,14 @@ VENUE = Venue(
     error_code_field="code",
     ticker_volume=VolumeField("volCcy24h", Unit.BASE),  # not vol24h: that one counts contracts
     kline_volume=VolumeField(7, Unit.QUOTE),  # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
+    open_interest=OpenInterestFields(
+        OpenInterestSource.BULK,
+        VolumeField("oiCcy", Unit.BASE),
+        value="oiUsd",
+        time="ts",
+        call="fetch_open_interests",  # instType=SWAP: every swap (inverse ones too: not our markets)
+        interval=60.0,
+    ),
     liquidation_stream=LiquidationStream.LISTED,
     liquidation_parser=_liquidation,
     liquidation_lower_bound=(

@@ -16,6 +16,7 @@ from signalbots.sim.binance.wire import (
     EXCHANGE_ID,
     INTERVALS,
     INVALID_SYMBOL,
+    MANDATORY_SYMBOL,
     delivery_id,
     kline_row,
     quarter_expiry_ms,
@@ -41,6 +42,7 @@ class BinanceRest:
             "/fapi/v1/klines": self._klines,
             "/fapi/v1/ticker/24hr": self._ticker_24hr,
             "/fapi/v1/ticker/price": self._ticker_price,
+            "/fapi/v1/openInterest": self._open_interest,
         }
 
     def route(self, path: str) -> Route | None:
@@ -273,6 +275,17 @@ class BinanceRest:
             if one is not None
             else [self._ticker(x) for x in self.market.trading(EXCHANGE_ID)]
         )
+
+    def _open_interest(self, query: Query) -> Any:
+        """One symbol's (a symbol is mandatory): the base coin, and the time of the figure."""
+        x = self._one(query)
+        if x is None:
+            raise Reject(400, MANDATORY_SYMBOL)
+        return {
+            "openInterest": fmt(self.market.open_interest(x), 3),
+            "symbol": symbol_id(x),
+            "time": self.market.now_ms(),
+        }
 
     def _ticker_price(self, query: Query) -> Any:
         rows = [self._one(query)] if "symbol" in query else self.market.trading(EXCHANGE_ID)

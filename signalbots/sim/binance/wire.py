@@ -12,6 +12,10 @@ from signalbots.sim.venue import fmt
 EXCHANGE_ID = "binanceusdm"
 INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 INVALID_SYMBOL = {"code": -1121, "msg": "Invalid symbol."}
+MANDATORY_SYMBOL = {
+    "code": -1102,
+    "msg": "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+}
 
 
 def symbol_id(listing: Listing) -> str:

@@ -58,7 +58,7 @@ def ticker_row(market: Market, x: Listing) -> dict[str, Any]:
         "ask1": num(last * 1.0001),
         "volume24": round(x.quote_volume_24h / last / x.contract_size),  # contracts
         "amount24": num(x.quote_volume_24h, 4),  # USDT
-        "holdVol": round(x.quote_volume_24h / 4 / last / x.contract_size),
+        "holdVol": round(market.open_interest(x) / x.contract_size),  # contracts, one side
         "lower24Price": num(min(last, prev) * 0.99),
         "high24Price": num(max(last, prev) * 1.01),
         "riseFallRate": num(change, 4),

@@ -47,6 +47,7 @@ class OkxRest:
             "/api/v5/market/ticker": self._ticker_one,
             "/api/v5/market/candles": self._candles,
             "/api/v5/market/history-candles": self._candles,
+            "/api/v5/public/open-interest": self._open_interest,
         }
 
     def route(self, path: str) -> Route | None:
@@ -218,6 +219,35 @@ class OkxRest:
             volCcy24h=fmt(usd / last, 4),
         )
         return out
+
+    def _interest(
+        self, x: Listing, inst_id: str, contract_value: float, share: float = 1.0
+    ) -> dict[str, Any]:
+        """``oi`` contracts, ``oiCcy`` the coin, ``oiUsd`` USD (one side), ``ts`` the figure's time."""
+        coin = self.market.open_interest(x) * share
+        return {
+            "instType": "SWAP",
+            "instId": inst_id,
+            "oi": fmt(coin / contract_value, 2),
+            "oiCcy": fmt(coin, 4),
+            "oiUsd": fmt(coin * self.market.last_price(x), 2),
+            "ts": str(self.market.now_ms()),
+        }
+
+    def _open_interest(self, query: Query) -> Any:
+        """``instType=SWAP``: every swap, the inverse ones too; ``instId``: one."""
+        self._swap(query)
+        one = self._one(query)
+        if one is not None:
+            return ok([self._interest(one, symbol_id(one), one.contract_size)])
+        linear = [self._interest(x, symbol_id(x), x.contract_size) for x in self.market.trading(EXCHANGE_ID)]
+        inverse = [
+            self._interest(
+                x, f"{x.base}-USD-SWAP", inverse_ct_val(x) / self.market.last_price(x), INVERSE_SHARE
+            )
+            for x in self._inverses()
+        ]
+        return ok(linear + inverse)
 
     def _tickers(self, query: Query) -> Any:
         self._swap(query)

@@ -1,0 +1,94 @@
+"""Binance's open interest, one symbol a request, against the simulator on a ManualClock: every symbol once
+per five minutes, evenly spaced, within its share of the weight budget, and on after a rate limit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from signalbots.events import OpenInterest
+from signalbots.exchange.open_interest import OpenInterestFeed
+from signalbots.exchange.venues import VENUES
+from tests.exchange.test_feeds import EX, rig
+
+PATH = "/fapi/v1/openInterest"
+
+
+def test_the_spacing_spreads_the_interval_and_never_exceeds_the_budget_share() -> None:
+    fields = VENUES[EX].open_interest
+    assert fields is not None
+    budget = VENUES[EX].budget  # 2400 a minute: 5 % is 2 requests a second
+    # 550 symbols: a round in 294 s (98 % of 5 minutes, slack for late answers), one request every 0.535 s
+    assert fields.spacing(budget, 550) == pytest.approx(294 / 550)
+    assert fields.cadence(budget, 550) == 300.0  # no figure older than 5 minutes
+    assert 550 / 294 * 60 / 2400 < 0.05  # 112 weight a minute: 4.7 %
+    assert fields.spacing(budget, 40) == pytest.approx(7.35)
+    assert fields.spacing(budget, 700) == 0.5  # more symbols: a longer round (5 m 50 s), the same share
+    assert fields.cadence(budget, 700) == pytest.approx(350.0)
+
+
+async def test_every_symbol_once_per_interval_evenly_spaced_and_valued_at_the_ticker() -> None:
+    async with rig(symbols=40) as r:
+        symbols = sorted(r.gateway.markets)
+        prices = {s: 10.0 for s in symbols}
+        r.liquidity.update(EX, {s: 1e9 - i for i, s in enumerate(symbols)}, prices)
+        r.sim.market.set_open_interest(EX, symbols[0], 123_456.0)
+        r.start(OpenInterestFeed(liquidity=r.liquidity, **r.common()))
+        await r.until(lambda: len(r.sim.requests(EX, path=PATH)) == 1, "the first request at once")
+        for step in range(1, 40):  # 294 s / 40 symbols: one request every 7.35 s
+            r.clock.advance(7.35)
+            await r.until(lambda: len(r.sim.requests(EX, path=PATH)) == step + 1, f"request {step}")  # noqa: B023
+            assert len(r.sim.requests(EX, path=PATH)) == step + 1  # never two at once
+        events = r.events(OpenInterest)
+        assert sorted(e.symbol for e in events) == symbols  # each once, in one interval
+        first = next(e for e in events if e.symbol == symbols[0])
+        assert (first.base, first.usd) == (123_456.0, 1_234_560.0)  # coins × the ticker's 10.0
+        r.clock.advance(7.35)  # the next round begins, most liquid first again
+        await r.until(lambda: len(r.events(OpenInterest)) == 41, "the second round")
+        assert r.events(OpenInterest)[-1].symbol == symbols[0]
+
+
+async def test_a_rate_limit_pauses_the_round_and_it_carries_on_without_a_burst() -> None:
+    async with rig(symbols=20) as r:
+        symbols = sorted(r.gateway.markets)
+        r.liquidity.update(EX, {s: 1e9 - i for i, s in enumerate(symbols)}, dict.fromkeys(symbols, 5.0))
+        r.start(OpenInterestFeed(liquidity=r.liquidity, **r.common()))
+        await r.until(lambda: len(r.events(OpenInterest)) == 1, "the first figure")
+        r.sim.inject(EX, "rate_limit", path="openInterest", retry_after=30)
+        r.clock.advance(14.7)  # 294 s / 20 symbols: the second request is due
+        await r.until(lambda: r.gateway.paused_for() > 0, "the 429 pauses the exchange")
+        asked = len(r.sim.requests(EX, path=PATH))
+        r.clock.advance(31.0)  # the pause is over: one request, then the schedule again
+        await r.until(lambda: len(r.events(OpenInterest)) == 2, "carried on")
+        assert len(r.sim.requests(EX, path=PATH)) == asked + 1
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(["", "NaN", "inf", "-1", "1e400", "12.5"]),
+)
+
+
+@given(
+    raw=st.one_of(
+        st.dictionaries(st.sampled_from(["openInterest", "oiCcy", "oiUsd", "holdVol", "ts"]), _values),
+        _values,
+    ),
+    price=st.one_of(st.none(), st.floats()),
+    size=st.one_of(st.none(), st.floats()),
+)
+def test_property_any_entry_reads_as_a_finite_figure_or_none(
+    raw: object, price: float | None, size: float | None
+) -> None:
+    for fields in (v.open_interest for v in VENUES.values()):
+        assert fields is not None
+        got = fields.read(raw, price=price, contract_size=size)
+        assert got is None or all(math.isfinite(x) and x >= 0 for x in got)
+        fields.time_ms(raw)  # never raises
