@@ -116,5 +116,5 @@ VENUE = Venue(
     open_interest=OpenInterestFields(OpenInterestSource.TICKER, OPEN_INTEREST),
     taker_fee=0.00045,
     maker_fee=0.00015,
-    fee_source="https://hyperliquid.gitbook.io/hyperliquid-docs/trading/fees (perps, base tier: 0.045 % / 0.015 %)",
+    fee_source="https://hyperliquid.gitbook.io/hyperliquid-docs/trading/fees (perps, base tier)",
 )
