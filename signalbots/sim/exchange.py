@@ -1,7 +1,7 @@
 """The exchange simulator: protocol-faithful local servers that the real ccxt client talks to.
 
 One aiohttp server per exchange on 127.0.0.1 (free ports), serving REST and websockets in the exchange's
-wire format (see ``sim/binance.py``, ``sim/bybit.py``, ``sim/okx.py``, ``sim/mexc.py``) from a scriptable
+wire format (one package each: ``sim/binance``, ``sim/bybit``, ``sim/okx``, ``sim/mexc``) from a scriptable
 ``Market``, on the injected clock: weight windows, bans, candles, funding times and stream pushes all follow
 ``clock`` (a test moves a ``ManualClock``; the demo may run a fast one).
 
@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -28,12 +28,18 @@ from signalbots.clock import Clock
 from signalbots.settings import ExchangeSettings
 from signalbots.sim.binance import BinanceVenue
 from signalbots.sim.bybit import BybitVenue
+from signalbots.sim.changes import Changes
 from signalbots.sim.market import Market
 from signalbots.sim.mexc import MexcVenue
 from signalbots.sim.okx import OkxVenue
 from signalbots.sim.venue import Fault, FaultKind, RequestRecord, Venue
 
-VENUES: dict[str, type[Venue]] = {
+
+class _VenueKind(Protocol):
+    def __call__(self, *, market: Market, clock: Clock) -> Venue: ...
+
+
+VENUES: dict[str, _VenueKind] = {
     "binanceusdm": BinanceVenue,
     "bybit": BybitVenue,
     "okx": OkxVenue,
@@ -70,9 +76,9 @@ class ExchangeSim:
         self._runners: dict[str, web.AppRunner] = {}
         self._ports: dict[str, int] = {}
         self._pusher: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         for venue in self.venues.values():
-            venue.on_change = self._notify
+            venue.on_change = self._changes.notify
 
     async def __aenter__(self) -> ExchangeSim:
         try:
@@ -125,16 +131,11 @@ class ExchangeSim:
         for venue in self.venues.values():
             await venue.tick(now - int(self.tick * 1000), now)
 
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
     async def wait_until(self, predicate: Callable[[], bool], *, within: float = 5.0) -> None:
         """Wait (without sleeping) until ``predicate()`` holds; it is re-checked whenever a request is
         logged, a websocket opens or closes or sends something. ``within`` (real seconds) is a safety net."""
         async with asyncio.timeout(within):
-            while not predicate():
-                await self._changed.wait()
+            await self._changes.until(predicate)
 
     # -- where to point a client ----------------------------------------------------------------------------
 

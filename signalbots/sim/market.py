@@ -206,6 +206,16 @@ class Market:
             out.append((t, listing.funding_rate * wobble))
         return out
 
+    def funding_page(
+        self, listing: Listing, *, limit: int, end_ms: int | None = None, start_ms: int | None = None
+    ) -> list[tuple[int, float]]:
+        """The last ``limit`` settlements up to ``end_ms`` (now at most) from ``start_ms`` (default: ``limit``
+        intervals back): the page an exchange's funding-history endpoint answers."""
+        now = self.now_ms()
+        end = min(end_ms if end_ms is not None else now, now)
+        start = start_ms if start_ms is not None else end - limit * listing.funding_interval_hours * _HOUR_MS
+        return self.funding_history(listing, start, end)[-limit:]
+
     def bar(self, listing: Listing, timeframe: str, open_ms: int) -> Bar:
         """The candle opening at ``open_ms`` (scripted if a script set it), as of now if it is still open."""
         scripted = self._script.candles.get((listing.exchange, listing.base, timeframe, open_ms))

@@ -1,9 +1,10 @@
 """What every simulated exchange shares: request log, fault injection, websocket connections.
 
-A ``Venue`` is one exchange's aiohttp application. Its subclasses (``binance``, ``bybit``, ``okx``, ``mexc``)
-supply the REST routes, the rate-limit rules and the websocket protocol in that exchange's real shapes; this
-module answers every HTTP request through one path so that every request is recorded and every fault applies
-the same way on every exchange.
+A ``Venue`` is one exchange's aiohttp application, assembled from three parts in that exchange's real shapes
+(one subpackage per exchange: ``binance``, ``bybit``, ``okx``, ``mexc``): its ``Admission`` (rate-limit rules
+and refusals), its ``Rest`` routes and its ``Stream`` (websocket protocol and pushes); their payloads come
+from the subpackage's ``wire`` builders. This module answers every HTTP request through one path so that
+every request is recorded and every fault applies the same way on every exchange.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -97,17 +98,65 @@ class Connection:
     state: dict[str, Any] = field(default_factory=dict)  # per-protocol bookkeeping (kline cursors)
 
 
+class Admission(Protocol):
+    """An exchange's rate-limit rules and its refusals."""
+
+    def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
+        """(weight, refusal): called for every request before routing."""
+        ...
+
+    def headers(self) -> dict[str, str]:
+        """Headers on every REST answer (used-weight counters)."""
+        ...
+
+    def fault_answer(self, fault: Fault) -> Reject:
+        """The exchange's answer for an ERROR / RATE_LIMIT / BAN / BAD_SYMBOL fault."""
+        ...
+
+
+class Rest(Protocol):
+    """An exchange's REST endpoints."""
+
+    def route(self, path: str) -> Route | None:
+        """The handler for ``path``; None: the exchange has no such endpoint."""
+        ...
+
+
+class Stream(Protocol):
+    """An exchange's websocket protocol: what it answers and what it pushes, through ``venue``."""
+
+    def is_ws_path(self, path: str) -> bool: ...
+
+    async def on_text(self, venue: Venue, conn: Connection, text: str) -> None: ...
+
+    async def tick(self, venue: Venue, prev_ms: int, now_ms: int) -> None:
+        """Push what streams send between ``prev_ms`` and ``now_ms`` (called every sim second)."""
+        ...
+
+
 class Venue:
-    """One simulated exchange. Subclasses fill ``routes`` and implement the ``_ws_*``/``tick`` hooks."""
+    """One simulated exchange: its parts answer, this records, injects faults and holds the websockets.
+
+    Each exchange's subclass names it (``exchange_id``), sets its websocket habits and builds its parts."""
 
     exchange_id = ""
     ws_ping_interval = 180.0  # sim seconds between server pings (Binance: every 3 minutes)
     numeric_json = False  # the exchange sends numbers as JSON numbers (MEXC), not decimal strings
 
-    def __init__(self, *, market: Market, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        market: Market,
+        clock: Clock,
+        admission: Admission,
+        rest: Rest,
+        stream: Stream,
+    ) -> None:
         self.market = market
         self.clock = clock
-        self.routes: dict[str, Route] = {}
+        self.admission = admission
+        self.rest = rest
+        self.stream = stream
         self.log: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.connections: set[Connection] = set()
@@ -121,32 +170,9 @@ class Venue:
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._serve)
 
-    # -- hooks for subclasses -------------------------------------------------------------------------------
-
-    def is_ws_path(self, path: str) -> bool:
-        raise NotImplementedError
-
-    def route(self, path: str) -> Route | None:
-        """The handler for ``path`` (exchanges with the symbol in the path override this)."""
-        return self.routes.get(path)
-
-    def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
-        """(weight, refusal): the exchange's rate-limit rules; called for every request before routing."""
-        return 1.0, None
-
-    def headers(self) -> dict[str, str]:
-        """Headers on every REST answer (used-weight counters)."""
-        return {}
-
-    def fault_answer(self, fault: Fault) -> Reject:
-        """The exchange's answer for an ERROR / RATE_LIMIT / BAN / BAD_SYMBOL fault."""
-        raise NotImplementedError
-
-    async def on_ws_text(self, conn: Connection, text: str) -> None:
-        raise NotImplementedError
-
     async def tick(self, prev_ms: int, now_ms: int) -> None:
         """Push what streams send between ``prev_ms`` and ``now_ms`` (called every sim second)."""
+        await self.stream.tick(self, prev_ms, now_ms)
 
     # -- control ---------------------------------------------------------------------------------------------
 
@@ -178,7 +204,7 @@ class Venue:
     # -- serving ---------------------------------------------------------------------------------------------
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        if self.is_ws_path(request.path) and request.headers.get("Upgrade", "").lower() == "websocket":
+        if self.stream.is_ws_path(request.path) and request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._serve_ws(request)
         query: Query = dict(request.query)
         path = request.path
@@ -212,11 +238,11 @@ class Venue:
                 await self._release.wait()  # set when the simulator closes
                 return self._reply(Reject(503, "<html><body>closing</body></html>"), 0.0)
             if fault.kind in (FaultKind.ERROR, FaultKind.RATE_LIMIT, FaultKind.BAN, FaultKind.BAD_SYMBOL):
-                return self._reply(self.fault_answer(fault), 0.0)
-        weight, refusal = self.admit(path, query)
+                return self._reply(self.admission.fault_answer(fault), 0.0)
+        weight, refusal = self.admission.admit(path, query)
         if refusal is not None:
             return self._reply(refusal, 0.0)
-        route = self.route(path)
+        route = self.rest.route(path)
         if route is None:
             self.unknown_paths.append(path)
             return self._reply(Reject(404, "<html><body><h1>404 Not Found</h1></body></html>"), weight)
@@ -235,7 +261,7 @@ class Venue:
     def _reply(self, answer: Reject, weight: float) -> web.Response:
         body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body, separators=(",", ":"))
         html = body.startswith("<")
-        headers = {**self.headers(), **answer.headers, "X-Sim-Weight": str(weight)}
+        headers = {**self.admission.headers(), **answer.headers, "X-Sim-Weight": str(weight)}
         return web.Response(
             status=answer.status,
             text=body,
@@ -261,7 +287,7 @@ class Venue:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    await self.on_ws_text(conn, msg.data)
+                    await self.stream.on_text(self, conn, msg.data)
                     self.on_change()
         finally:
             self.connections.discard(conn)
@@ -270,14 +296,8 @@ class Venue:
 
     async def send(self, conn: Connection, payload: Any) -> None:
         """Send a data frame unless the connection is silent or gone."""
-        if conn.silent or conn.ws.closed:
-            return
-        try:
-            await conn.ws.send_str(
-                payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-            )
-        except ConnectionError:
-            self.connections.discard(conn)
+        if not conn.silent:
+            await self.reply(conn, payload)
 
     async def reply(self, conn: Connection, payload: Any) -> None:
         """Control answers (acks, pongs) still flow on a silent connection: that is what makes it sneaky."""
@@ -308,10 +328,24 @@ class Venue:
         out, self._pending = self._pending, []
         return out
 
+    def collect_prints(self, prev_ms: int, now_ms: int) -> list[LiquidationPrint]:
+        """The prints to publish for ``prev_ms``..``now_ms``: the market's, then its background trickle.
+
+        A background print reaches ``_on_print`` twice (through the market's listener and here), so streams
+        that publish every print send it twice; kept, the split of the venues changed nothing on the wire."""
+        for liq in self.market.background_prints(self.exchange_id, (now_ms - prev_ms) / 1000):
+            self._on_print(liq)
+        return self.take_prints()
+
     async def broadcast(self, wants: Callable[[Connection], bool], make: Callable[[Connection], Any]) -> None:
         sends: list[Awaitable[None]] = [self.send(c, make(c)) for c in list(self.connections) if wants(c)]
         if sends:
             await asyncio.gather(*sends)
+
+
+def int_param(query: Query, key: str) -> int | None:
+    """An integer query parameter, None when absent."""
+    return int(query[key]) if key in query else None
 
 
 def fmt(x: float, digits: int = 8) -> str:
