@@ -6,7 +6,8 @@ door to ccxt: nothing else in the package reads ccxt's internals.
 * ``on_rest_response`` → ``Hooks.answered`` reads usage headers and rate-limit answers before ccxt parses the
   body; a ``Refusal`` stops ccxt there with the matching ccxt error (the hook has already acted on it);
 * ``fetch_markets`` → only the swap markets where ccxt ignores the market-type option (``markets_loader``);
-* OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``; see ``_klines``).
+* OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``, and the websocket
+  ``CandleStream.volume``) and the exchange's closed mark as an eighth (see ``_klines``).
 """
 
 from __future__ import annotations
@@ -97,7 +98,12 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
         def parse_ohlcv(self, ohlcv: Any, market: Any = None) -> Any:
             row = super().parse_ohlcv(ohlcv, market)
             quote = _klines.quote_volume(venue, ohlcv, market)
-            return row if quote is None or not isinstance(row, list) else [*row[:6], quote]
+            row = row if quote is None or not isinstance(row, list) else [*row[:6], quote]
+            return _klines.mark_closed(venue, ohlcv, row)  # OKX rows, REST and websocket: ``confirm``
+
+        def parse_ws_ohlcv(self, ohlcv: Any, market: Any = None) -> Any:
+            # Bybit and MEXC parse their websocket klines here, dropping turnover and the closed flag.
+            return _klines.ws_row(venue, ohlcv, super().parse_ws_ohlcv(ohlcv, market), market)
 
         def convert_trading_view_to_ohlcv(self, ohlcvs: Any, *args: Any, **kwargs: Any) -> Any:
             rows = super().convert_trading_view_to_ohlcv(ohlcvs, *args, **kwargs)
@@ -105,7 +111,7 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
 
         def handle_ohlcv(self, client: Any, message: Any) -> Any:
             result = super().handle_ohlcv(client, message)
-            kline = _klines.ws_kline(message) if venue.candles_streamed else None
+            kline = _klines.ws_kline(message) if venue.candle_stream is not None else None
             if kline is not None:
                 # The same lookup ccxt's handler makes, so the row found is the one it just stored.
                 symbol = self.safe_symbol(kline.market_id, None, None, "contract")

@@ -1,11 +1,15 @@
 """``CandleFeed``: closed candles for every symbol above the liquidity floor.
 
-Where the profile says candles stream (Binance: ``candle_batch`` symbols per kline subscription), they are
-read from ccxt's OHLCV cache (through the gateway) after every wake-up, a candle published the moment the
-exchange marks it closed (Binance ``k.x``); elsewhere batched REST after each close with ``limit``
-< 100 (bounded by its start time where the endpoint has no limit: MEXC). Missing candles are backfilled by
-REST when a symbol joins. Every candle carries the exchange's own quote volume where it publishes one
-(``_klines``).
+Every exchange streams candles (the profile's ``CandleStream``): Binance and OKX and Bybit through ccxt.pro's
+``watch_ohlcv_for_symbols`` (``per_request`` symbols per subscription), MEXC through one ``watch_ohlcv`` per
+symbol. They are read from ccxt's OHLCV cache (through the gateway) after every wake-up, and a candle is
+published the moment the exchange marks it closed (Binance ``k.x``, Bybit and OKX ``confirm``) or, where the
+frames carry no flag (MEXC), with the first frame of the next candle. Every candle carries the exchange's own
+quote volume where it publishes one (``_klines``).
+
+REST stays: the backfill when a symbol joins, and after each close (``limit`` < 100, bounded by its start
+time where the endpoint has no limit: MEXC) for the symbols whose stream is down and those beyond the
+connection's documented limit (``per_connection``). The feed's health detail says which is in use.
 """
 
 from __future__ import annotations
@@ -35,10 +39,13 @@ class CandleFeed(StreamFeed):
         self.timeframe = timeframe
         self.span_ms = timeframe_ms(timeframe)
         self.floor_usd = floor_usd
-        self.streaming = self.gateway.venue.candles_streamed
+        self.stream = self.gateway.venue.candle_stream
+        self.streaming = self.stream is not None
         self._resubscribes = self.streaming
         self.symbols: list[str] = []
         self._last_open: dict[str, int] = {}  # newest closed candle published, per symbol
+        self._units: dict[str, list[str]] = {}  # a subscription's stream name → its symbols
+        self._beyond: list[str] = []  # streamed symbols past the connection's limit: REST
 
     # REST polling runs once per candle; with a 5m timeframe that is quieter than ``stale_after``.
     @property
@@ -51,17 +58,17 @@ class CandleFeed(StreamFeed):
         while True:
             self.symbols = self.liquidity.above(self.exchange_id, self.floor_usd)
             await self._backfill([s for s in self.symbols if s not in self._last_open])
-            if self.streaming:
-                loops = [asyncio.create_task(self._watch_batch(batch)) for batch in self._batches()]
-                try:
-                    # Re-evaluate the liquidity floor now and then; the streams run meanwhile.
-                    await self._sleep_or_fail(loops, self.settings.markets_refresh)
-                finally:
-                    for task in loops:
-                        task.cancel()
-                    await asyncio.gather(*loops, return_exceptions=True)
-            else:
-                await self._poll_until_refresh()
+            self._plan()
+            self._show_status()
+            loops = [asyncio.create_task(self._watch_unit(n, b)) for n, b in self._units.items()]
+            loops.append(asyncio.create_task(self._poll_rest()))
+            try:
+                # Re-evaluate the liquidity floor now and then; the streams run meanwhile.
+                await self._sleep_or_fail(loops, self.settings.markets_refresh)
+            finally:
+                for task in loops:
+                    task.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
 
     async def _sleep_or_fail(self, loops: list[asyncio.Task[None]], seconds: float) -> None:
         sleeper = asyncio.create_task(self.clock.sleep(seconds))
@@ -73,23 +80,58 @@ class CandleFeed(StreamFeed):
             if task is not sleeper:
                 task.result()
 
-    def _batches(self) -> list[list[str]]:
-        size = self.settings.candle_batch
-        return [self.symbols[i : i + size] for i in range(0, len(self.symbols), size)]
+    def _plan(self) -> None:
+        """Split the symbols into subscriptions (the most liquid first where one connection cannot hold them
+        all) and the rest, polled by REST."""
+        stream = self.stream
+        if stream is None:
+            self._units, self._beyond = {}, list(self.symbols)
+            return
+        cap = stream.per_connection
+        symbols = self.symbols
+        if cap is not None and len(symbols) > cap:
+            wanted = set(symbols)
+            ranked = self.liquidity.most_liquid(self.exchange_id, 1 << 30)
+            chosen = {s for s in ranked if s in wanted}
+            chosen = set([s for s in ranked if s in chosen][:cap])
+            self._beyond = [s for s in symbols if s not in chosen]
+            symbols = [s for s in symbols if s in chosen]
+        else:
+            self._beyond = []
+        size = max(1, min(self.settings.candle_batch, stream.per_request))
+        batches = [symbols[i : i + size] for i in range(0, len(symbols), size)]
+        self._units = {(f"klines {b[0]}…" if len(b) > 1 else f"kline {b[0]}"): b for b in batches}
 
-    async def _watch_batch(self, batch: list[str]) -> None:
-        pairs = [[symbol, self.timeframe] for symbol in batch]
-        # A wake-up of this subscription drains this batch's symbols only (profiled: with every streamed
-        # symbol per kline frame, the drain was a sixth of the daemon's time at 1,000 frames/s).
-        name = f"klines {batch[0]}…"
+    async def _watch_unit(self, name: str, batch: list[str]) -> None:
+        # A wake-up of a subscription drains its own symbols only (profiled: with every streamed symbol per
+        # kline frame, the drain was a sixth of the daemon's time at 1,000 frames/s).
+        stream = self.stream
+        assert stream is not None
+        if stream.method == "watch_ohlcv_for_symbols":
+            pairs = [[symbol, self.timeframe] for symbol in batch]
+            args: tuple[Any, ...] = (pairs,)
+        else:
+            args = (batch[0], self.timeframe)
         await self._watch_loop(
             "watch_ohlcv",
-            "watch_ohlcv_for_symbols",
-            lambda: (pairs,),
+            stream.method,
+            lambda: args,
             stream=name,
             key=name,
-            drain=lambda: self._drain(batch),
+            drain=lambda _: self._drain(batch),
         )
+
+    def _polled(self) -> list[str]:
+        """The symbols REST serves now: past the connection's limit, or on a subscription that is down."""
+        down = [s for name in self._down for s in self._units.get(name, ())]
+        return self._beyond + down
+
+    def _status_note(self) -> str:
+        polled = len(self._polled())
+        if not self.streaming:
+            return f"candles by REST: {polled} symbols"
+        streamed = len(self.symbols) - polled
+        return f"candles streamed: {streamed} symbols" + (f", by REST: {polled}" if polled else "")
 
     def _drain(self, symbols: list[str] | None = None) -> None:
         events: list[Candle] = []
@@ -146,23 +188,26 @@ class CandleFeed(StreamFeed):
     def _now_open(self) -> int:
         return int(self.clock.time() * 1000) // self.span_ms * self.span_ms
 
-    async def _poll_until_refresh(self) -> None:
-        """REST: after each candle closes, fetch the last two candles of every symbol."""
-        refresh_at = self.clock.monotonic() + self.settings.markets_refresh
-        while self.clock.monotonic() < refresh_at:
+    async def _poll_rest(self) -> None:
+        """After each candle closes, fetch the last candles of every symbol REST serves now (``_polled``)."""
+        while True:
             now_ms = int(self.clock.time() * 1000)
             next_close = (now_ms // self.span_ms + 1) * self.span_ms
             # A second's grace for the exchange to close the candle.
             await self.clock.sleep((next_close - now_ms) / 1000 + 1.0)
+            symbols = self._polled()
+            self._show_status()
+            if not symbols:
+                continue
             events: list[Candle] = []
-            for symbol in self.symbols:
+            for symbol in symbols:
                 rows = await self._fetch(symbol, 3)
                 if rows:
                     events.extend(self._closed(symbol, rows, "fetch_ohlcv"))
             if self._health is not None:
                 self._health.cycle()
-            if not self._publish(events):
-                self._data(0)
+            if not self._publish(events) and not self.streaming:
+                self._data(0)  # polled and answered: the feed is alive even if nothing was new
 
     def _closed(self, symbol: str, rows: Iterable[Any], endpoint: str) -> list[Candle]:
         now_open = self._now_open()

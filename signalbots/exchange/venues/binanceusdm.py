@@ -3,7 +3,10 @@
 Sources: developers.binance.com/docs/derivatives/usds-margined-futures — "General Info" (limits, 418/429,
 Retry-After, ``X-MBX-USED-WEIGHT-1M``), "Mark Price" (``premiumIndex`` weight 10 without a symbol),
 "Get Funding Rate Info" (only adjusted symbols listed; 500 / 5 min / IP shared with ``fundingRate``),
-"Liquidation Order Streams" (``!forceOrder@arr``: the latest liquidation per symbol per 1000 ms).
+"Liquidation Order Streams" (``!forceOrder@arr``: the latest liquidation per symbol per 1000 ms),
+"Kline/Candlestick Streams" (``k.x``: "Is this kline closed?"; ``k.q`` quote asset volume), "Websocket
+Market Streams" ("A single connection can listen to a maximum of 200 streams"; ccxt.pro spreads the streams
+over numbered connections itself).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from signalbots.events import Liquidation
 from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
+    CandleStream,
     ContractSizeOf,
     ExchangeBudget,
     LiquidationStream,
@@ -61,7 +65,9 @@ VENUE = Venue(
     usage=_usage,
     ticker_volume=VolumeField("quoteVolume", Unit.QUOTE),
     kline_volume=VolumeField(7, Unit.QUOTE),  # quote asset volume; the websocket's ``k.q``
-    candles_streamed=True,
+    # ``x`` is read from the raw event (``_klines.ws_kline``): ccxt's row drops it. ccxt.pro itself opens a
+    # numbered connection per 200 streams, so no cap here.
+    candle_stream=CandleStream(method="watch_ohlcv_for_symbols", per_request=200),
     funding_intervals_call="fetch_funding_intervals",
     funding_default_hours=8.0,  # fundingInfo lists only the symbols whose interval was adjusted
     liquidation_stream=LiquidationStream.ALL,

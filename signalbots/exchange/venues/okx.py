@@ -5,7 +5,12 @@ Sources: okx.com/docs-v5 — "Rate Limits" (per endpoint, e.g. market/tickers an
 the base coin), "Get candlesticks" (``volCcyQuote``: quote volume), "Get funding rate" (``instId=ANY`` lists
 every swap, inverse and X-Perp included), "Liquidation orders channel" (``sz`` in contracts; "For futures
 and swaps, each contract will only show a maximum of one order per one-second period. This data doesn't
-represent the total number of liquidations on OKX.").
+represent the total number of liquidations on OKX."), "WebSocket / Candlesticks channel" (``candle5m`` etc.,
+on the business websocket ``/ws/v5/business`` as ccxt.pro's ``get_url`` routes every ``candle`` channel; rows
+``[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]``, ``confirm`` "1" once the candle is closed),
+"WebSocket / Subscribe" ("The total length of multiple channels cannot exceed 64 KB" per request — 4,096
+bytes in older revisions — and 480 subscribe requests per hour per connection; no count of channels per
+connection is documented).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from signalbots.events import Liquidation
 from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
+    CandleStream,
     ContractSizeOf,
     ExchangeBudget,
     LiquidationStream,
@@ -47,6 +53,9 @@ VENUE = Venue(
     error_code_field="code",
     ticker_volume=VolumeField("volCcy24h", Unit.BASE),  # not vol24h: that one counts contracts
     kline_volume=VolumeField(7, Unit.QUOTE),  # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
+    # ccxt.pro supports watchOHLCVForSymbols on OKX. 50 channels of ~50 bytes per request stay under even
+    # the older 4,096-byte limit, and a full market's ~6 requests far under 480 an hour.
+    candle_stream=CandleStream(method="watch_ohlcv_for_symbols", per_request=50, closed=(8, "1")),
     liquidation_stream=LiquidationStream.LISTED,
     liquidation_parser=_liquidation,
     liquidation_lower_bound=(
