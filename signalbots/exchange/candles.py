@@ -153,7 +153,9 @@ class CandleFeed(StreamFeed):
                     break
                 first -= 1  # newer than the last published, or malformed (reported by _closed)
             if first < end:
-                events.extend(self._closed(symbol, rows[first:end], "watch_ohlcv"))
+                # The stream's own evidence closed them (a flag, or the next candle's first frame): the local
+                # clock, which may lag the exchange's, is not asked.
+                events.extend(self._closed(symbol, rows[first:end], "watch_ohlcv", streamed=True))
         if not self._publish(events):
             self._data(0)  # a message arrived even if nothing in it was new: the connection is alive
 
@@ -209,7 +211,9 @@ class CandleFeed(StreamFeed):
             if not self._publish(events) and not self.streaming:
                 self._data(0)  # polled and answered: the feed is alive even if nothing was new
 
-    def _closed(self, symbol: str, rows: Iterable[Any], endpoint: str) -> list[Candle]:
+    def _closed(
+        self, symbol: str, rows: Iterable[Any], endpoint: str, *, streamed: bool = False
+    ) -> list[Candle]:
         now_open = self._now_open()
         last = self._last_open.get(symbol, -1)
         per_unit = self._base_per_unit(symbol)
@@ -223,7 +227,7 @@ class CandleFeed(StreamFeed):
             except (TypeError, ValueError, IndexError):
                 self._bad(endpoint, f"{symbol}: candle row {row!r:.80}")
                 continue
-            if open_ms <= last or (open_ms >= now_open and not closed_by_exchange(row)):
+            if open_ms <= last or (open_ms >= now_open and not (streamed or closed_by_exchange(row))):
                 continue  # already published, or still open
             prices_ok = all(math.isfinite(x) and x > 0 for x in (o, h, low, c)) and h >= low
             if not prices_ok or not (math.isfinite(v) and v >= 0):
