@@ -338,7 +338,8 @@ async def test_okx_candle_is_published_on_confirm_with_vol_ccy_quote() -> None:
         await r.server.push(frame)
         await r.until(lambda: len(r.events(Candle)) == backfilled + 1)
         candle = r.events(Candle)[-1]
-        # [ts 1696636800000, o, h, l, c "27489.5", vol 95359, volCcy "95.359", volCcyQuote "2621407.651", confirm]
+        # [ts 1696636800000, o, h, l, c "27489.5", vol 95359, volCcy "95.359", volCcyQuote "2621407.651",
+        #  confirm]
         assert (candle.time_ms, candle.close, candle.volume, candle.quote_volume) == (
             1_696_636_800_000,
             27_489.5,
@@ -350,8 +351,9 @@ async def test_okx_candle_is_published_on_confirm_with_vol_ccy_quote() -> None:
 
 
 async def test_mexc_candle_keeps_its_turnover_and_closes_with_the_next_candles_first_frame() -> None:
-    """Issue 19: MEXC's ``push.kline`` (ws/push_kline.json) has no closed flag: the candle is published when the
-    next one's first frame arrives; ``a`` (which ccxt.pro's row drops) is its quote volume, ``q`` contracts."""
+    """Issue 19: MEXC's ``push.kline`` (ws/push_kline.json) has no closed flag: the candle is published when
+    the next one's first frame arrives; ``a`` (which ccxt.pro's row drops) is its quote volume, ``q``
+    contracts."""
     async with rig("mexc", now=1_651_230_713.0, websocket=True) as r:  # the frame's own ts
         r.liquidity.update("mexc", {"BTC/USDT:USDT": 1e9})
         r.start(CandleFeed(liquidity=r.liquidity, timeframe="1m", floor_usd=5e6, **r.common()))
