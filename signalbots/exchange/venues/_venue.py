@@ -89,7 +89,7 @@ class CandleStream:
         if self.closed is None:
             return False
         key, value = self.closed
-        return _pick(raw, key) == value
+        return bool(_pick(raw, key) == value)
 
 
 class Unit(StrEnum):
