@@ -141,6 +141,9 @@ class Venue:
 
     exchange_id = ""
     ws_ping_interval = 180.0  # sim seconds between server pings (Binance: every 3 minutes)
+    # How often an open candle's update is pushed (sim ms): every 10 s by default; a benchmark sets the
+    # exchange's real cadence (Binance 250 ms), ticking the simulator that often.
+    kline_every_ms = 10_000
     numeric_json = False  # the exchange sends numbers as JSON numbers (MEXC), not decimal strings
 
     def __init__(

@@ -90,7 +90,7 @@ class OkxStream:
         span = timeframe_ms(timeframe)
         last, current = klines.advance(conn, key, span, now_ms)
         opens = list(klines.closed_since(last, current, span))  # their final state, confirm "1"
-        if klines.open_due(conn, key, now_ms, rolled=bool(opens)):
+        if klines.open_due(conn, key, now_ms, rolled=bool(opens), every_ms=venue.kline_every_ms):
             opens.append(current)
         arg = {"channel": channel, "instId": inst}
         for open_ms in opens:
