@@ -6,6 +6,7 @@ door to ccxt: nothing else in the package reads ccxt's internals.
 * ``on_rest_response`` → ``Hooks.answered`` reads usage headers and rate-limit answers before ccxt parses the
   body; a ``Refusal`` stops ccxt there with the matching ccxt error (the hook has already acted on it);
 * ``fetch_markets`` → only the swap markets where ccxt ignores the market-type option (``markets_loader``);
+  ``set_markets`` keeps of each market's raw ``info`` only what ccxt still reads (``market_info_kept``);
 * OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``, and the websocket
   ``CandleStream.volume``) and the exchange's closed mark as an eighth (see ``_klines``).
 """
@@ -89,6 +90,14 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
                 except ValueError as err:
                     raise ccxt.BadResponse(f"{self.id} malformed JSON: {err}") from err
             return parsed
+
+        def set_markets(self, markets: Any, currencies: Any = None) -> Any:
+            # Each market's raw ``info`` kept only where ccxt still reads it (the profile says which keys).
+            for market in markets.values() if isinstance(markets, dict) else markets or ():
+                info = market.get("info") if isinstance(market, dict) else None
+                if isinstance(info, dict):
+                    market["info"] = {k: info[k] for k in venue.market_info_kept if k in info}
+            return super().set_markets(markets, currencies)
 
         async def fetch_markets(self, params: Any = None) -> Any:
             if venue.markets_loader is None:

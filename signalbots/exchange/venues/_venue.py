@@ -136,6 +136,9 @@ class Venue:
     # -- markets ---------------------------------------------------------------------------------------------
     market_types: Any  # ccxt ``options['fetchMarkets']``: load only linear perpetuals
     markets_loader: str | None = None  # a ccxt method that loads only swaps, where the option is ignored
+    # The keys of a market's raw ``info`` that ccxt still reads after loading (the rest is dropped: the raw
+    # market lists were megabytes of the daemon's memory).
+    market_info_kept: frozenset[str] = frozenset()
     # -- REST limits -----------------------------------------------------------------------------------------
     budget: ExchangeBudget = ExchangeBudget(units=20.0, window=2.0)  # per IP, in ccxt cost units
     endpoint_budget: ExchangeBudget | None = None  # per endpoint path as well (MEXC)

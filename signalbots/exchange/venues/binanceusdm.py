@@ -47,6 +47,9 @@ VENUE = Venue(
     id="binanceusdm",
     name="Binance",
     market_types={"types": ["linear"]},
+    # ccxt reads a loaded market's ``info`` for orders (``orderTypes``: not ours) and for open-interest and
+    # long/short history (``pair``, ``contractType``).
+    market_info_kept=frozenset({"pair", "contractType"}),
     # "REQUEST_WEIGHT 2400 per minute" per IP; ccxt's fapi costs are the weights themselves.
     budget=ExchangeBudget(units=_WEIGHT_PER_MINUTE, window=60.0),
     funding_budget=ExchangeBudget(units=500.0, window=300.0),

@@ -50,6 +50,7 @@ VENUE = Venue(
     id="bybit",
     name="Bybit",
     market_types={"types": ["linear"]},
+    market_info_kept=frozenset({"fundingInterval"}),  # ccxt's parse_funding_rate reads it
     # 600 requests / 5 s per IP; ccxt charges 5 units per public v5 market request (rateLimit 20 ms).
     budget=ExchangeBudget(units=3000.0, window=5.0),
     rate_limits=(

@@ -42,6 +42,9 @@ VENUE = Venue(
     id="okx",
     name="OKX",
     market_types={"types": ["swap"]},
+    # ccxt reads ``ruleType`` in its funding calls (X-Perp), ``instFamily``/``uly`` for index candles and
+    # open interest.
+    market_info_kept=frozenset({"ruleType", "instFamily", "uly"}),
     # Per endpoint, the common public one is 20 requests / 2 s, charged 1 unit by ccxt (funding-rate:
     # 10 / 2 s, charged 2): one shared bucket of 20 units / 2 s is never looser than any one endpoint's
     # limit.
