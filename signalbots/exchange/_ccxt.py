@@ -14,7 +14,7 @@ door to ccxt: nothing else in the package reads ccxt's internals.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, Protocol
 
@@ -118,6 +118,8 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
             rows = super().convert_trading_view_to_ohlcv(ohlcvs, *args, **kwargs)
             return _klines.carry_column(venue, ohlcvs, rows)
 
+        kline_listener: Callable[[str], None] | None = None  # told each symbol a kline frame updated
+
         def handle_ohlcv(self, client: Any, message: Any) -> Any:
             result = super().handle_ohlcv(client, message)
             kline = _klines.ws_kline(message) if venue.candle_stream is not None else None
@@ -126,6 +128,12 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
                 symbol = self.safe_symbol(kline.market_id, None, None, "contract")
                 rows = (self.ohlcvs or {}).get(symbol, {}).get(self.find_timeframe(kline.interval))
                 _klines.mark_row(rows, kline)
+            listener = self.kline_listener
+            market_id = _klines.ws_market_id(message) if listener is not None else None
+            if listener is not None and market_id is not None:
+                # The row is stored: the feed reads this one symbol now, instead of waking through a
+                # watch call that rebuilds the whole subscription's futures on every frame.
+                listener(self.safe_symbol(market_id, None, None, "contract"))
             return result
 
     Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"

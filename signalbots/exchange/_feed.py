@@ -244,10 +244,11 @@ class StreamFeed(Feed):
         stream: str | None = None,
         key: str | None = None,
         drain: Callable[[Any], None] | None = None,
+        pace: float = 0.0,
     ) -> None:
         """Call ``gateway.watch(endpoint, method, *args())`` forever; drain ccxt's cache after each wake-up
         (``drain``, given what the watch returned, else ``_drain``: a subscription may drain only what it
-        carries).
+        carries); ``pace``: seconds to wait between calls where the data is read as it arrives anyway.
 
         A stream that fails (refused upgrade, dropped connection, ban, open circuit) is a state change of the
         feed: one warning and the feed DEGRADED in health at once, then quiet retries. A stream counts as up
@@ -271,6 +272,8 @@ class StreamFeed(Feed):
                 drain(result)
             else:
                 self._drain()
+            if pace > 0:
+                await self.clock.sleep(pace)  # the data is read elsewhere; this watch keeps the subscription
 
     async def _watch_once(self, name: str, watch: Callable[[], Awaitable[Any]]) -> Any:
         if name not in self._down:

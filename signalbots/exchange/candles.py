@@ -26,6 +26,8 @@ from signalbots.exchange._klines import closed_by_exchange
 from signalbots.exchange.bus import Liquidity
 from signalbots.exchange.venues import Unit
 
+_PACE = 1.0  # seconds between a subscription's watch calls
+
 
 class CandleFeed(StreamFeed):
     """Closed candles of ``timeframe`` for every symbol whose 24h quote volume is at least ``floor_usd``."""
@@ -46,7 +48,7 @@ class CandleFeed(StreamFeed):
         self._last_open: dict[str, int] = {}  # newest closed candle published, per symbol
         self._units: dict[str, list[str]] = {}  # a subscription's stream name → its symbols
         self._beyond: list[str] = []  # streamed symbols past the connection's limit: REST
-        self._swept: dict[str, float] = {}  # a subscription's last drain of all its symbols (monotonic)
+        self._streamed: set[str] = set()
 
     # REST polling runs once per candle; with a 5m timeframe that is quieter than ``stale_after``.
     @property
@@ -56,6 +58,8 @@ class CandleFeed(StreamFeed):
 
     async def _work(self) -> None:
         await self.liquidity.wait_ready(self.exchange_id)
+        if self.stream is not None:
+            self.gateway.on_klines(self._on_kline)
         while True:
             self.symbols = self.liquidity.above(self.exchange_id, self.floor_usd)
             await self._backfill([s for s in self.symbols if s not in self._last_open])
@@ -102,10 +106,13 @@ class CandleFeed(StreamFeed):
         size = max(1, min(self.settings.candle_batch, stream.per_request))
         batches = [symbols[i : i + size] for i in range(0, len(symbols), size)]
         self._units = {(f"klines {b[0]}…" if len(b) > 1 else f"kline {b[0]}"): b for b in batches}
+        self._streamed = set(symbols)
 
     async def _watch_unit(self, name: str, batch: list[str]) -> None:
-        # A wake-up of a subscription drains its own symbols only (profiled: with every streamed symbol per
-        # kline frame, the drain was a sixth of the daemon's time at 1,000 frames/s).
+        # Each frame is read as it is stored (``_on_kline``: one symbol). The watch call keeps the
+        # subscription and reports its failures, at most once a second: ccxt's watch_ohlcv_for_symbols
+        # rebuilds the subscription's futures on every call (~300 µs for 100 symbols); once per frame it
+        # dominated the daemon at Binance's 250 ms cadence. Its wake-up sweeps the subscription's symbols.
         stream = self.stream
         assert stream is not None
         if stream.method == "watch_ohlcv_for_symbols":
@@ -119,19 +126,14 @@ class CandleFeed(StreamFeed):
             lambda: args,
             stream=name,
             key=name,
-            drain=lambda result: self._drain(self._woken(name, batch, result)),
+            drain=lambda _: self._drain(batch),
+            pace=_PACE,
         )
 
-    def _woken(self, name: str, batch: list[str], result: Any) -> list[str]:
-        """The symbols a wake-up drains: the one ccxt woke us for (``{symbol: {timeframe: rows}}``), and the
-        whole subscription once a second — a frame that came while no watch was pending woke nobody; its
-        symbol's next frame (≤ 1 s at every exchange's cadence) or this sweep publishes it. Draining all of a
-        subscription's 100 symbols on each of Binance's 2,200 frames a second was most of the feed's time."""
-        now = self.clock.monotonic()
-        if now - self._swept.get(name, -1e18) >= 1.0 or not isinstance(result, dict) or not result:
-            self._swept[name] = now
-            return batch
-        return [symbol for symbol in result if isinstance(symbol, str)]
+    def _on_kline(self, symbol: str) -> None:
+        """ccxt stored a kline row of ``symbol``: publish what closed at once (one symbol's rows)."""
+        if symbol in self._streamed:
+            self._drain([symbol])
 
     def _polled(self) -> list[str]:
         """The symbols REST serves now: past the connection's limit, or on a subscription that is down."""
