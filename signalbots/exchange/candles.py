@@ -50,6 +50,9 @@ class CandleFeed(StreamFeed):
         self._units: dict[str, list[str]] = {}  # a subscription's stream name → its symbols
         self._beyond: list[str] = []  # streamed symbols past the connection's limit: REST
         self._streamed: set[str] = set()
+        self._gaps: set[str] = set()  # streamed symbols with a candle missing between REST and the stream
+        self._gap = asyncio.Event()
+        self._gap_asked: dict[str, int] = {}  # symbol → the stream's oldest row when its gap was asked
 
     # REST polling runs once per candle; with a 5m timeframe that is quieter than ``stale_after``.
     @property
@@ -167,6 +170,15 @@ class CandleFeed(StreamFeed):
                 if isinstance(opened, int) and opened <= last:
                     break
                 first -= 1  # newer than the last published, or malformed (reported by _closed)
+            oldest = rows[first][0] if first < len(rows) else None
+            # A candle closed between this symbol's last REST read and its stream's first row (a subscription
+            # made after a backfill, a reconnection): the stream never sends it. Asked of REST once per gap,
+            # not on every frame while REST has nothing newer.
+            gap = last >= 0 and isinstance(oldest, int) and oldest > last + self.span_ms
+            if gap and isinstance(oldest, int) and self._gap_asked.get(symbol) != oldest:
+                self._gap_asked[symbol] = oldest
+                self._gaps.add(symbol)
+                self._gap.set()
             if first < end:
                 # The stream's own evidence closed them (a flag, or the next candle's first frame): the local
                 # clock, which may lag the exchange's, is not asked.
@@ -206,25 +218,39 @@ class CandleFeed(StreamFeed):
         return int(self.clock.time() * 1000) // self.span_ms * self.span_ms
 
     async def _poll_rest(self) -> None:
-        """After each candle closes, fetch the last candles of every symbol REST serves now (``_polled``)."""
+        """After each candle closes, fetch the last candles of every symbol REST serves now (``_polled``);
+        at once, those of a streamed symbol whose stream skipped a candle (``_gaps``)."""
         while True:
             now_ms = int(self.clock.time() * 1000)
             next_close = (now_ms // self.span_ms + 1) * self.span_ms
             # A second's grace for the exchange to close the candle.
-            await self.clock.sleep((next_close - now_ms) / 1000 + 1.0)
-            symbols = self._polled()
-            self._show_status()
-            if not symbols:
+            timer = asyncio.ensure_future(self.clock.sleep((next_close - now_ms) / 1000 + 1.0))
+            gap = asyncio.ensure_future(self._gap.wait())
+            try:
+                await asyncio.wait({timer, gap}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                timer.cancel()
+                gap.cancel()
+            if self._gap.is_set():
+                self._gap.clear()
+                symbols, self._gaps = sorted(self._gaps), set()
+                await self._poll(symbols)
                 continue
-            events: list[Candle] = []
-            for symbol in symbols:
-                rows = await self._fetch(symbol, 3)
-                if rows:
-                    events.extend(self._closed(symbol, rows, "fetch_ohlcv"))
-            if self._health is not None:
-                self._health.cycle()
-            if not self._publish(events) and not self.streaming:
-                self._data(0)  # polled and answered: the feed is alive even if nothing was new
+            self._show_status()
+            await self._poll(self._polled())
+
+    async def _poll(self, symbols: list[str]) -> None:
+        if not symbols:
+            return
+        events: list[Candle] = []
+        for symbol in symbols:
+            rows = await self._fetch(symbol, 3)
+            if rows:
+                events.extend(self._closed(symbol, rows, "fetch_ohlcv"))
+        if self._health is not None:
+            self._health.cycle()
+        if not self._publish(events) and not self.streaming:
+            self._data(0)  # polled and answered: the feed is alive even if nothing was new
 
     def _closed(
         self, symbol: str, rows: Iterable[Any], endpoint: str, *, streamed: bool = False
