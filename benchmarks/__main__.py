@@ -34,6 +34,8 @@ SUMMARY_KEYS = (
     "rss_growth_mb",
     "ready_s",
     "weight_fraction_max",
+    "candle_alert_p99_s",
+    "cpu_core_share_real_cadence",
     "data_age_max_s",
     "symbols_covered",
     "limiter_acquire_us",
@@ -48,13 +50,16 @@ TARGETS: dict[str, tuple[str, float]] = {
     "rss_growth_mb": ("<", 5.0),
     "ready_s": ("<=", 4.0),
     "weight_fraction_max": ("<=", 0.10),
+    # issue 19: every exchange's candle close to its spike alert, and the daemon's CPU at real cadence
+    "candle_alert_p99_s": ("<=", 2.0),
+    "cpu_core_share_real_cadence": ("<=", 0.20),
     "symbols_covered": (">=", 2050.0),
     # the largest feed's interval + 5 s (candles, 5m); tickers and funding (60 s → 65 s) in coverage's detail
     "data_age_max_s": ("<=", 305.0),
     "limiter_acquire_us": ("<=", 5.0),
     "research_sweep_s": ("<=", 120.0),  # issue 24: 50 settings over 1 M candles on 2 cores
 }
-BENCHMARKS = ("limiter", "startup", "throughput", "latency", "coverage", "research")
+BENCHMARKS = ("limiter", "startup", "throughput", "latency", "coverage", "candles", "research")
 # Details worth a line under each run (the JSON has them all).
 _SHOWN = (
     "by_kind_ms",
@@ -67,6 +72,8 @@ _SHOWN = (
     "asyncio_sleep0_us",
     "candle_settings_per_s",
     "open_interest",  # issue 18, acceptance 5 (coverage)
+    "candle_alert_p99_s_by_exchange",
+    "candle_alert_s",
 )
 PACKAGES = ("ccxt", "aiohttp", "aiogram", "pydantic", "pydantic-settings", "structlog", "prometheus-client")
 

@@ -6,13 +6,15 @@ door to ccxt: nothing else in the package reads ccxt's internals.
 * ``on_rest_response`` → ``Hooks.answered`` reads usage headers and rate-limit answers before ccxt parses the
   body; a ``Refusal`` stops ccxt there with the matching ccxt error (the hook has already acted on it);
 * ``fetch_markets`` → only the swap markets where ccxt ignores the market-type option (``markets_loader``);
-* OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``; see ``_klines``).
+  ``set_markets`` keeps of each market's raw ``info`` only what ccxt still reads (``market_info_kept``);
+* OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``, and the websocket
+  ``CandleStream.volume``) and the exchange's closed mark as an eighth (see ``_klines``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, Protocol
 
@@ -89,6 +91,14 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
                     raise ccxt.BadResponse(f"{self.id} malformed JSON: {err}") from err
             return parsed
 
+        def set_markets(self, markets: Any, currencies: Any = None) -> Any:
+            # Each market's raw ``info`` kept only where ccxt still reads it (the profile says which keys).
+            for market in markets.values() if isinstance(markets, dict) else markets or ():
+                info = market.get("info") if isinstance(market, dict) else None
+                if isinstance(info, dict):
+                    market["info"] = {k: info[k] for k in venue.market_info_kept if k in info}
+            return super().set_markets(markets, currencies)
+
         async def fetch_markets(self, params: Any = None) -> Any:
             if venue.markets_loader is None:
                 return await super().fetch_markets(params or {})
@@ -97,20 +107,33 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
         def parse_ohlcv(self, ohlcv: Any, market: Any = None) -> Any:
             row = super().parse_ohlcv(ohlcv, market)
             quote = _klines.quote_volume(venue, ohlcv, market)
-            return row if quote is None or not isinstance(row, list) else [*row[:6], quote]
+            row = row if quote is None or not isinstance(row, list) else [*row[:6], quote]
+            return _klines.mark_closed(venue, ohlcv, row)  # OKX rows, REST and websocket: ``confirm``
+
+        def parse_ws_ohlcv(self, ohlcv: Any, market: Any = None) -> Any:
+            # Bybit and MEXC parse their websocket klines here, dropping turnover and the closed flag.
+            return _klines.ws_row(venue, ohlcv, super().parse_ws_ohlcv(ohlcv, market), market)
 
         def convert_trading_view_to_ohlcv(self, ohlcvs: Any, *args: Any, **kwargs: Any) -> Any:
             rows = super().convert_trading_view_to_ohlcv(ohlcvs, *args, **kwargs)
             return _klines.carry_column(venue, ohlcvs, rows)
 
+        kline_listener: Callable[[str], None] | None = None  # told each symbol a kline frame updated
+
         def handle_ohlcv(self, client: Any, message: Any) -> Any:
             result = super().handle_ohlcv(client, message)
-            kline = _klines.ws_kline(message) if venue.candles_streamed else None
+            kline = _klines.ws_kline(message) if venue.candle_stream is not None else None
             if kline is not None:
                 # The same lookup ccxt's handler makes, so the row found is the one it just stored.
                 symbol = self.safe_symbol(kline.market_id, None, None, "contract")
                 rows = (self.ohlcvs or {}).get(symbol, {}).get(self.find_timeframe(kline.interval))
                 _klines.mark_row(rows, kline)
+            listener = self.kline_listener
+            market_id = _klines.ws_market_id(message) if listener is not None else None
+            if listener is not None and market_id is not None:
+                # The row is stored: the feed reads this one symbol now, instead of waking through a
+                # watch call that rebuilds the whole subscription's futures on every frame.
+                listener(self.safe_symbol(market_id, None, None, "contract"))
             return result
 
     Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"

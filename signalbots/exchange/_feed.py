@@ -149,12 +149,19 @@ class Feed:
         """RUNNING, or DEGRADED with the first reason: a stream that cannot connect, else staleness."""
         if self._health is None:
             return
+        note = self._status_note()
         if self._down:
             first = next(iter(self._down.values()))
             more = f" (+{len(self._down) - 1} more)" if len(self._down) > 1 else ""
-            self._health.set(TaskStatus.DEGRADED, f"stream down: {first}{more}")
+            self._health.set(
+                TaskStatus.DEGRADED, f"stream down: {first}{more}" + (f" · {note}" if note else "")
+            )
         elif not self.stale:
-            self._health.set(TaskStatus.RUNNING, "")
+            self._health.set(TaskStatus.RUNNING, note)
+
+    def _status_note(self) -> str:
+        """What the health detail says besides trouble (the candle feed: streamed or polled)."""
+        return ""
 
     def _bad(self, endpoint: str, reason: str) -> None:
         self.bad_payloads += 1
@@ -236,10 +243,12 @@ class StreamFeed(Feed):
         *,
         stream: str | None = None,
         key: str | None = None,
-        drain: Callable[[], None] | None = None,
+        drain: Callable[[Any], None] | None = None,
+        pace: float = 0.0,
     ) -> None:
         """Call ``gateway.watch(endpoint, method, *args())`` forever; drain ccxt's cache after each wake-up
-        (``drain``, else ``_drain``: a subscription may drain only what it carries).
+        (``drain``, given what the watch returned, else ``_drain``: a subscription may drain only what it
+        carries); ``pace``: seconds to wait between calls where the data is read as it arrives anyway.
 
         A stream that fails (refused upgrade, dropped connection, ban, open circuit) is a state change of the
         feed: one warning and the feed DEGRADED in health at once, then quiet retries. A stream counts as up
@@ -250,14 +259,21 @@ class StreamFeed(Feed):
         backoff = BACKOFF_FIRST
         while True:
             try:
-                await self._watch_once(name, lambda: self.gateway.watch(endpoint, method, *args(), key=key))
+                result = await self._watch_once(
+                    name, lambda: self.gateway.watch(endpoint, method, *args(), key=key)
+                )
             except TransientError as err:
                 self._stream_failed(name, err)
                 backoff = await self._stream_pause(err, backoff)
                 continue
             backoff = BACKOFF_FIRST
             self._stream_ok(name)
-            (drain or self._drain)()
+            if drain is not None:
+                drain(result)
+            else:
+                self._drain()
+            if pace > 0:
+                await self.clock.sleep(pace)  # the data is read elsewhere; this watch keeps the subscription
 
     async def _watch_once(self, name: str, watch: Callable[[], Awaitable[Any]]) -> Any:
         if name not in self._down:

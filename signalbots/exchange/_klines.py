@@ -4,7 +4,8 @@ Every exchange publishes a candle's quote turnover (Binance index 7 / websocket 
 OKX ``volCcyQuote``, MEXC ``amount``), but ccxt builds ``[time, open, high, low, close, volume]`` — and that
 volume may count contracts. The gateway's ccxt class appends the quote volume as a seventh element: ccxt's
 OHLCV caches, sorts and filters read only index 0, and its websocket cache replaces a row's whole contents on
-an update, so the extra element is carried along; ``CandleFeed`` reads it as ``Candle.quote_volume``.
+an update, so the extra element is carried along; ``CandleFeed`` reads it as ``Candle.quote_volume``. An
+eighth element, ``True``, marks a candle the exchange has closed (Binance ``k.x``, Bybit and OKX ``confirm``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,30 @@ def quote_volume(venue: Venue, raw: Any, market: Any) -> float | None:
     if isinstance(market, dict) and market.get("inverse"):
         return None
     return venue.kline_volume.quote(raw, price=None, contract_size=None)
+
+
+def mark_closed(venue: Venue, raw: Any, row: Any) -> Any:
+    """``row`` (ccxt's, with the quote volume at index 6 when known) marked closed — ``True`` at index 7 —
+    where the raw kline carries the exchange's closed flag and says so (OKX ``confirm`` "1", Bybit ``confirm``
+    true)."""
+    stream = venue.candle_stream
+    if stream is None or not isinstance(row, list) or not stream.closed_flag(raw):
+        return row
+    return [*row[:6], row[6] if len(row) > 6 else None, True]
+
+
+def ws_row(venue: Venue, raw: Any, row: Any, market: Any) -> Any:
+    """ccxt's row of a websocket kline object with the exchange's quote turnover (Bybit ``turnover``, MEXC
+    ``a``) at index 6 and the closed mark at index 7 (``mark_closed``)."""
+    stream = venue.candle_stream
+    if stream is None or stream.volume is None or not isinstance(row, list):
+        return row  # parsed by ``parse_ohlcv`` (OKX) or marked from the raw event (Binance)
+    inverse = isinstance(market, dict) and bool(market.get("inverse"))
+    quote = None
+    if isinstance(raw, dict) and not inverse:
+        quote = stream.volume.quote(raw, price=None, contract_size=None)
+    marked = [*row[:6], quote]
+    return mark_closed(venue, raw, marked) if stream.closed_flag(raw) else marked
 
 
 def carry_column(venue: Venue, columns: Any, rows: Any) -> Any:
@@ -86,6 +111,22 @@ def mark_row(rows: Any, kline: WsKline) -> None:
             if kline.closed:
                 row.append(True)
             return
+
+
+def ws_market_id(message: Any) -> str | None:
+    """The exchange's market id in a websocket kline frame: Binance ``k.s``, Bybit the topic's last part,
+    OKX ``arg.instId``, MEXC ``symbol``."""
+    if not isinstance(message, dict):
+        return None
+    kline, arg, topic = message.get("k"), message.get("arg"), message.get("topic")
+    if isinstance(kline, dict) and isinstance(kline.get("s"), str):
+        return str(kline["s"])
+    if isinstance(arg, dict) and isinstance(arg.get("instId"), str):
+        return str(arg["instId"])
+    if isinstance(topic, str) and topic.startswith("kline."):
+        return topic.rsplit(".", 1)[-1]
+    symbol = message.get("symbol")
+    return symbol if isinstance(symbol, str) else None
 
 
 def closed_by_exchange(row: Any) -> bool:

@@ -6,7 +6,8 @@ feed through ``Gateway.call`` or ccxt on its own (``load_markets`` from inside a
 * ``cost`` — ccxt's cost corrected by the profile (Binance's undercounted bulk weights, MEXC's one per
   request), or the cost the caller stated (``priced``);
 * ``throttle`` — spends it from the exchange's ``Budgets`` (weight, funding, per-endpoint buckets);
-* ``answered`` — the usage headers lower the weight bucket, and a rate-limit answer (the profile's table)
+* ``answered`` — the usage headers lower the bucket they describe (the IP's weight, or one endpoint's
+  window: Bybit), and a rate-limit answer (the profile's table)
   pauses the whole exchange at once through ``Pauses``: ``Retry-After`` when the exchange sends it, else the
   rule's minimum, else a doubling backoff. The hook returns a ``Refusal`` so that ccxt stops there; the pause
   itself is already in force, and the gateway reads it back from ``Pauses``.
@@ -104,7 +105,12 @@ class Admission:
             usage = self._venue.usage(h)
         except ValueError:
             usage = None  # a garbled header must not break the request it came with
-        if usage is not None:
+        window = self._venue.usage_endpoint_window
+        if usage is not None and window is not None:
+            # Bybit's X-Bapi-Limit* describe this endpoint's per-second window, not the IP's weight.
+            path = urlsplit(url).path.lstrip("/")  # as ccxt names it in ``throttle``: v5/market/kline
+            self._budgets.sync_endpoint(path, usage[0], window_capacity=usage[1], window=window)
+        elif usage is not None:
             self._budgets.weight.sync_used(usage[0], window_capacity=usage[1])
         rule = self._venue.rate_limit(status, body)
         if rule is not None:

@@ -1,11 +1,15 @@
 """``CandleFeed``: closed candles for every symbol above the liquidity floor.
 
-Where the profile says candles stream (Binance: ``candle_batch`` symbols per kline subscription), they are
-read from ccxt's OHLCV cache (through the gateway) after every wake-up, a candle published the moment the
-exchange marks it closed (Binance ``k.x``); elsewhere batched REST after each close with ``limit``
-< 100 (bounded by its start time where the endpoint has no limit: MEXC). Missing candles are backfilled by
-REST when a symbol joins. Every candle carries the exchange's own quote volume where it publishes one
-(``_klines``).
+Every exchange streams candles (the profile's ``CandleStream``): Binance and OKX and Bybit through ccxt.pro's
+``watch_ohlcv_for_symbols`` (``per_request`` symbols per subscription), MEXC through one ``watch_ohlcv`` per
+symbol. They are read from ccxt's OHLCV cache (through the gateway) after every wake-up, and a candle is
+published the moment the exchange marks it closed (Binance ``k.x``, Bybit and OKX ``confirm``) or, where the
+frames carry no flag (MEXC), with the first frame of the next candle. Every candle carries the exchange's own
+quote volume where it publishes one (``_klines``).
+
+REST stays: the backfill when a symbol joins, and after each close (``limit`` < 100, bounded by its start
+time where the endpoint has no limit: MEXC) for the symbols whose stream is down and those beyond the
+connection's documented limit (``per_connection``). The feed's health detail says which is in use.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from signalbots.exchange._klines import closed_by_exchange
 from signalbots.exchange.bus import Liquidity
 from signalbots.exchange.venues import Unit
 
+_PACE = 1.0  # seconds between a subscription's watch calls
+_PACE_ONE = 5.0  # the same for one symbol's subscription (MEXC: 750 of them; profiled at 1 s: 7 % of a core)
+
 
 class CandleFeed(StreamFeed):
     """Closed candles of ``timeframe`` for every symbol whose 24h quote volume is at least ``floor_usd``."""
@@ -35,10 +42,17 @@ class CandleFeed(StreamFeed):
         self.timeframe = timeframe
         self.span_ms = timeframe_ms(timeframe)
         self.floor_usd = floor_usd
-        self.streaming = self.gateway.venue.candles_streamed
+        self.stream = self.gateway.venue.candle_stream
+        self.streaming = self.stream is not None
         self._resubscribes = self.streaming
         self.symbols: list[str] = []
         self._last_open: dict[str, int] = {}  # newest closed candle published, per symbol
+        self._units: dict[str, list[str]] = {}  # a subscription's stream name → its symbols
+        self._beyond: list[str] = []  # streamed symbols past the connection's limit: REST
+        self._streamed: set[str] = set()
+        self._gaps: set[str] = set()  # streamed symbols with a candle missing between REST and the stream
+        self._gap = asyncio.Event()
+        self._gap_asked: dict[str, int] = {}  # symbol → the stream's oldest row when its gap was asked
 
     # REST polling runs once per candle; with a 5m timeframe that is quieter than ``stale_after``.
     @property
@@ -48,20 +62,22 @@ class CandleFeed(StreamFeed):
 
     async def _work(self) -> None:
         await self.liquidity.wait_ready(self.exchange_id)
+        if self.stream is not None:
+            self.gateway.on_klines(self._on_kline)
         while True:
             self.symbols = self.liquidity.above(self.exchange_id, self.floor_usd)
             await self._backfill([s for s in self.symbols if s not in self._last_open])
-            if self.streaming:
-                loops = [asyncio.create_task(self._watch_batch(batch)) for batch in self._batches()]
-                try:
-                    # Re-evaluate the liquidity floor now and then; the streams run meanwhile.
-                    await self._sleep_or_fail(loops, self.settings.markets_refresh)
-                finally:
-                    for task in loops:
-                        task.cancel()
-                    await asyncio.gather(*loops, return_exceptions=True)
-            else:
-                await self._poll_until_refresh()
+            self._plan()
+            self._show_status()
+            loops = [asyncio.create_task(self._watch_unit(n, b)) for n, b in self._units.items()]
+            loops.append(asyncio.create_task(self._poll_rest()))
+            try:
+                # Re-evaluate the liquidity floor now and then; the streams run meanwhile.
+                await self._sleep_or_fail(loops, self.settings.markets_refresh)
+            finally:
+                for task in loops:
+                    task.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
 
     async def _sleep_or_fail(self, loops: list[asyncio.Task[None]], seconds: float) -> None:
         sleeper = asyncio.create_task(self.clock.sleep(seconds))
@@ -73,23 +89,67 @@ class CandleFeed(StreamFeed):
             if task is not sleeper:
                 task.result()
 
-    def _batches(self) -> list[list[str]]:
-        size = self.settings.candle_batch
-        return [self.symbols[i : i + size] for i in range(0, len(self.symbols), size)]
+    def _plan(self) -> None:
+        """Split the symbols into subscriptions (the most liquid first where one connection cannot hold them
+        all) and the rest, polled by REST."""
+        stream = self.stream
+        if stream is None:
+            self._units, self._beyond = {}, list(self.symbols)
+            return
+        cap = stream.per_connection
+        symbols = self.symbols
+        if cap is not None and len(symbols) > cap:
+            wanted = set(symbols)
+            ranked = self.liquidity.most_liquid(self.exchange_id, 1 << 30)
+            chosen = {s for s in ranked if s in wanted}
+            chosen = set([s for s in ranked if s in chosen][:cap])
+            self._beyond = [s for s in symbols if s not in chosen]
+            symbols = [s for s in symbols if s in chosen]
+        else:
+            self._beyond = []
+        size = max(1, min(self.settings.candle_batch, stream.per_request))
+        batches = [symbols[i : i + size] for i in range(0, len(symbols), size)]
+        self._units = {(f"klines {b[0]}…" if len(b) > 1 else f"kline {b[0]}"): b for b in batches}
+        self._streamed = set(symbols)
 
-    async def _watch_batch(self, batch: list[str]) -> None:
-        pairs = [[symbol, self.timeframe] for symbol in batch]
-        # A wake-up of this subscription drains this batch's symbols only (profiled: with every streamed
-        # symbol per kline frame, the drain was a sixth of the daemon's time at 1,000 frames/s).
-        name = f"klines {batch[0]}…"
+    async def _watch_unit(self, name: str, batch: list[str]) -> None:
+        # Each frame is read as it is stored (``_on_kline``: one symbol). The watch call keeps the
+        # subscription and reports its failures, at most once a second: ccxt's watch_ohlcv_for_symbols
+        # rebuilds the subscription's futures on every call (~300 µs for 100 symbols); once per frame it
+        # dominated the daemon at Binance's 250 ms cadence. Its wake-up sweeps the subscription's symbols.
+        stream = self.stream
+        assert stream is not None
+        if stream.method == "watch_ohlcv_for_symbols":
+            pairs = [[symbol, self.timeframe] for symbol in batch]
+            args: tuple[Any, ...] = (pairs,)
+        else:
+            args = (batch[0], self.timeframe)
         await self._watch_loop(
             "watch_ohlcv",
-            "watch_ohlcv_for_symbols",
-            lambda: (pairs,),
+            stream.method,
+            lambda: args,
             stream=name,
             key=name,
-            drain=lambda: self._drain(batch),
+            drain=lambda _: self._drain(batch),
+            pace=_PACE if len(batch) > 1 else _PACE_ONE,
         )
+
+    def _on_kline(self, symbol: str) -> None:
+        """ccxt stored a kline row of ``symbol``: publish what closed at once (one symbol's rows)."""
+        if symbol in self._streamed:
+            self._drain([symbol])
+
+    def _polled(self) -> list[str]:
+        """The symbols REST serves now: past the connection's limit, or on a subscription that is down."""
+        down = [s for name in self._down for s in self._units.get(name, ())]
+        return self._beyond + down
+
+    def _status_note(self) -> str:
+        polled = len(self._polled())
+        if not self.streaming:
+            return f"candles by REST: {polled} symbols"
+        streamed = len(self.symbols) - polled
+        return f"candles streamed: {streamed} symbols" + (f", by REST: {polled}" if polled else "")
 
     def _drain(self, symbols: list[str] | None = None) -> None:
         events: list[Candle] = []
@@ -110,8 +170,19 @@ class CandleFeed(StreamFeed):
                 if isinstance(opened, int) and opened <= last:
                     break
                 first -= 1  # newer than the last published, or malformed (reported by _closed)
+            oldest = rows[first][0] if first < len(rows) else None
+            # A candle closed between this symbol's last REST read and its stream's first row (a subscription
+            # made after a backfill, a reconnection): the stream never sends it. Asked of REST once per gap,
+            # not on every frame while REST has nothing newer.
+            gap = last >= 0 and isinstance(oldest, int) and oldest > last + self.span_ms
+            if gap and isinstance(oldest, int) and self._gap_asked.get(symbol) != oldest:
+                self._gap_asked[symbol] = oldest
+                self._gaps.add(symbol)
+                self._gap.set()
             if first < end:
-                events.extend(self._closed(symbol, rows[first:end], "watch_ohlcv"))
+                # The stream's own evidence closed them (a flag, or the next candle's first frame): the local
+                # clock, which may lag the exchange's, is not asked.
+                events.extend(self._closed(symbol, rows[first:end], "watch_ohlcv", streamed=True))
         if not self._publish(events):
             self._data(0)  # a message arrived even if nothing in it was new: the connection is alive
 
@@ -146,25 +217,44 @@ class CandleFeed(StreamFeed):
     def _now_open(self) -> int:
         return int(self.clock.time() * 1000) // self.span_ms * self.span_ms
 
-    async def _poll_until_refresh(self) -> None:
-        """REST: after each candle closes, fetch the last two candles of every symbol."""
-        refresh_at = self.clock.monotonic() + self.settings.markets_refresh
-        while self.clock.monotonic() < refresh_at:
+    async def _poll_rest(self) -> None:
+        """After each candle closes, fetch the last candles of every symbol REST serves now (``_polled``);
+        at once, those of a streamed symbol whose stream skipped a candle (``_gaps``)."""
+        while True:
             now_ms = int(self.clock.time() * 1000)
             next_close = (now_ms // self.span_ms + 1) * self.span_ms
             # A second's grace for the exchange to close the candle.
-            await self.clock.sleep((next_close - now_ms) / 1000 + 1.0)
-            events: list[Candle] = []
-            for symbol in self.symbols:
-                rows = await self._fetch(symbol, 3)
-                if rows:
-                    events.extend(self._closed(symbol, rows, "fetch_ohlcv"))
-            if self._health is not None:
-                self._health.cycle()
-            if not self._publish(events):
-                self._data(0)
+            timer = asyncio.ensure_future(self.clock.sleep((next_close - now_ms) / 1000 + 1.0))
+            gap = asyncio.ensure_future(self._gap.wait())
+            try:
+                await asyncio.wait({timer, gap}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                timer.cancel()
+                gap.cancel()
+            if self._gap.is_set():
+                self._gap.clear()
+                symbols, self._gaps = sorted(self._gaps), set()
+                await self._poll(symbols)
+                continue
+            self._show_status()
+            await self._poll(self._polled())
 
-    def _closed(self, symbol: str, rows: Iterable[Any], endpoint: str) -> list[Candle]:
+    async def _poll(self, symbols: list[str]) -> None:
+        if not symbols:
+            return
+        events: list[Candle] = []
+        for symbol in symbols:
+            rows = await self._fetch(symbol, 3)
+            if rows:
+                events.extend(self._closed(symbol, rows, "fetch_ohlcv"))
+        if self._health is not None:
+            self._health.cycle()
+        if not self._publish(events) and not self.streaming:
+            self._data(0)  # polled and answered: the feed is alive even if nothing was new
+
+    def _closed(
+        self, symbol: str, rows: Iterable[Any], endpoint: str, *, streamed: bool = False
+    ) -> list[Candle]:
         now_open = self._now_open()
         last = self._last_open.get(symbol, -1)
         per_unit = self._base_per_unit(symbol)
@@ -178,7 +268,7 @@ class CandleFeed(StreamFeed):
             except (TypeError, ValueError, IndexError):
                 self._bad(endpoint, f"{symbol}: candle row {row!r:.80}")
                 continue
-            if open_ms <= last or (open_ms >= now_open and not closed_by_exchange(row)):
+            if open_ms <= last or (open_ms >= now_open and not (streamed or closed_by_exchange(row))):
                 continue  # already published, or still open
             prices_ok = all(math.isfinite(x) and x > 0 for x in (o, h, low, c)) and h >= low
             if not prices_ok or not (math.isfinite(v) and v >= 0):

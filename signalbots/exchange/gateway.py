@@ -10,8 +10,8 @@ until it ends). The instance never holds the gateway: it knows only the ``Hooks`
 
 ``call`` (REST) and ``watch`` (websocket) add the circuit breakers and translate ccxt's exceptions into ours
 (``signalbots.errors``) through one table; a ban stops the streams too, unless the profile says they are
-served by a host apart (Bybit). The feeds read ccxt's
-stream caches (liquidations, OHLCV rows, connections) through the typed methods here, never by name.
+served by a host apart (Bybit). The feeds read ccxt's stream caches (liquidations, OHLCV rows, connections)
+through the typed methods here, never by name, and are told of each kline frame (``on_klines``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -360,6 +360,10 @@ class Gateway:
             self.exchange.clients.pop(url, None)
         return len(mine)
 
+    def on_klines(self, listener: Callable[[str], None] | None) -> None:
+        """``listener(symbol)`` after every kline frame ccxt has stored a row of (None: no one)."""
+        self.exchange.kline_listener = listener
+
     def stream_connected(self, marks: tuple[str, ...]) -> bool:
         """A websocket carrying a subscription named with one of ``marks`` has completed its handshake."""
         for client in (self.exchange.clients or {}).values():
@@ -393,8 +397,4 @@ def _short(err: BaseException) -> str:
     cause = err.__cause__ or err.__context__
     if cause is not None and str(cause).strip() and str(cause).strip() not in text:
         text = f"{text}: {str(cause).strip()}" if text else str(cause).strip()
-    return _short_text(text) or type(err).__name__
-
-
-def _short_text(text: str) -> str:
-    return shorten(text)  # at a word, with an ellipsis: "[Name o" read as a bug (issue 10)
+    return shorten(text) or type(err).__name__  # at a word, with an ellipsis: "[Name o" read as a bug

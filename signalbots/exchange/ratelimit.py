@@ -11,7 +11,8 @@ a waiter that is cancelled leaves the queue without taking tokens and hands its 
 
 An exchange's buckets together are its ``Budgets``: the request-weight bucket every request spends, the
 separate funding budget (Binance ``fundingRate``/``fundingInfo``) and, where the exchange limits each
-endpoint (MEXC), one bucket per endpoint. The gateway's admission spends them in ``throttle(cost)``.
+endpoint (MEXC) or reports each endpoint's usage (Bybit ``X-Bapi-Limit*``), one bucket per endpoint. The
+gateway's admission spends them in ``throttle(cost)``.
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ class Budgets:
         self._fraction = budget_fraction
         self._clock = clock
         self._endpoints: dict[str, WeightLimiter] = {}
+        self._counted: set[str] = set()  # endpoint buckets made from usage headers (requests, not weight)
 
     @classmethod
     def for_exchange(cls, exchange_id: str, *, budget_fraction: float, clock: Clock) -> Budgets:
@@ -215,7 +217,31 @@ class Budgets:
         await self.weight.acquire(cost)
         endpoint = self._endpoint(path)
         if endpoint is not None:
-            await endpoint.acquire(cost)
+            # A bucket made from usage headers counts requests, as the headers do.
+            await endpoint.acquire(1.0 if path in self._counted else cost)
+
+    def sync_endpoint(self, path: str, used: float, *, window_capacity: float, window: float) -> None:
+        """The exchange says ``used`` of ``window_capacity`` requests per ``window`` seconds of ``path`` are
+        spent (Bybit's per-endpoint usage headers): that endpoint's own bucket, made from what it says, is
+        lowered; the per-IP weight is not."""
+        if window_capacity <= 0 or window <= 0:
+            return
+        limiter = self._endpoints.get(path)
+        if limiter is None:
+            capacity = window_capacity * self._fraction
+            limiter = WeightLimiter(
+                name=f"{self.exchange_id} {path}",
+                capacity=capacity,
+                refill_per_second=capacity / window,
+                clock=self._clock,
+            )
+            self._endpoints[path] = limiter
+            self._counted.add(path)
+        limiter.sync_used(used, window_capacity=window_capacity)
+
+    def endpoint(self, path: str) -> WeightLimiter | None:
+        """The bucket of one endpoint, where the exchange limits it (MEXC) or has reported on it (Bybit)."""
+        return self._endpoints.get(path)
 
     def pause_until(self, monotonic_deadline: float) -> None:
         """A 429/418 stops every request to the exchange, whichever bucket it would spend."""
@@ -223,9 +249,9 @@ class Budgets:
             limiter.pause_until(monotonic_deadline)
 
     def _endpoint(self, path: str) -> WeightLimiter | None:
-        if self._venue.endpoint_budget is None:
-            return None
         limiter = self._endpoints.get(path)
+        if self._venue.endpoint_budget is None:
+            return limiter
         if limiter is None:
             limiter = WeightLimiter.endpoint_budget(
                 self.exchange_id, path, budget_fraction=self._fraction, clock=self._clock

@@ -188,7 +188,7 @@ class ExchangeSettings(Section):
     # Accepted so that older files still load; unused: MEXC funding covers every symbol (the bulk ticker).
     funding_symbols: list[str] = []
     request_timeout: Duration = 10.0  # one REST request (ccxt `timeout`); a hung request fails after this
-    ohlcv_limit: int = Field(default=100, ge=1)  # candles ccxt keeps per symbol and timeframe (OHLCVLimit)
+    ohlcv_limit: int = Field(default=10, ge=1)  # candles ccxt keeps per symbol and timeframe (OHLCVLimit)
     ticker_poll: Duration = 60.0  # bulk 24h tickers (liquidity tiers, the tracker's last price)
     candle_batch: int = Field(default=100, ge=1, le=200)  # symbols per kline websocket subscription
     candle_backfill: int = Field(

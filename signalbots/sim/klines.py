@@ -33,10 +33,12 @@ def closed_since(last: int, current: int, span: int) -> range:
     return range(max(last, current - _CATCH_UP * span), current, span)
 
 
-def open_due(conn: Connection, key: str, now_ms: int, *, rolled: bool) -> bool:
-    """Whether to push the open window now (and note that it was pushed)."""
+def open_due(
+    conn: Connection, key: str, now_ms: int, *, rolled: bool, every_ms: int = _OPEN_EVERY_MS
+) -> bool:
+    """Whether to push the open window now (and note that it was pushed); ``every_ms``: the cadence."""
     pushed: dict[str, int] = conn.state.setdefault("kline_pushed", {})
-    if rolled or now_ms - pushed.get(key, 0) >= _OPEN_EVERY_MS:
+    if rolled or now_ms - pushed.get(key, 0) >= every_ms:
         pushed[key] = now_ms
         return True
     return False

@@ -105,8 +105,8 @@ class Admission(Protocol):
         """(weight, refusal): called for every request before routing."""
         ...
 
-    def headers(self) -> dict[str, str]:
-        """Headers on every REST answer (used-weight counters)."""
+    def headers(self, path: str) -> dict[str, str]:
+        """Headers on every REST answer to ``path`` (used-weight counters: the IP's, or the endpoint's)."""
         ...
 
     def fault_answer(self, fault: Fault) -> Reject:
@@ -141,6 +141,9 @@ class Venue:
 
     exchange_id = ""
     ws_ping_interval = 180.0  # sim seconds between server pings (Binance: every 3 minutes)
+    # How often an open candle's update is pushed (sim ms): every 10 s by default; a benchmark sets the
+    # exchange's real cadence (Binance 250 ms), ticking the simulator that often.
+    kline_every_ms = 10_000
     numeric_json = False  # the exchange sends numbers as JSON numbers (MEXC), not decimal strings
 
     def __init__(
@@ -236,32 +239,32 @@ class Venue:
             fault.hits += 1
             if fault.kind is FaultKind.HANG:
                 await self._release.wait()  # set when the simulator closes
-                return self._reply(Reject(503, "<html><body>closing</body></html>"), 0.0)
+                return self._reply(Reject(503, "<html><body>closing</body></html>"), 0.0, path)
             if fault.kind in (FaultKind.ERROR, FaultKind.RATE_LIMIT, FaultKind.BAN, FaultKind.BAD_SYMBOL):
-                return self._reply(self.admission.fault_answer(fault), 0.0)
+                return self._reply(self.admission.fault_answer(fault), 0.0, path)
         weight, refusal = self.admission.admit(path, query)
         if refusal is not None:
-            return self._reply(refusal, 0.0)
+            return self._reply(refusal, 0.0, path)
         route = self.rest.route(path)
         if route is None:
             self.unknown_paths.append(path)
-            return self._reply(Reject(404, "<html><body><h1>404 Not Found</h1></body></html>"), weight)
+            return self._reply(Reject(404, "<html><body><h1>404 Not Found</h1></body></html>"), weight, path)
         try:
             payload = route(query)
         except Reject as rej:
-            return self._reply(rej, weight)
+            return self._reply(rej, weight, path)
         text = json.dumps(
             _mutate(payload, fault.kind, numbers=self.numeric_json) if fault is not None else payload,
             separators=(",", ":"),
         )
         if fault is not None and fault.kind is FaultKind.MALFORMED:
             text = text[: max(1, len(text) // 2)]
-        return self._reply(Reject(200, text), weight)
+        return self._reply(Reject(200, text), weight, path)
 
-    def _reply(self, answer: Reject, weight: float) -> web.Response:
+    def _reply(self, answer: Reject, weight: float, path: str) -> web.Response:
         body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body, separators=(",", ":"))
         html = body.startswith("<")
-        headers = {**self.admission.headers(), **answer.headers, "X-Sim-Weight": str(weight)}
+        headers = {**self.admission.headers(path), **answer.headers, "X-Sim-Weight": str(weight)}
         return web.Response(
             status=answer.status,
             text=body,

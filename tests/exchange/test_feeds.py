@@ -74,16 +74,16 @@ class Rig:
 
 
 @asynccontextmanager
-async def rig(*, symbols: int = 30, **overrides: Any) -> AsyncIterator[Rig]:
+async def rig(*, symbols: int = 30, ex: str = EX, **overrides: Any) -> AsyncIterator[Rig]:
     clock = ManualClock()
-    market = Market(clock=clock, seed=7, symbols=symbols, exchanges=(EX,))
-    async with ExchangeSim(market=market, clock=clock, exchanges=(EX,)) as sim:
+    market = Market(clock=clock, seed=7, symbols=symbols, exchanges=(ex,))
+    async with ExchangeSim(market=market, clock=clock, exchanges=(ex,)) as sim:
         metrics = Metrics()
-        settings = sim.settings(EX, **overrides)
-        limiter = WeightLimiter.for_exchange(EX, budget_fraction=settings.budget_fraction, clock=clock)
+        settings = sim.settings(ex, **overrides)
+        limiter = WeightLimiter.for_exchange(ex, budget_fraction=settings.budget_fraction, clock=clock)
         breakers = BreakerRegistry(settings=BreakerSettings(), clock=clock, metrics=metrics)
         async with Gateway(
-            exchange_id=EX,
+            exchange_id=ex,
             settings=settings,
             limiter=limiter,
             breakers=breakers,

@@ -280,3 +280,20 @@ async def test_funding_requests_also_spend_the_funding_bucket() -> None:
     assert blocked.done()
     budgets.pause_until(clock.monotonic() + 10)
     assert budgets.funding.paused_until is not None
+
+
+async def test_an_endpoint_reported_spent_waits_for_its_own_window_and_no_other() -> None:
+    """Bybit's X-Bapi-Limit* describe one endpoint's per-second window (issue 19): a request to that endpoint
+    waits for it to refill; the IP's weight and every other endpoint are untouched."""
+    clock = ManualClock()
+    budgets = Budgets.for_exchange("bybit", budget_fraction=0.5, clock=clock)
+    full = budgets.weight.tokens
+    budgets.sync_endpoint("v5/market/tickers", 120.0, window_capacity=120.0, window=1.0)
+    assert budgets.weight.tokens == full  # the per-IP bucket believes nothing new
+    blocked = asyncio.create_task(budgets.acquire("v5/market/tickers", 5.0))
+    free = asyncio.create_task(budgets.acquire("v5/market/kline", 5.0))
+    await drain()
+    assert free.done() and not blocked.done()
+    await clock.run_for(1.0)  # one request of the endpoint's 60 a second (120 × 0.5)
+    await drain()
+    assert blocked.done()

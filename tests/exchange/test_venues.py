@@ -94,6 +94,22 @@ def test_sampled_liquidation_feeds_say_the_cascade_sum_is_a_lower_bound() -> Non
     assert _cascade_notes("bybit")[1:] == []
 
 
+# -- Bybit's usage headers are per endpoint (issue 19) -------------------------------------------------------
+
+
+async def test_bybit_usage_headers_lower_the_endpoint_they_describe_not_the_ip_bucket(
+    sim: ExchangeSim, make: MakeGateway
+) -> None:
+    async with make("bybit") as gw:
+        full = gw.limiter.capacity
+        # 10006 "Too many visits" with X-Bapi-Limit-Status 0: this endpoint's second is spent.
+        sim.inject("bybit", FaultKind.RATE_LIMIT, path="tickers")
+        with pytest.raises(RateLimited):
+            await gw.call("fetch_tickers", "fetch_tickers")
+        # The IP's 600 requests / 5 s are another limit: only the requests made (5 units each) left it.
+        assert gw.limiter.tokens >= full - 5 * len(sim.requests("bybit"))
+
+
 # -- Bybit 403 is an IP ban (finding 6) ----------------------------------------------------------------------
 
 

@@ -301,6 +301,86 @@ async def test_binance_candle_is_published_when_the_exchange_marks_it_closed() -
         assert r.clock.time() < 1_616_339_400.0
 
 
+async def test_bybit_candle_is_published_on_confirm_with_its_turnover() -> None:
+    """Issue 19: Bybit's ``kline.5.<symbol>`` frame (ws/kline_linear.json) through ccxt.pro's
+    watch_ohlcv_for_symbols; ``confirm: true`` publishes the candle, ``turnover`` is its quote volume."""
+    async with rig("bybit", now=1_672_324_988.0, websocket=True) as r:  # the frame's own ts: mid-candle
+        r.liquidity.update("bybit", {"BTC/USDT:USDT": 1e9})
+        r.start(CandleFeed(liquidity=r.liquidity, timeframe="5m", floor_usd=5e6, **r.common()))
+        await r.until(lambda: "kline.5.BTCUSDT" in r.server.streams)
+        frame = fixture_json("bybit", "ws/kline_linear.json")
+        await r.server.push(frame)  # confirm: false — the candle is still open
+        frame["data"][0].update(confirm=True, timestamp=1_672_325_099_999)
+        await r.server.push(frame)
+        await r.until(lambda: len(r.events(Candle)) == 1)
+        [candle] = r.events(Candle)
+        # start 1672324800000, close "16677", volume "2.081" BTC, turnover "34666.4005" USDT
+        assert (candle.time_ms, candle.close, candle.volume, candle.quote_volume) == (
+            1_672_324_800_000,
+            16_677.0,
+            2.081,
+            34_666.4005,
+        )
+        assert r.clock.time() < 1_672_325_100.0  # the exchange's flag decided, not the local clock
+
+
+async def test_okx_candle_is_published_on_confirm_with_vol_ccy_quote() -> None:
+    """Issue 19: OKX's candle channel (ws/candle.json, on the business websocket ccxt.pro routes candles to);
+    ``confirm`` "1" publishes it; ``volCcyQuote`` is its quote volume, ``volCcy`` its base volume."""
+    async with rig("okx", now=1_696_636_900.0, websocket=True) as r:  # 100 s into the fixture's candle
+        r.liquidity.update("okx", {"BTC/USDT:USDT": 1e9})
+        r.start(CandleFeed(liquidity=r.liquidity, timeframe="5m", floor_usd=5e6, **r.common()))
+        await r.until(lambda: "candle5m:BTC-USDT-SWAP" in r.server.streams)
+        backfilled = len(r.events(Candle))  # the REST row of rest/candles.data.json (an older candle)
+        frame = fixture_json("okx", "ws/candle.json")
+        frame["arg"] = {"channel": "candle5m", "instId": "BTC-USDT-SWAP"}  # the swap we trade, 5m
+        await r.server.push(frame)  # confirm "0"
+        frame["data"][0][8] = "1"
+        await r.server.push(frame)
+        await r.until(lambda: len(r.events(Candle)) == backfilled + 1)
+        candle = r.events(Candle)[-1]
+        # [ts 1696636800000, o, h, l, c "27489.5", vol 95359, volCcy "95.359", volCcyQuote "2621407.651",
+        #  confirm]
+        assert (candle.time_ms, candle.close, candle.volume, candle.quote_volume) == (
+            1_696_636_800_000,
+            27_489.5,
+            95.359,
+            2_621_407.651,
+        )
+        assert r.clock.time() < 1_696_637_100.0
+        # The backfill's candle (rest/candles.data.json) is months older than the stream's first row: the
+        # candles between are asked of REST once (it has nothing newer), not again on every frame.
+        await r.until(lambda: r.server.paths().count("/api/v5/market/candles") == 2)
+        await r.server.push(frame)
+        await r.until(lambda: len(r.events(Candle)) == backfilled + 1)
+        assert r.server.paths().count("/api/v5/market/candles") == 2
+
+
+async def test_mexc_candle_keeps_its_turnover_and_closes_with_the_next_candles_first_frame() -> None:
+    """Issue 19: MEXC's ``push.kline`` (ws/push_kline.json) has no closed flag: the candle is published when
+    the next one's first frame arrives; ``a`` (which ccxt.pro's row drops) is its quote volume, ``q``
+    contracts."""
+    async with rig("mexc", now=1_651_230_713.0, websocket=True) as r:  # the frame's own ts
+        r.liquidity.update("mexc", {"BTC/USDT:USDT": 1e9})
+        r.start(CandleFeed(liquidity=r.liquidity, timeframe="1m", floor_usd=5e6, **r.common()))
+        await r.until(lambda: "kline:BTC_USDT" in r.server.streams)
+        frame = fixture_json("mexc", "ws/push_kline.json")
+        await r.server.push(frame)
+        following = json.loads(json.dumps(frame))
+        following["data"]["t"] += 60  # the next minute's first frame, the same numbers
+        await r.server.push(following)
+        await r.until(lambda: len(r.events(Candle)) == 1)
+        [candle] = r.events(Candle)
+        # t 1651230660 s; a 325653.3287 USDT; q 83808 contracts × 0.0001 BTC (contract_detail.json) = 8.3808
+        assert (candle.time_ms, candle.close, candle.quote_volume) == (
+            1_651_230_660_000,
+            38_839.0,
+            325_653.3287,
+        )
+        assert candle.volume == pytest.approx(8.3808)
+        assert candle.volume * candle.close == pytest.approx(candle.quote_volume, rel=0.01)
+
+
 # -- findings 4, 5, 7 and 8: funding -------------------------------------------------------------------------
 
 

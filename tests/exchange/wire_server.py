@@ -6,8 +6,12 @@ Nothing here computes an answer: a route picks a fixture file (or, for a ``.data
 the entries, puts it in the exchange's documented envelope). A path no route knows is answered 404 and
 remembered in ``unknown``, so a test sees every request a client made that the fixtures do not cover.
 
-Websockets (Binance's subscribe protocol): a ``SUBSCRIBE`` is acknowledged as the exchange documents it
-(``{"result": null, "id": …}``) and remembered in ``streams``; the frames are the test's own (``push``).
+Websockets: a subscription is acknowledged as the exchange documents it — Binance ``SUBSCRIBE`` →
+``{"result": null, "id": …}``, Bybit ``{"op": "subscribe"}`` → ``{"success": true, "op": "subscribe", …}``,
+OKX ``{"op": "subscribe"}`` → ``{"event": "subscribe", "arg": …}`` per channel, MEXC ``sub.*`` →
+``{"channel": "rs.sub.*", "data": "success"}`` — and remembered in ``streams`` (Binance and Bybit: the topic;
+OKX ``<channel>:<instId>``; MEXC ``<method>:<symbol>``); pings are answered; the frames are the test's own
+(``push``).
 """
 
 from __future__ import annotations
@@ -54,6 +58,13 @@ def _okx_funding(query: dict[str, str], path: str) -> Answer:
 def _okx_candles(query: dict[str, str], path: str) -> Answer:
     rows = fixture_json("okx", "rest/candles.data.json") if query.get("instId") == OKX_CANDLE_INST else []
     return 200, json.dumps({"code": "0", "msg": "", "data": rows})
+
+
+def _bybit_kline(query: dict[str, str], path: str) -> Answer:
+    # The only real kline answer is inverse (rest/kline_inverse.json): its envelope, with no linear candles.
+    answer = fixture_json("bybit", "rest/kline_inverse.json")
+    answer["result"].update(category="linear", symbol=query.get("symbol", ""), list=[])
+    return 200, json.dumps(answer)
 
 
 def _mexc_kline(query: dict[str, str], path: str) -> Answer:
@@ -112,6 +123,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "/fapi/v1/openInterest": _binance_open_interest,
     },
     "bybit": {
+        "/v5/market/kline": _bybit_kline,
         "/v5/market/instruments-info": _file("bybit", "rest/instruments_linear.json"),
         "/v5/market/tickers": _file("bybit", "rest/tickers_linear.json"),
     },
@@ -156,11 +168,44 @@ class WireServer:
         async for message in ws:
             if message.type is not WSMsgType.TEXT:
                 continue
+            if message.data == "ping":  # OKX
+                await ws.send_str("pong")
+                continue
             command = json.loads(message.data)
-            if isinstance(command, dict) and command.get("method") == "SUBSCRIBE":
-                self.streams.extend(command.get("params") or [])
-                await ws.send_str(json.dumps({"result": None, "id": command.get("id")}))
+            if isinstance(command, dict):
+                for answer in self._acknowledge(command):
+                    await ws.send_str(json.dumps(answer))
         return ws
+
+    def _acknowledge(self, command: dict[str, Any]) -> list[Any]:
+        method, op = command.get("method"), command.get("op")
+        if method == "SUBSCRIBE":  # Binance
+            self.streams.extend(command.get("params") or [])
+            return [{"result": None, "id": command.get("id")}]
+        if op == "subscribe" and all(isinstance(a, str) for a in command.get("args") or []):  # Bybit
+            self.streams.extend(command.get("args") or [])
+            return [
+                {
+                    "success": True,
+                    "ret_msg": "",
+                    "conn_id": "wire",
+                    "req_id": command.get("req_id", ""),
+                    "op": op,
+                }
+            ]
+        if op == "subscribe":  # OKX: one acknowledgement per channel
+            args = command.get("args") or []
+            self.streams.extend(f"{a.get('channel')}:{a.get('instId') or a.get('instType')}" for a in args)
+            return [{"event": "subscribe", "arg": a, "connId": "wire"} for a in args]
+        if op == "ping":  # Bybit
+            return [{"success": True, "ret_msg": "pong", "conn_id": "wire", "op": "ping"}]
+        if method == "ping":  # MEXC
+            return [{"channel": "pong", "data": 0}]
+        if isinstance(method, str) and method.startswith("sub."):  # MEXC
+            param = command.get("param") or {}
+            self.streams.append(f"{method.removeprefix('sub.')}:{param.get('symbol')}")
+            return [{"channel": f"rs.{method}", "data": "success", "ts": 0}]
+        return []
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.requests]

@@ -422,6 +422,62 @@ async def test_okx_candles_carry_contracts_base_and_quote(
         assert within(quote / base, float(row[3]), float(row[2]))
 
 
+def _to_minute_end(sim: ExchangeSim) -> None:
+    """Two seconds before the open minute closes (``frame`` then moves the clock a second at a time)."""
+    sim.clock.advance(58 - sim.clock.time() % 60)
+
+
+async def test_okx_candle_stream_on_the_business_websocket(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    real = fixture("okx", "ws/candle.json")
+    closed = await frame(
+        http,
+        sim,
+        "okx",
+        "/ws/v5/business",
+        {"op": "subscribe", "args": [{"channel": "candle1m", "instId": "ETH-USDT-SWAP"}]},
+        lambda m: "data" in m and m["data"][0][8] == "1",  # the final state of a closed candle
+        lambda: _to_minute_end(sim),
+    )
+    assert_same_shape(real, closed)
+    ct_val = sim.market.listing("okx", "ETH").contract_size
+    [row] = closed["data"]  # [ts, o, h, l, c, vol (contracts), volCcy (base), volCcyQuote (quote), confirm]
+    vol, base, quote = float(row[5]), float(row[6]), float(row[7])
+    assert base == pytest.approx(vol * ct_val, rel=1e-3, abs=ct_val)
+    assert within(quote / base, float(row[3]), float(row[2]))
+    [real_row] = real["data"]  # the documentation's numbers: the same ratios
+    assert within(float(real_row[7]) / float(real_row[6]), float(real_row[3]), float(real_row[2]))
+    assert float(real_row[6]) == pytest.approx(float(real_row[5]) * 0.001)
+
+
+async def test_okx_candles_are_refused_on_the_public_websocket(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    """OKX serves candle channels on ``/ws/v5/business`` only (as ccxt.pro subscribes them)."""
+    async with http.ws_connect(sim.ws_url("okx") + "/ws/v5/public") as ws:
+        await ws.send_json({"op": "subscribe", "args": [{"channel": "candle1m", "instId": "ETH-USDT-SWAP"}]})
+        answer = await ws.receive_json(timeout=5)
+    assert answer["event"] == "error" and answer["code"] == "60018"
+
+
+async def test_bybit_kline_stream_confirms_a_closed_candle(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    got = await frame(
+        http,
+        sim,
+        "bybit",
+        "/v5/public/linear",
+        {"op": "subscribe", "req_id": "1", "args": ["kline.1.BTCUSDT"]},
+        lambda m: any(k.get("confirm") is True for k in m.get("data", []) if isinstance(k, dict)),
+        lambda: _to_minute_end(sim),
+    )
+    assert_same_shape(fixture("bybit", "ws/kline_linear.json"), got)
+    final = next(k for k in got["data"] if k["confirm"] is True)
+    assert final["end"] == final["start"] + 59_999  # the whole minute, closed
+
+
 async def test_okx_liquidation_stream(sim: ExchangeSim, http: aiohttp.ClientSession) -> None:
     got = await frame(
         http,

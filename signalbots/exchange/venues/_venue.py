@@ -66,6 +66,34 @@ class LiquidationStream(Enum):
     PER_SYMBOL = "per_symbol"  # one topic per symbol: the most liquid N are subscribed (Bybit)
 
 
+@dataclass(frozen=True, slots=True)
+class CandleStream:
+    """How an exchange streams candles, and the limits its documentation puts on the subscriptions.
+
+    ``method``: ccxt.pro's ``watch_ohlcv_for_symbols`` (many symbols per subscribe request) where ccxt
+    supports it for the exchange, else ``watch_ohlcv`` (one symbol per request). ``per_request``: symbols in
+    one subscribe request. ``per_connection``: kline topics on one connection at most (ccxt opens one
+    connection per websocket URL on these exchanges), None where none is documented; symbols beyond it are
+    polled by REST. ``closed``: the raw field of the websocket kline that marks the candle closed and the
+    value that means so (Bybit ``confirm`` true, OKX ``confirm`` "1"), None where the frames carry no flag
+    (MEXC): the candle is then closed by the first frame of the next one. ``volume``: the exchange's quote
+    turnover in the raw websocket kline object where ccxt drops it (Bybit ``turnover``, MEXC ``a``).
+    """
+
+    method: str
+    per_request: int
+    per_connection: int | None = None
+    closed: tuple[str | int, Any] | None = None
+    volume: VolumeField | None = None
+
+    def closed_flag(self, raw: Any) -> bool:
+        """The raw kline (an object or a row) says the exchange has closed its candle."""
+        if self.closed is None:
+            return False
+        key, value = self.closed
+        return bool(_pick(raw, key) == value)
+
+
 class Unit(StrEnum):
     """What a volume field counts."""
 
@@ -180,6 +208,9 @@ class Venue:
     market_types: Any  # ccxt ``options['fetchMarkets']``: load only linear perpetuals
     enabled_by_default: bool = True  # False: the daemon watches it only where the settings say enabled = true
     markets_loader: str | None = None  # a ccxt method that loads only swaps, where the option is ignored
+    # The keys of a market's raw ``info`` that ccxt still reads after loading (the rest is dropped: the raw
+    # market lists were megabytes of the daemon's memory).
+    market_info_kept: frozenset[str] = frozenset()
     # -- REST limits -----------------------------------------------------------------------------------------
     budget: ExchangeBudget = ExchangeBudget(units=20.0, window=2.0)  # per IP, in ccxt cost units
     endpoint_budget: ExchangeBudget | None = None  # per endpoint path as well (MEXC)
@@ -192,6 +223,9 @@ class Venue:
     rate_limits: tuple[RateLimitRule, ...] = ()
     error_code_field: str | None = None  # where the body's error code is ("retCode", "code")
     usage: Callable[[Mapping[str, str]], tuple[float, float] | None] = lambda headers: None
+    # The usage headers describe one endpoint's window of this many seconds (Bybit: per second, per UID and
+    # endpoint), not the per-IP weight: None when they describe the IP's weight (Binance).
+    usage_endpoint_window: float | None = None
     streams_apart: bool = False  # streams on another host with their own limits: a REST ban leaves them be
     # -- data ------------------------------------------------------------------------------------------------
     ticker_volume: VolumeField | None = None  # 24h volume field of the raw ticker
@@ -199,7 +233,7 @@ class Venue:
     kline_base_unit: Unit = Unit.BASE  # what ccxt's OHLCV volume (index 5) counts
     kline_fields: tuple[str, str] | None = None  # (time field, volume field) of a column-wise kline answer
     ohlcv_needs_since: bool = False  # the kline endpoint has no limit: bound the answer by its start time
-    candles_streamed: bool = False  # kline websocket with many symbols per subscription (else REST polls)
+    candle_stream: CandleStream | None = None  # kline websocket (else REST polls after each close)
     funding_source: str = "fetch_funding_rates"  # the ccxt call that gives every symbol's funding
     funding_entries: FundingEntries = funding_rates  # its answer as funding entries by symbol
     funding_interval_field: str | None = None  # hours, in the raw funding/ticker entry (freshest source)
@@ -214,6 +248,10 @@ class Venue:
     taker_fee: float = 0.0005  # default (lowest tier) fee of a market order, as a fraction of notional
     maker_fee: float = 0.0002  # ... of a resting limit order; ``fee_source`` is the page they come from
     fee_source: str = ""
+
+    @property
+    def candles_streamed(self) -> bool:
+        return self.candle_stream is not None
 
     def rate_limit(self, status: int, body: str | None) -> RateLimitRule | None:
         """The rule an answer matches (by HTTP status, else by the error code in a short JSON body)."""

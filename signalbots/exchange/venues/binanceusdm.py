@@ -6,6 +6,9 @@ Retry-After, ``X-MBX-USED-WEIGHT-1M``), "Mark Price" (``premiumIndex`` weight 10
 "Liquidation Order Streams" (``!forceOrder@arr``: the latest liquidation per symbol per 1000 ms),
 "Open Interest" (``GET /fapi/v1/openInterest``, one symbol, weight 1: ``openInterest`` in the base coin,
 ``time``; no bulk form, no USD value).
+"Kline/Candlestick Streams" (``k.x``: "Is this kline closed?"; ``k.q`` quote asset volume), "Websocket
+Market Streams" ("A single connection can listen to a maximum of 200 streams"; ccxt.pro spreads the streams
+over numbered connections itself).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from signalbots.events import Liquidation
 from signalbots.exchange import normalize
 from signalbots.exchange.venues._venue import (
+    CandleStream,
     ContractSizeOf,
     ExchangeBudget,
     LiquidationStream,
@@ -47,6 +51,9 @@ VENUE = Venue(
     id="binanceusdm",
     name="Binance",
     market_types={"types": ["linear"]},
+    # ccxt reads a loaded market's ``info`` for orders (``orderTypes``: not ours) and for open-interest and
+    # long/short history (``pair``, ``contractType``).
+    market_info_kept=frozenset({"pair", "contractType"}),
     # "REQUEST_WEIGHT 2400 per minute" per IP; ccxt's fapi costs are the weights themselves.
     budget=ExchangeBudget(units=_WEIGHT_PER_MINUTE, window=60.0),
     funding_budget=ExchangeBudget(units=500.0, window=300.0),
@@ -65,7 +72,9 @@ VENUE = Venue(
     usage=_usage,
     ticker_volume=VolumeField("quoteVolume", Unit.QUOTE),
     kline_volume=VolumeField(7, Unit.QUOTE),  # quote asset volume; the websocket's ``k.q``
-    candles_streamed=True,
+    # ``x`` is read from the raw event (``_klines.ws_kline``): ccxt's row drops it. ccxt.pro itself opens a
+    # numbered connection per 200 streams, so no cap here.
+    candle_stream=CandleStream(method="watch_ohlcv_for_symbols", per_request=200),
     funding_intervals_call="fetch_funding_intervals",
     funding_default_hours=8.0,  # fundingInfo lists only the symbols whose interval was adjusted
     # One symbol a request: 550 symbols every 5 minutes (their round in 294 s) is 112 weight a minute, 4.7 %

@@ -1,12 +1,15 @@
 """MEXC futures (contract API, USDT-margined perpetuals).
 
 Sources: mexcdevelop.github.io/apidocs/contract_v1_en — "Access frequency" ("20 times per 2 seconds" per
-endpoint; code 510 "Excessive frequency of requests"), "Get the contract information" (``contractSize``;
-1 time / 5 s), "Get contract trend data" / ticker (``amount24`` quote turnover, ``fundingRate`` for every
-symbol, ``holdVol`` "total holdings" in contracts), "K-line data" (``vol`` in contracts, ``amount``
-quote turnover; no ``limit``: up to 2000 candles unless bounded by ``start``), "Get contract funding rate"
-(``collectCycle`` hours, ``nextSettleTime``).
-MEXC publishes no liquidation stream.
+endpoint; code 510 "Excessive frequency of requests"), "Get the contract information" (``contractSize``; 1
+time / 5 s), "Get contract trend data" / ticker (``amount24`` quote turnover, ``fundingRate`` for every
+symbol, ``holdVol`` "total holdings" in contracts), "K-line data" (``vol`` in contracts, ``amount`` quote
+turnover; no ``limit``: up to 2000 candles unless bounded by ``start``), "Get contract funding rate"
+(``collectCycle`` hours, ``nextSettleTime``), WebSocket "K线" (``sub.kline`` one symbol per request; ``a``
+quote turnover, ``q`` contracts, ``t`` the window start in seconds; no closed flag, so a candle is closed by
+the first frame of the next one; no limit of subscriptions per connection is documented, the client must ping
+within a minute — the contract API documentation's WebSocket section, a copy in the code index, id
+23016906790). MEXC publishes no liquidation stream.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from signalbots.exchange.venues._venue import (
+    CandleStream,
     ExchangeBudget,
     OpenInterestFields,
     OpenInterestSource,
@@ -64,6 +68,9 @@ VENUE = Venue(
     kline_fields=("time", "amount"),
     kline_base_unit=Unit.CONTRACTS,  # ``vol``
     ohlcv_needs_since=True,
+    # ccxt.pro has no watchOHLCVForSymbols for MEXC: one watch_ohlcv (one sub.kline) per symbol; its row
+    # drops the quote turnover ``a``, kept here.
+    candle_stream=CandleStream(method="watch_ohlcv", per_request=1, volume=VolumeField("a", Unit.QUOTE)),
     funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
     funding_entries=_funding_from_tickers,
     funding_interval_call="fetch_funding_rate",  # collectCycle, per symbol

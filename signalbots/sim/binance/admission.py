@@ -43,7 +43,7 @@ class BinanceAdmission:
     def _minute(self) -> int:
         return int(self.clock.time() // 60 * 60)
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, path: str) -> dict[str, str]:
         return {"X-MBX-USED-WEIGHT-1M": str(int(self.used_weight))}
 
     def weight(self, path: str, query: Query) -> float:

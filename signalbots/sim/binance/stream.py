@@ -114,7 +114,7 @@ class BinanceStream:
             bar = self.market.bar(listing, interval, open_ms)
             event = kline_event(symbol_id(listing), interval, bar, span, now_ms, closed=True)
             await self._push(venue, conn, stream, event)
-        if klines.open_due(conn, stream, now_ms, rolled=last != current):
+        if klines.open_due(conn, stream, now_ms, rolled=last != current, every_ms=venue.kline_every_ms):
             bar = self.market.bar(listing, interval, current)
             event = kline_event(symbol_id(listing), interval, bar, span, now_ms, closed=False)
             await self._push(venue, conn, stream, event)

@@ -2,8 +2,11 @@
 
 Bybit says only "your IP has been either temporarily or permanently banned", wait at least 10 minutes: no
 Retry-After, and the body is not documented (no capture of it exists). The per-UID API limit answers HTTP
-200 ``retCode 10006 "Too many visits"`` (a captured body); ``X-Bapi-Limit``/``X-Bapi-Limit-Status``/
-``X-Bapi-Limit-Reset-Timestamp`` report the window on every answer.
+200 ``retCode 10006 "Too many visits"`` (a captured body). ``X-Bapi-Limit``/``X-Bapi-Limit-Status``/
+``X-Bapi-Limit-Reset-Timestamp`` describe that API limit — "your remaining requests for current endpoint", a
+rolling window "per second per UID" — so they count this endpoint's requests of the last second, not the IP's
+window. Bybit lists no API limit for the market endpoints ("no limit for other endpoints"); the simulator
+reports ``ENDPOINT_PER_SECOND`` for them and refuses nothing on it (the IP limit bans).
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from signalbots.sim.venue import Fault, FaultKind, Query, Reject
 REQUESTS_PER_WINDOW = 600
 WINDOW_SECONDS = 5.0
 BAN_SECONDS = 600.0  # Bybit: an IP ban lasts at least 10 minutes
+ENDPOINT_PER_SECOND = 120  # what the usage headers report per endpoint (the IP's 600 / 5 s, spread)
 
 
 class BybitAdmission:
     def __init__(self, *, market: Market, clock: Clock) -> None:
         self.market = market
         self.clock = clock
-        self._window: list[float] = []
+        self._window: list[float] = []  # the IP's requests of the last 5 s
+        self._by_path: dict[str, list[float]] = {}  # each endpoint's requests of the last second
         self.banned_until: float | None = None  # sim wall clock
 
     def _prune(self) -> float:
@@ -30,13 +35,14 @@ class BybitAdmission:
         self._window = [t for t in self._window if t > now - WINDOW_SECONDS]
         return now
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, path: str) -> dict[str, str]:
         now = self._prune()
-        reset = (self._window[0] if self._window else now) + WINDOW_SECONDS
+        recent = [t for t in self._by_path.get(path, []) if t > now - 1.0]
+        self._by_path[path] = recent
         return {
-            "X-Bapi-Limit": str(REQUESTS_PER_WINDOW),
-            "X-Bapi-Limit-Status": str(max(0, REQUESTS_PER_WINDOW - len(self._window))),
-            "X-Bapi-Limit-Reset-Timestamp": str(int(reset * 1000)),
+            "X-Bapi-Limit": str(ENDPOINT_PER_SECOND),
+            "X-Bapi-Limit-Status": str(max(0, ENDPOINT_PER_SECOND - len(recent))),
+            "X-Bapi-Limit-Reset-Timestamp": str(int(now * 1000)),  # "just the current timestamp"
         }
 
     def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
@@ -47,6 +53,7 @@ class BybitAdmission:
             self.banned_until = now + BAN_SECONDS  # Bybit: past the IP limit the IP is banned
             return 0.0, self._banned()
         self._window.append(now)
+        self._by_path.setdefault(path, []).append(now)
         return 1.0, None
 
     def _banned(self) -> Reject:

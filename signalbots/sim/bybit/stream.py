@@ -105,6 +105,6 @@ class BybitStream:
             ws_kline(self.market.bar(listing, timeframe, open_ms), span, interval, now_ms, True)
             for open_ms in klines.closed_since(last, current, span)
         ]
-        if klines.open_due(conn, topic, now_ms, rolled=bool(data)):
+        if klines.open_due(conn, topic, now_ms, rolled=bool(data), every_ms=venue.kline_every_ms):
             data.append(ws_kline(self.market.bar(listing, timeframe, current), span, interval, now_ms, False))
             await venue.send(conn, {"topic": topic, "data": data, "ts": now_ms, "type": "snapshot"})

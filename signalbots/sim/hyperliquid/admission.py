@@ -29,7 +29,7 @@ class HyperliquidAdmission:
         self.weight_by_minute[minute] = used + cost
         return cost, None
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, path: str) -> dict[str, str]:
         return {}
 
     def fault_answer(self, fault: Fault) -> Reject:

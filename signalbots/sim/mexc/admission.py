@@ -30,7 +30,7 @@ class MexcAdmission:
         self.clock = clock
         self._calls: dict[str, list[float]] = {}
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, path: str) -> dict[str, str]:
         return {}
 
     def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:

@@ -104,7 +104,7 @@ class MexcStream:
             ws_kline(symbol, interval, self.market.bar(listing, timeframe, open_ms), listing, now_ms)
             for open_ms in klines.closed_since(last, current, span)
         ]  # the final state of each window that closed since the last push
-        if klines.open_due(conn, key, now_ms, rolled=bool(frames)):
+        if klines.open_due(conn, key, now_ms, rolled=bool(frames), every_ms=venue.kline_every_ms):
             frames.append(
                 ws_kline(symbol, interval, self.market.bar(listing, timeframe, current), listing, now_ms)
             )

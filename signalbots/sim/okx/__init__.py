@@ -2,7 +2,8 @@
 
 ``admission`` (no limits; injected faults answer ``429 {"code": "50011"}`` and OKX's error bodies), ``rest``
 (instruments, funding, tickers and candles, with the coin-margined swaps listed beside the linear ones),
-``stream`` (``/ws/v5/public``: liquidation orders) and ``wire`` (the shapes they share).
+``stream`` (``/ws/v5/public``: liquidation orders; ``/ws/v5/business``: candles) and ``wire`` (the shapes
+they share).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ class OkxAdmission:
     def admit(self, path: str, query: Query) -> tuple[float, Reject | None]:
         return 1.0, None
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, path: str) -> dict[str, str]:
         return {}
 
     def fault_answer(self, fault: Fault) -> Reject:
