@@ -650,3 +650,22 @@ def test_outcomes_on_real_candles_from_outside_the_team_recompute_and_stay_withi
         assert s["net_r"] == pytest.approx(gross - fee_r, abs=0.01)  # spot: no funding
         largest = max(sign * (t - s["entry"]) for t in s["targets"]) / abs(s["entry"] - s["stop"])
         assert s["gross_r"] <= largest + 1e-9
+
+
+def test_the_plot_dates_name_their_month_from_the_first_tick() -> None:
+    """Issue 21, finding 8: the axis showed "16", "17", … and never which month the first ticks were in."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from signalbots.charts.equity import format_time_axis
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    week = [np.datetime64("2021-11-15T00:00"), np.datetime64("2021-11-21T22:30")]  # the shared XRP week
+    ax.plot(week, [0.0, 1.0])
+    format_time_axis(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all("Nov" in label for label in labels), labels

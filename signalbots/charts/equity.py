@@ -109,15 +109,28 @@ def draw_equity(report: dict[str, Any], *, width: int = 1400, height: int = 700)
         ax.legend(loc="upper left", fontsize=8.5)
     else:
         ax.text(0.5, 0.5, "no signals in this replay", ha="center", va="center", transform=ax.transAxes)
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    format_time_axis(ax)
     _stats_table(table_ax, report.get("stats", {}))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
+
+
+def format_time_axis(ax: Any) -> None:
+    """Dates a reader can place: every day tick names its month ("16 Nov"), every year tick its year, and the
+    hours between say their day. matplotlib's concise default printed bare day numbers ("16", "17") and put
+    the month only in an offset label at the far end of the axis, easy to miss or to lose."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)  # type: ignore[no-untyped-call]
+    formatter = mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
+        locator,
+        formats=["%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M", "%S.%f"],
+        zero_formats=["", "%b %Y", "%d %b %Y", "%d %b", "%H:%M", "%H:%M"],
+        offset_formats=["", "%Y", "%b %Y", "%d %b %Y", "%d %b %Y", "%d %b %Y %H:%M"],
+    )
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(formatter)
 
 
 def replay_start(signals: list[dict[str, Any]], resolved: list[dict[str, Any]]) -> int:
@@ -144,12 +157,15 @@ def _stats_table(ax: Any, stats: dict[str, dict[str, Any]]) -> None:
     cells = [[label, *(fmt(stats[n]) for n in names)] for label, fmt in rows]
     table = ax.table(
         cellText=cells,
-        colLabels=["", *names],
+        colLabels=["", *(n.replace("_", "\n") for n in names)],  # "open_interest" on two lines
         loc="upper center",
         cellLoc="center",
-        colWidths=[0.3] + [0.7 / len(names)] * len(names),
+        colWidths=[0.24] + [0.76 / len(names)] * len(names),
         bbox=(0.0, 0.3, 1.0, 0.65),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(9)
+    for (row, _), cell in table.get_celld().items():
+        if row == 0:  # strategy names: smaller, so that five columns fit their names
+            cell.get_text().set_fontsize(7.5)
     ax.set_title("statistics per strategy", fontsize=10, loc="left")
