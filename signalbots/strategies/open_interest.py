@@ -189,6 +189,8 @@ SPEC = StrategySpec(
     inputs=frozenset(OpenInterestStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
+    # Research sweeps around the defaults (5 % and 2 %): how deep a flush and how far the price must go.
+    grid={"min_drop_pct": (3.0, 5.0, 8.0), "min_move_pct": (1.0, 2.0, 3.0)},
     alerts={
         "flush": Alert(
             title="🌊 Open interest flush",
