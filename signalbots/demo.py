@@ -233,6 +233,9 @@ async def demo(
     clock = ScaledClock(speed=speed, start=_START)
     market = Market(clock=clock, seed=seed, symbols=36, exchanges=_EXCHANGES)
     market.background_liquidations_per_minute = 1.0  # a live market's trickle of small liquidations
+    # …small indeed: a trickle never adds up to a cascade (the smallest tier is $250k in 5 minutes), so the
+    # same seed tells the same story however the venues' ticks interleave.
+    market.background_liquidation_cap_usd = 20_000.0
     chat = _Chat(out=out)
     steps = _scenario(market)
     with tempfile.TemporaryDirectory(prefix="signalbots-demo-") as tmp:

@@ -128,6 +128,9 @@ class Market:
         self.exchanges = exchanges
         self.listings: dict[str, dict[str, Listing]] = {ex: {} for ex in exchanges}
         self.background_liquidations_per_minute = 0.0  # per exchange, for the demo
+        # The largest background print (None: Pareto's whole tail). Which venue draws next from the shared
+        # random stream depends on real-time tick order: an uncapped tail can add a cascade nobody scripted.
+        self.background_liquidation_cap_usd: float | None = None
         self._script = _Script()
         self._listeners: list[Callable[[LiquidationPrint], None]] = []
         self._rng = random.Random(seed)
@@ -379,6 +382,8 @@ class Market:
             listing = trading[min(len(trading) - 1, int(self._rng.paretovariate(1.2)) - 1)]
             side = Side.LONG if self._rng.random() < 0.5 else Side.SHORT
             notional = 2_000 * self._rng.paretovariate(1.1)
+            if self.background_liquidation_cap_usd is not None:
+                notional = min(notional, self.background_liquidation_cap_usd)
             out.append(self.liquidate(exchange, listing.base, side, notional_usd=notional))
         return out
 
