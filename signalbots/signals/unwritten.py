@@ -83,6 +83,7 @@ class Unwritten:
 
     def __init__(self) -> None:
         self._held: dict[str, _Held] = {}
+        self._ids = 0  # stand-in ids count down and never repeat: the tracker keys open signals by id
 
     def __len__(self) -> int:
         return len(self._held)
@@ -93,7 +94,8 @@ class Unwritten:
         if not self._held:
             log.warning("signals_not_durable", effect="sent from memory; written when the disk takes them")
         self._held[key] = _Held(row=row, cooldown=cooldown)
-        return -len(self._held)
+        self._ids -= 1
+        return self._ids
 
     def holds(self, dedupe_key: str) -> bool:
         return dedupe_key in self._held

@@ -342,3 +342,23 @@ def test_signals_decided_while_the_disk_is_full_are_sent_once_and_written_when_s
     bench.restart()  # the cooldown written from memory outlives the process
     assert bench.desk().consider([candidate(key="k4", time_ms=T0 + HOUR)]) == []
     assert [m.dedupe_key for m in bench.notifier.of(Kind.SIGNAL)] == ["signal:k1", "signal:k3"]
+
+
+def test_signals_held_in_memory_never_share_an_id_with_an_earlier_one(tmp_path: Path) -> None:
+    """The tracker follows open signals by id: two held while the disk filled twice must not collide."""
+    store = Store(path=tmp_path / "state.sqlite", connection=FillingDisk)
+    store.open()
+    bench = Bench(
+        tmp_path / "state.sqlite", make_settings(), RecordingNotifier(), Metrics(), ManualClock(), store
+    )
+    disk = store.db
+    assert isinstance(disk, FillingDisk)
+    desk = bench.desk()
+    disk.full = True
+    [first] = desk.consider([candidate(key="k1")])
+    disk.full = False
+    desk.consider([])  # space returns: k1 is written
+    disk.full = True
+    [second] = desk.consider([candidate(symbol=ADA, key="k2", time_ms=T0 + HOUR)])
+    assert first.id < 0 and second.id < 0 and first.id != second.id
+    store.close()
