@@ -7,7 +7,7 @@ import itertools
 import math
 import random
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -315,18 +315,25 @@ def test_a_gap_past_target_two_cannot_lift_a_losing_day_above_the_loss_limit(
     assert desk.consider([candidate(symbol="SOL/USDT:USDT", time_ms=T0 + 5 * HOUR)]) == []
 
 
-def test_signals_decided_while_the_disk_is_full_are_sent_once_and_written_when_space_returns(
-    tmp_path: Path,
-) -> None:
-    """Issue 20: a signal the state disk refuses is still sent; dedupe and cooldown hold from memory."""
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[tuple[Bench, FillingDisk]]:
+    """A desk's bench on a state disk that can fill up (``disk.full``)."""
     store = Store(path=tmp_path / "state.sqlite", connection=FillingDisk)
     store.open()
     bench = Bench(
         tmp_path / "state.sqlite", make_settings(), RecordingNotifier(), Metrics(), ManualClock(), store
     )
-    disk = store.db
-    assert isinstance(disk, FillingDisk)
-    desk = bench.desk()
+    assert isinstance(store.db, FillingDisk)
+    yield bench, store.db
+    bench.store.close()
+
+
+def test_signals_decided_while_the_disk_is_full_are_sent_once_and_written_when_space_returns(
+    full_disk: tuple[Bench, FillingDisk],
+) -> None:
+    """Issue 20: a signal the state disk refuses is still sent; dedupe and cooldown hold from memory."""
+    bench, disk = full_disk
+    store, desk = bench.store, bench.desk()
 
     disk.full = True
     assert desk.consider([candidate(key="k1")])  # accepted although no row could be written
@@ -344,15 +351,11 @@ def test_signals_decided_while_the_disk_is_full_are_sent_once_and_written_when_s
     assert [m.dedupe_key for m in bench.notifier.of(Kind.SIGNAL)] == ["signal:k1", "signal:k3"]
 
 
-def test_signals_held_in_memory_never_share_an_id_with_an_earlier_one(tmp_path: Path) -> None:
+def test_signals_held_in_memory_never_share_an_id_with_an_earlier_one(
+    full_disk: tuple[Bench, FillingDisk],
+) -> None:
     """The tracker follows open signals by id: two held while the disk filled twice must not collide."""
-    store = Store(path=tmp_path / "state.sqlite", connection=FillingDisk)
-    store.open()
-    bench = Bench(
-        tmp_path / "state.sqlite", make_settings(), RecordingNotifier(), Metrics(), ManualClock(), store
-    )
-    disk = store.db
-    assert isinstance(disk, FillingDisk)
+    bench, disk = full_disk
     desk = bench.desk()
     disk.full = True
     [first] = desk.consider([candidate(key="k1")])
@@ -361,4 +364,3 @@ def test_signals_held_in_memory_never_share_an_id_with_an_earlier_one(tmp_path: 
     disk.full = True
     [second] = desk.consider([candidate(symbol=ADA, key="k2", time_ms=T0 + HOUR)])
     assert first.id < 0 and second.id < 0 and first.id != second.id
-    store.close()
