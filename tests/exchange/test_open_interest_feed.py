@@ -4,6 +4,7 @@ per five minutes, evenly spaced, within its share of the weight budget, and on a
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from signalbots.events import OpenInterest
 from signalbots.exchange.open_interest import OpenInterestFeed
 from signalbots.exchange.venues import VENUES
-from tests.exchange.test_feeds import EX, rig
+from tests.exchange.test_feeds import EX, Rig, rig
 
 PATH = "/fapi/v1/openInterest"
 
@@ -64,6 +65,74 @@ async def test_a_rate_limit_pauses_the_round_and_it_carries_on_without_a_burst()
         r.clock.advance(31.0)  # the pause is over: one request, then the schedule again
         await r.until(lambda: len(r.events(OpenInterest)) == 2, "carried on")
         assert len(r.sim.requests(EX, path=PATH)) == asked + 1
+
+
+def _reads(r: Rig) -> dict[str, list[float]]:
+    """Each symbol's request times (the simulator's clock: the test's), by the exchange's symbol id."""
+    out: dict[str, list[float]] = {}
+    for request in r.sim.requests(EX, path=PATH):
+        out.setdefault(str(request.query["symbol"]), []).append(request.monotonic)
+    return out
+
+
+async def _step(r: Rig, seconds: float, asked: int) -> None:
+    r.clock.advance(seconds)
+    await r.until(lambda: len(r.sim.requests(EX, path=PATH)) == asked, f"{asked} requests")
+
+
+async def test_a_symbol_is_read_one_round_after_its_last_read_whatever_the_liquidity_did() -> None:
+    async with rig(symbols=40) as r:
+        symbols = sorted(r.gateway.markets)
+        prices = dict.fromkeys(symbols, 10.0)
+        r.liquidity.update(EX, {s: 1e9 - i for i, s in enumerate(symbols)}, prices)
+        r.start(OpenInterestFeed(liquidity=r.liquidity, **r.common()))
+        await _step(r, 0.0, 1)
+        start = r.clock.monotonic()
+        for asked in range(2, 21):
+            await _step(r, 7.35, asked)
+        # The ranking turns upside down during the round: the most liquid symbol becomes the least.
+        r.liquidity.update(EX, {s: 1e9 + i for i, s in enumerate(symbols)}, prices)
+        for asked in range(21, 81):
+            await _step(r, 7.35, asked)
+        reads = _reads(r)
+        assert sorted(reads) == sorted(r.gateway.markets[s]["id"] for s in symbols)
+        for times in reads.values():  # each symbol once a round, 294 s (98 % of the 5 minutes) apart
+            assert len(times) == 2
+            assert times[1] - times[0] == pytest.approx(294.0)
+        last_of_round = max(times[0] for times in reads.values())
+        assert last_of_round - start == pytest.approx(39 * 7.35)  # the round within 294 s of its 300
+
+
+async def test_a_slow_answer_does_not_hold_the_next_symbol_back() -> None:
+    async with rig(symbols=20, request_timeout=600.0) as r:
+        symbols = sorted(r.gateway.markets)
+        r.liquidity.update(EX, {s: 1e9 - i for i, s in enumerate(symbols)}, dict.fromkeys(symbols, 5.0))
+        r.sim.inject(EX, "hang", path="openInterest", symbol=r.gateway.markets[symbols[1]]["id"])
+        r.start(OpenInterestFeed(liquidity=r.liquidity, **r.common()))
+        await _step(r, 0.0, 1)
+        r.clock.advance(14.7)  # the second symbol's request: no answer (the simulator logs it when it ends)
+        await _step(r, 14.7, 2)  # the third leaves at its slot all the same
+        assert r.sim.requests(EX, path=PATH)[-1].query["symbol"] == r.gateway.markets[symbols[2]]["id"]
+        await r.until(lambda: len(r.events(OpenInterest)) == 2, "the third symbol's figure")
+        assert sorted(e.symbol for e in r.events(OpenInterest)) == sorted([symbols[0], symbols[2]])
+
+
+async def test_late_wake_ups_neither_exceed_the_budget_share_nor_age_a_figure_past_the_cadence() -> None:
+    async with rig(symbols=600) as r:  # above 588 the budget share, not the interval, sets the spacing
+        symbols = sorted(r.gateway.markets)
+        r.liquidity.update(EX, {s: 1e9 - i for i, s in enumerate(symbols)}, dict.fromkeys(symbols, 5.0))
+        r.start(OpenInterestFeed(liquidity=r.liquidity, **r.common()))
+        await _step(r, 0.0, 1)
+        start = r.clock.monotonic()
+        for jump in range(1, 73):  # every wake-up up to 5 s late, for a round and a minute
+            await _step(r, 5.0, 10 * jump + 1)  # a request every 0.5 s: the ones due go at once
+        reads = _reads(r)
+        assert len(reads) == 600 and all(times[0] - start <= 300.0 for times in reads.values())
+        again = [times for times in reads.values() if len(times) == 2]
+        assert len(again) == 121 and all(t[1] - t[0] == pytest.approx(300.0) for t in again)
+        budget = VENUES[EX].budget
+        per_minute = Counter(int((t - start) // 60) for times in reads.values() for t in times)
+        assert max(per_minute.values()) <= 0.05 * budget.units * 60 / budget.window  # 120 weight a minute
 
 
 _values = st.one_of(
