@@ -12,7 +12,7 @@ the simulators share the timeline. Measured:
 * RSS once every symbol is covered and warmed up, and its growth over the second half of the steady run;
 * open interest (issue 18, acceptance 5): Binance's per-symbol polling as a share of its weight budget (the
   requests that reached the simulator, weight 1 each), and every exchange's largest open interest age
-  against its cadence + 5 s (Binance: 5 min, its 550 requests spread over 294 s; the others: their poll).
+  against its cadence + 5 s (Binance: 5 min, its 550 requests spread over 285 s; the others: their poll).
 
 An exchange that covers no symbol fails the benchmark: nothing is skipped.
 """
