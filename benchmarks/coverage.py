@@ -120,6 +120,8 @@ def _open_interest(run: list[dict[str, Any]], *, sim: ExchangeSim) -> dict[str, 
         "age_max_s_by_exchange": {ex: round(v, 1) for ex, v in ages.items()},
         "age_limit_s_by_exchange": {ex: round(v + 5, 1) for ex, v in cadence.items()},
         "symbols_covered": covered,
+        # At SPEED × real time a stall of the daemon's loop of 0.1 s is 1 simulated second of age.
+        "daemon_loop_stall_max_ms": max((float(r.get("stall_ms", 0.0)) for r in run), default=0.0),
         "acceptance_5": "PASS" if ok else "FAIL",
     }
 
