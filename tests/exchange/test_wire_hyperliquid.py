@@ -187,7 +187,7 @@ def test_the_profile_says_there_is_no_liquidation_feed() -> None:
     profile = venue(EX)
     assert profile.liquidation_stream is None and profile.liquidation_parser is None
     assert "no public liquidation feed" in (hyperliquid.__doc__ or "")
-    assert profile.name == "Hyperliquid" and profile.enabled_by_default is False
+    assert profile.name == "Hyperliquid"
 
 
 def _with_kpepe() -> Any:

@@ -224,7 +224,6 @@ class Venue:
     name: str  # display name in messages
     # -- markets ---------------------------------------------------------------------------------------------
     market_types: Any  # ccxt ``options['fetchMarkets']``: load only linear perpetuals
-    enabled_by_default: bool = True  # False: the daemon watches it only where the settings say enabled = true
     markets_loader: str | None = None  # a ccxt method that loads only swaps, where the option is ignored
     # The keys of a market's raw ``info`` that ccxt still reads after loading (the rest is dropped: the raw
     # market lists were megabytes of the daemon's memory).

@@ -59,8 +59,8 @@ _LIGHT = frozenset(
 _CANDLES_PER_EXTRA_WEIGHT = 60
 # Hyperliquid counts the candles it returns, known only once it has answered; the weight is spent before, on
 # the span asked. The daemon asks at most 100 (a backfill of ≤ 99 and the open one), ccxt ending the span at
-# the daemon's clock (``_ccxt``); a span asked beyond is counted up to 120 candles, Hyperliquid answering those
-# that exist.
+# the daemon's clock (``_ccxt``); a longer span is counted up to 120 candles, as Hyperliquid answers only
+# those that exist.
 _CANDLES_COUNTED_AT_MOST = 120
 
 
@@ -109,7 +109,6 @@ VENUE = Venue(
     name="Hyperliquid",
     # ccxt loads spot, perps and HIP-3 dexes unless told; ``swap``: the first perp dex's perpetuals only.
     market_types={"types": ["swap"]},
-    enabled_by_default=False,
     # Weights are Hyperliquid's own (``_weight``): ccxt charges 10 for most info requests and 4 for a candle
     # snapshot, where Hyperliquid counts 20.
     budget=ExchangeBudget(units=WEIGHT_PER_MINUTE, window=60.0),
