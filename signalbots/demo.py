@@ -117,7 +117,7 @@ def _scenario(market: Market) -> list[_Step]:
     unlike = [
         ex
         for ex in market.exchanges
-        if ex != "binanceusdm" and market.listing(ex, "BTC").funding_interval_hours < 8
+        if ex != "binanceusdm" and (x := market.find(ex, "BTC")) is not None and x.funding_interval_hours < 8
     ]
     carry = unlike[0] if unlike else None
     warm = [ex for ex in market.exchanges if ex not in ("binanceusdm", carry)]
