@@ -65,8 +65,8 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks, *, clock: Clock) ->
 
     class Gated(base):  # type: ignore[misc]
         def milliseconds(self) -> Any:
-            # ccxt dates some market data by its own clock (Hyperliquid: a candle span ends "now", funding
-            # settles at the next hour of "now"): in a simulated market that is not the market's time.
+            # ccxt dates some market data by its own clock (a candle span that ends "now", a funding time
+            # that is the next hour of "now"): in a simulated market that is not the market's time.
             return int(clock.time() * 1000) if daemon_time.get() else super().milliseconds()
 
         async def fetch_ohlcv(self, *args: Any, **kwargs: Any) -> Any:

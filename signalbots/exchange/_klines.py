@@ -115,8 +115,7 @@ def mark_row(rows: Any, kline: WsKline) -> None:
 
 def ws_market_id(venue: Venue, message: Any) -> str | None:
     """The exchange's market id in a websocket kline frame, where its profile says
-    (``CandleStream.market_id``: Binance ``k.s``, Bybit the topic's last part, OKX ``arg.instId``, MEXC
-    ``symbol``, Hyperliquid ``data.s``)."""
+    (``CandleStream.market_id``: Binance ``k.s``, …)."""
     stream = venue.candle_stream
     return stream.market_id(message) if stream is not None and stream.market_id is not None else None
 
