@@ -26,7 +26,11 @@ REST, at 21 weight per coin and candle, the full market's candles took 29–31 %
 carry no closed flag, so a candle is published with the first frame of the next one, the exchange's own
 evidence that it has closed, as MEXC's; ``T`` passing on the local clock is not asked (it may lag the
 exchange's). ccxt files a frame's row under ``coin_to_market_id(data.s)`` (the coin, ``BTC``, where ccxt's
-market id is the asset index): the feed finds it the same way (``market_of``).
+market id is the asset index): the feed finds it the same way (``market_of``). The subscriptions are messages
+sent (2000 a minute at most): the full market's 180-odd fit in one minute's allowance.
+
+The answers carry no time: ccxt ends a candle snapshot's span and dates the next funding (the next whole hour)
+by its clock, which the gateway sets to the daemon's for those calls (``_ccxt``).
 """
 
 from __future__ import annotations
