@@ -226,7 +226,12 @@ class FundingStrategy:
             facts["hours_to_settlement"] = max(0.0, (snap.next_funding_ms - snap.time_ms) / _HOUR_MS)
         if leg.mark is not None:
             facts["mark_price"] = leg.mark
-        stop = self._stop(key, direction, entry, facts)
+        stop, atr_value = candle_stop(
+            s.stop_style, direction, entry, self._candles.get(key, ()), pct=s.stop_pct,
+            atr_period=s.stop_atr_period, atr_multiple=s.stop_atr_multiple, range_k=s.stop_range_k,
+        )  # fmt: skip
+        if atr_value is not None:
+            facts["atr"] = atr_value
         candidate = directional(
             strategy=self.name,
             kind="extreme",
@@ -250,16 +255,6 @@ class FundingStrategy:
         if candidate is not None:
             self._latched[key] = direction
         return candidate
-
-    def _stop(self, key: _Key, direction: Direction, entry: float, facts: dict[str, float]) -> float:
-        s = self._settings
-        stop, atr_value = candle_stop(
-            s.stop_style, direction, entry, self._candles.get(key, ()), pct=s.stop_pct,
-            atr_period=s.stop_atr_period, atr_multiple=s.stop_atr_multiple, range_k=s.stop_range_k,
-        )  # fmt: skip
-        if atr_value is not None:
-            facts["atr"] = atr_value
-        return stop
 
     def _spreads(self, leg: _Leg) -> list[Candidate]:
         s = self._settings
@@ -368,7 +363,11 @@ SPEC = StrategySpec(
     inputs=frozenset(FundingStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
-    grid={"extreme_per_8h": (0.0005, 0.001, 0.002), "stop_pct": (1.0, 2.0, 3.0)},
+    grid={
+        "extreme_per_8h": (0.0005, 0.001, 0.002),
+        "stop_pct": (1.0, 2.0, 3.0),
+        "direction": ("fade", "follow"),
+    },
     alerts={
         "extreme": Alert(
             title="💸 Funding extreme",
