@@ -6,11 +6,15 @@ prints, it fires and clears that window, so the same prints never fire twice. Ti
 ``majors`` → ``major_threshold_usd``; else a last known 24h quote volume ≥ ``liquid_volume_usd`` →
 ``liquid_threshold_usd``; else ``other_threshold_usd`` (a symbol without a ticker yet counts as other).
 
-Direction by ``mode``: ``contrarian`` — longs flushed out → LONG (and shorts squeezed → SHORT);
+Direction by ``mode`` (kept for existing files; in the other strategies' words ``contrarian`` is *fade*,
+``momentum`` *follow*): ``contrarian`` — longs flushed out → LONG (and shorts squeezed → SHORT);
 ``momentum`` — the opposite; ``alert`` — Direction NONE. Entry: the price at the moment of the
 signal — the newest print's price, or a ticker's last price when it came after that print (its age is a
-fact, ``price_age_s``). Stop: ``atr_multiple`` × ATR(``atr_period``) of
-the symbol's ``atr_timeframe`` candles, or ``stop_pct`` percent when too few candles are known.
+fact, ``price_age_s``). Stop by ``stop_style`` (``strategies._stops``): ``"atr"`` (the default)
+``atr_multiple`` × ATR(``atr_period``) of the symbol's ``atr_timeframe`` candles **with the cascade itself
+as the newest candle** (its prints' high and low against the last close: the calm candles before it alone
+gave stops a tenth of the cascade's own range); ``"extreme"`` beyond the window's extreme print price by
+``stop_range_k`` × the window's range; ``"fixed"`` — and whenever too few candles are known — ``stop_pct``.
 Cooldown is the desk's job.
 """
 
@@ -30,7 +34,7 @@ from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration, format_duration
 from signalbots.settings.sections import Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._stops import atr, pct_stop
+from signalbots.strategies._stops import StopStyle, atr, place_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
@@ -57,6 +61,10 @@ class LiquidationSettings(Section):
     atr_floor_usd: float = Field(default=5_000_000.0, ge=0)  # ATR candles for symbols above this 24h volume
     stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
     expiry: Duration = 86400.0
+    stop_style: StopStyle = "atr"  # "atr": the cascade counts as the newest candle
+    stop_range_k: float = Field(
+        default=0.5, ge=0
+    )  # "extreme": beyond the window's extreme print by k × range
 
 
 _WindowKey = tuple[str, str, Side]
@@ -246,15 +254,22 @@ class LiquidationStrategy:
             facts["quote_volume_24h_usd"] = volume
         stop = None
         if direction is not Direction.NONE:
-            range_ = atr(self._candles.get((p.exchange, p.symbol), ()), s.atr_period)
-            if range_ is not None:
+            prices = [x.price for x in prints] + [entry]
+            span = (max(prices), min(prices))  # the cascade so far: its prints and the entry
+            candles = self._candles.get((p.exchange, p.symbol), ())
+            range_ = atr(candles, s.atr_period, trigger=span) if s.stop_style == "atr" else None
+            stop, used = place_stop(
+                s.stop_style,
+                direction,
+                entry,
+                pct=s.stop_pct,
+                atr_value=range_,
+                atr_multiple=s.atr_multiple,
+                span=span,
+                range_k=s.stop_range_k,
+            )
+            if used == "atr" and range_ is not None:
                 facts["atr"] = range_
-                sign = -1.0 if direction is Direction.LONG else 1.0
-                stop = entry + sign * s.atr_multiple * range_
-                if not finite_positive(stop):
-                    stop = None
-            if stop is None:
-                stop = pct_stop(entry, direction, s.stop_pct)
         side_word = "longs" if p.side is Side.LONG else "shorts"
         notes = [f"{len(prints)} {side_word} liquidated within {format_duration(s.window)}"]
         # A sampled stream (Binance: the latest print per symbol per second) makes the sum a lower bound.
@@ -302,7 +317,11 @@ SPEC = StrategySpec(
     inputs=frozenset(LiquidationStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
-    grid={"atr_multiple": (1.0, 1.5, 2.0, 3.0), "other_threshold_usd": (100_000.0, 250_000.0)},
+    grid={
+        "atr_multiple": (1.0, 1.5, 2.0, 3.0),
+        "other_threshold_usd": (100_000.0, 250_000.0),
+        "stop_style": ("atr", "extreme"),
+    },
     alerts={
         "cascade": Alert(
             title="💥 Liquidation cascade",
