@@ -176,15 +176,23 @@ class Desk:
         return _pearson([ra[h] for h in common], [rb[h] for h in common])
 
     # the decision -------------------------------------------------------------------------------------
-    def consider(self, candidates: list[Candidate]) -> list[Signal]:
-        """Strongest first, so that a cap reached within one batch keeps the strongest candidates."""
+    def consider(self, candidates: list[Candidate], *, at_most: int | None = None) -> list[Signal]:
+        """Strongest first, so that a cap reached within one batch keeps the strongest candidates.
+
+        ``at_most``: no more than this many signals, counting those already sent (a moment delivered
+        twice); the rest are left unconsidered: no gate counts them, no cooldown starts.
+        """
         accepted: list[Signal] = []
+        repeated = 0
         self._unwritten.write(self.store)  # the disk may take the signals it refused by now
         for c in sorted(candidates, key=lambda c: c.strength, reverse=True):
+            if at_most is not None and len(accepted) + repeated >= at_most:
+                break
             c = self.open_interest.with_context(c)
             gate = self._gate(c)
             if gate is not None:
                 self._suppress(c, gate)
+                repeated += gate == "dedupe"
                 continue
             sig = self._accept(c)
             if sig is None:
