@@ -25,6 +25,7 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier, SignalRef
 from signalbots.settings import Settings
 from signalbots.signals import keys, render
+from signalbots.signals.evidence import Evidence
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.open_interest import OpenInterestBook
 from signalbots.signals.track_record import record, record_line
@@ -118,8 +119,10 @@ class Desk:
         notifier: Notifier,
         on_signal: Callable[[Signal], None] | None = None,
         open_interest: OpenInterestBook | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         self.store = store
+        self.evidence = evidence or Evidence()  # marks an alert whose strategy loses out of sample
         self.open_interest = open_interest or OpenInterestBook()  # every alert's open interest context
         self._on_signal = on_signal  # the tracker's ``follow``: told of each signal the moment it is sent
         self.settings = settings
@@ -327,10 +330,11 @@ class Desk:
     def _announce(self, sig: Signal) -> None:
         c = sig.candidate
         standing = record_line(record(self.store, c.strategy, c.time_ms))
+        caution = self.evidence.caution(c.strategy)
         self.notifier.submit(
             Message(
                 kind=Kind.SIGNAL,
-                text=render.signal(sig, record=standing),
+                text=render.signal(sig, record=standing, caution=caution),
                 dedupe_key=keys.signal(c.dedupe_key),
                 strategy=c.strategy,
                 signal=SignalRef(
@@ -340,7 +344,7 @@ class Desk:
                     event_time=c.time_ms / 1000,
                     expires_at=c.expiry_ms / 1000,
                     strength=c.strength,
-                    compact=render.compact(sig, record=standing),
+                    compact=render.compact(sig, record=standing, caution=caution),
                 ),
             )
         )
