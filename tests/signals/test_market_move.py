@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from pydantic import ValidationError
 from signals_support import T0, Bench, candidate
 
 from signalbots.notifier import Kind
+from signalbots.settings import RiskSettings
 from signalbots.signals.market_move import MarketMoves
 from signalbots.signals.model import Candidate, Direction
 
@@ -94,3 +97,10 @@ def test_a_candidate_off_a_candle_close_is_not_held(bench: Bench) -> None:
     print_time = candidate(direction=Direction.SHORT, time_ms=T0 + 1_234)  # a liquidation print's own time
     alert = candidate(symbol="ZEC/USDT:USDT", direction=Direction.NONE)
     assert moves.hold([print_time, alert]) == [print_time, alert] and moves.due() is None
+
+
+def test_one_symbol_is_refused_as_a_market_wide_move() -> None:
+    with pytest.raises(ValidationError, match="one symbol is not a market-wide move"):
+        RiskSettings(market_move_min=1)
+    with pytest.raises(ValidationError):
+        RiskSettings(market_move_top=-1)
