@@ -80,7 +80,7 @@ def text(move: MarketMove) -> str:
         f"{escape(title)} · {escape(', '.join(exchange_name(v) for v in venues))} · ⏰ {utc(move.time_ms)}",
     ]
     if move.sent:
-        lines.append(f"Sent as trades, the strongest: {_names(move.sent)}")
+        lines.append(f"Sent as trades: {_names(move.sent)}")
     if move.named:
         lines.append(f"{'Also fired' if move.sent else 'Fired'}: {_names(move.named)}")
     lines.append("<i>One move of the whole market, not separate ideas; grade A ≥ 2× threshold, B ≥ 1.5×.</i>")

@@ -34,7 +34,7 @@ def test_six_symbols_in_one_moment_send_the_strongest_two_and_one_alert_naming_t
     assert [s.candidate.symbol for s in signals] == ["ZEC/USDT:USDT", "XLM/USDT:USDT"]
     [alert] = _market_alerts(bench)
     assert "Market-wide move" in alert and "🔴 SHORT" in alert and "6 symbols" in alert
-    assert "Sent as trades, the strongest: ZEC (A), XLM (A)" in alert
+    assert "Sent as trades: ZEC (A), XLM (A)" in alert
     assert "Also fired: ALICE (C), ALGO (C), ADA (C), AAVE (C)" in alert
     assert len(bench.notifier.of(Kind.SIGNAL)) == 3  # two trades and the market-wide alert, not six
     assert bench.suppressed("volume", "market_move") == 4
