@@ -11,6 +11,12 @@ stop ``stop_pct`` percent away. A latch per (exchange, symbol) then holds until 
 extreme of the opposite sign while latched is a new condition and fires. The latches are the state that
 must survive a restart (``state()`` / ``restore()``).
 
+**Threshold.** ``threshold = "absolute"`` compares |rate_8h| with ``extreme_per_8h``. ``"percentile"`` and
+``"zscore"`` compare the rate with the symbol's own settled funding of the last ``history`` 8h periods
+(``_funding_history``): in its top / bottom (100 − ``percentile``) %, or at |z| ≥ ``zscore``; either way at
+least ``min_per_8h`` from zero and on the paying side's sign, and with the absolute threshold deciding until
+``min_history`` periods are known. The history is rebuilt from the snapshots seen, not saved.
+
 **Spread.** For the same base asset on two exchanges, an APR difference ≥ ``spread_apr`` with both legs'
 last known 24h quote volume ≥ ``spread_volume_floor_usd`` is a carry alert (Direction NONE): long the
 low-APR leg, short the high-APR one. Both legs' snapshots must be at most ``max_age`` apart in
@@ -21,9 +27,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from signalbots.charts.spec import extreme_chart, spread_chart
 from signalbots.events import FundingSnapshot, MarketEvent, Ticker, base_asset
@@ -31,6 +37,7 @@ from signalbots.needs import FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Fraction, Section
 from signalbots.signals.model import Candidate, Direction
+from signalbots.strategies._funding_history import FundingHistories
 from signalbots.strategies._stops import pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
@@ -45,6 +52,20 @@ class FundingSettings(Section):
     enabled: bool = True
     extreme_per_8h: float = Field(default=0.001, gt=0)  # 0.10% per 8h
     rearm_fraction: Fraction = 0.75
+    # Normalised extremes (module docstring): against the symbol's own history of settled funding.
+    threshold: Literal["absolute", "percentile", "zscore"] = "absolute"
+    percentile: float = Field(default=99.0, gt=50, le=100)  # the top / bottom (100 - this) % of the history
+    zscore: float = Field(default=3.0, gt=0)  # |z| over the history
+    history: int = Field(default=90, ge=2)  # 8h periods kept per symbol (90 = 30 days)
+    min_history: int = Field(default=30, ge=2)  # periods known before a normalised threshold decides
+    min_per_8h: float = Field(default=0.0003, gt=0)  # a normalised extreme is at least this far from zero
+
+    @model_validator(mode="after")
+    def _history_holds_its_minimum(self) -> FundingSettings:
+        if self.min_history > self.history:
+            raise ValueError(f"min_history ({self.min_history}) exceeds history ({self.history}): never met")
+        return self
+
     spread_apr: float = Field(default=0.30, gt=0)  # 30% APR difference
     spread_volume_floor_usd: float = Field(default=10_000_000.0, ge=0)
     spread_cooldown: Cooldown = 28800.0
@@ -94,6 +115,7 @@ class FundingStrategy:
         self._by_base: dict[str, set[_Key]] = {}
         self._quotes: dict[_Key, _Quote] = {}
         self._spread_hours: dict[tuple[_Key, _Key], int] = {}
+        self._history = FundingHistories(settings.history)
 
     @property
     def settings(self) -> FundingSettings:
@@ -101,6 +123,7 @@ class FundingStrategy:
 
     def reconfigure(self, settings: FundingSettings) -> None:
         self._settings = settings
+        self._history.resize(settings.history)
 
     def state(self) -> dict[str, Any]:
         return {"latched": [[ex, sym, d.value] for (ex, sym), d in sorted(self._latched.items())]}
@@ -154,6 +177,7 @@ class FundingStrategy:
             return []
         self._legs[key] = leg
         self._by_base.setdefault(base_asset(snap.symbol), set()).add(key)
+        self._history.observe(snap, r8)
         out: list[Candidate] = []
         extreme = self._extreme(snap, leg)
         if extreme is not None:
@@ -175,12 +199,14 @@ class FundingStrategy:
     def _extreme(self, snap: FundingSnapshot, leg: _Leg) -> Candidate | None:
         s = self._settings
         key = (snap.exchange, snap.symbol)
+        levels = self._history.levels(key, leg.rate_8h, s)
+        threshold = levels.high if leg.rate_8h >= 0 else -levels.low
         magnitude = abs(leg.rate_8h)
         latched = self._latched.get(key)
-        if magnitude < s.rearm_fraction * s.extreme_per_8h:
+        if magnitude < s.rearm_fraction * threshold:
             self._latched.pop(key, None)
             return None
-        if magnitude < s.extreme_per_8h:
+        if magnitude < threshold:
             return None  # between re-arm and threshold: the latch (if any) holds
         direction = Direction.SHORT if leg.rate_8h > 0 else Direction.LONG
         if latched is direction:
@@ -195,7 +221,7 @@ class FundingStrategy:
             "rate_8h": leg.rate_8h,
             "apr": leg.apr,
             "interval_h": snap.interval_hours,
-            "threshold_8h": s.extreme_per_8h,
+            **levels.facts,
         }
         if snap.next_funding_ms is not None:
             facts["hours_to_settlement"] = max(0.0, (snap.next_funding_ms - snap.time_ms) / _HOUR_MS)
@@ -217,8 +243,9 @@ class FundingStrategy:
                 "positive funding: longs pay shorts, so the crowded side is long"
                 if direction is Direction.SHORT
                 else "negative funding: shorts pay longs, so the crowded side is short",
+                *((levels.note,) if levels.note else ()),
             ),
-            strength=magnitude / s.extreme_per_8h,
+            strength=magnitude / threshold,
         )
         if candidate is not None:
             self._latched[key] = direction
@@ -337,6 +364,9 @@ SPEC = StrategySpec(
                 ("interval_h", "every {}"),
                 ("hours_to_settlement", "settles in {}"),
                 ("threshold_8h", "threshold {}"),
+                ("funding_z", "z {}"),
+                ("percentile", "beyond {}% of"),
+                ("history_count", "{} 8h periods"),
                 ("mark_price", "mark {}"),
             ),
             chart=extreme_chart,
