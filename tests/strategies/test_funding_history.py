@@ -27,7 +27,9 @@ def _settled(rate: float, n: int, *, interval: float = 8, symbol: str = XRP) -> 
 
 
 def _feed(strategy: FundingStrategy, rates: list[float], *, interval: float = 8) -> list[Candidate]:
-    return [c for n, r in enumerate(rates, start=1) for c in strategy.on_event(_settled(r, n, interval=interval))]
+    return [
+        c for n, r in enumerate(rates, start=1) for c in strategy.on_event(_settled(r, n, interval=interval))
+    ]
 
 
 def _settings(**kw: object) -> FundingSettings:
