@@ -13,14 +13,10 @@ fact, ``price_age_s``). Stop: ``atr_multiple`` × ATR(``atr_period``) of
 the symbol's ``atr_timeframe`` candles, or ``stop_pct`` percent when too few candles are known.
 Cooldown is the desk's job.
 
-**Thresholds** (``threshold``): ``absolute`` — the tiers above; ``flow`` — ``flow_multiple`` × the market's
-mean liquidation notional per window over the ``flow_lookback`` before it (the tiers until that long has been
-watched); ``open_interest`` — ``oi_pct`` % of the market's open interest (the tiers while it is unknown).
-Both relative ones are at least ``relative_floor_usd``, so a dead symbol's one print never fires.
-**Venues** (``cross_venue``): windows per (base asset, side), summed over every venue listing it; the signal
-names the venue with the largest share (the tracker follows its price) and says every venue's share and
-sampling. **Exhaustion** (``confirm``, ``_exhaustion``): the signal waits for the liquidation rate to fall
-(``rate_drop``) or a candle to close back (``close_back``), at most ``confirm_within``.
+``threshold`` ``flow`` / ``open_interest`` sets it relative to the market's own liquidation flow or open
+interest (``_cascade.relative_threshold``); ``cross_venue`` sums a base asset over every venue, the signal
+naming the venue with the largest share (the tracker follows its price); ``confirm`` waits for exhaustion
+(``_exhaustion``). docs/signals.md says why.
 """
 
 from __future__ import annotations
@@ -387,6 +383,11 @@ SPEC = StrategySpec(
                 ("window_s", "within {}"),
                 ("largest_print_usd", "largest {}"),
                 ("threshold_usd", "tier {}"),
+                ("flow_mean_usd", "usual {} per window"),
+                ("open_interest_usd", "open interest {}"),
+                ("peak_rate_usd", "peak {}/min"),
+                ("confirm_rate_usd", "then {}/min"),
+                ("confirm_wait_s", "confirmed after {}"),
                 ("quote_volume_24h_usd", "24h volume {}"),
                 ("atr", "ATR {}"),
             ),
