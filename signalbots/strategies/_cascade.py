@@ -60,11 +60,11 @@ class Cascade:
 
 
 class FlowBaseline:
-    """Liquidation notional per market in buckets of ``window_ms`` over the last ``lookback_ms``."""
+    """Liquidation notional per market in buckets of ``window_s`` over the last ``lookback_s``."""
 
-    def __init__(self, *, window_ms: int, lookback_ms: int) -> None:
-        self._window_ms = max(1, window_ms)
-        self._buckets = max(1, round(lookback_ms / self._window_ms))
+    def __init__(self, *, window_s: float, lookback_s: float) -> None:
+        self._window_ms = max(1, round(window_s * 1000))
+        self._buckets = max(1, round(lookback_s * 1000 / self._window_ms))
         self._flows: dict[Market, deque[list[float]]] = {}  # [bucket index, notional], oldest first
 
     def add(self, market: Market, time_ms: int, notional: float) -> None:

@@ -97,13 +97,14 @@ class Pending:
         cls,
         key: Key,
         prints: list[Liquidation],
-        *,
         threshold: float,
         facts: dict[str, float],
         notes: tuple[str, ...],
-        within_ms: int,
+        within_s: float,
     ) -> Pending:
+        """Waiting from the newest of ``prints`` (those that crossed ``threshold``) for ``within_s``."""
         newest = max(p.time_ms for p in prints)
+        within_ms = round(within_s * 1000)
         pending = cls(
             key, Cascade.of(prints), threshold, facts, notes, newest, newest + within_ms, peak_rate(prints)
         )

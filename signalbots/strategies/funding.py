@@ -353,7 +353,8 @@ SPEC = StrategySpec(
     inputs=frozenset(FundingStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
-    grid={"extreme_per_8h": (0.0005, 0.001, 0.002), "stop_pct": (1.0, 2.0, 3.0)},
+    # zscore matters only under threshold = "zscore" (docs/signals.md: sweeping the others with --grid)
+    grid={"extreme_per_8h": (0.0005, 0.001, 0.002), "stop_pct": (1.0, 2.0, 3.0), "zscore": (2.0, 3.0, 4.0)},
     alerts={
         "extreme": Alert(
             title="💸 Funding extreme",

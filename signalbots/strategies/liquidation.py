@@ -109,7 +109,7 @@ class LiquidationStrategy:
         self._candles: dict[_SymbolKey, deque[Candle]] = {}
         self._open_interest: dict[_SymbolKey, float] = {}
         self._listings: dict[str, set[_SymbolKey]] = {}  # base asset → its (exchange, symbol)s seen
-        self._flow = _flow_of(settings)
+        self._flow = FlowBaseline(window_s=settings.window, lookback_s=settings.flow_lookback)
         self._since_ms: int | None = None  # the first print seen: the flow baseline is whole a lookback later
         self._pending: dict[_WindowKey, Pending] = {}
         self._unconfirmed: dict[_WindowKey, int] = {}  # cascades dropped unconfirmed, until the next signal
@@ -126,7 +126,7 @@ class LiquidationStrategy:
         ):
             self._candles.clear()
         if (settings.window, settings.flow_lookback) != (self._settings.window, self._settings.flow_lookback):
-            self._flow = _flow_of(settings)
+            self._flow = FlowBaseline(window_s=settings.window, lookback_s=settings.flow_lookback)
         if settings.cross_venue != self._settings.cross_venue:
             self._windows.clear()
             self._pending.clear()
@@ -241,10 +241,7 @@ class LiquidationStrategy:
         window.clear()
         notes = (note,) if note else ()
         if s.confirm != "none":
-            within = round(s.confirm_within * 1000)
-            self._pending[key] = Pending.start(
-                key, prints, threshold=threshold, facts=facts, notes=notes, within_ms=within
-            )
+            self._pending[key] = Pending.start(key, prints, threshold, facts, notes, s.confirm_within)
             return []
         candidate = self._candidate(key, Cascade.of(prints), threshold, p.time_ms, facts, notes)
         return [candidate] if candidate is not None else []
@@ -342,10 +339,6 @@ class LiquidationStrategy:
         )
 
 
-def _flow_of(s: LiquidationSettings) -> FlowBaseline:
-    return FlowBaseline(window_ms=round(s.window * 1000), lookback_ms=round(s.flow_lookback * 1000))
-
-
 def _needs(s: LiquidationSettings) -> Needs:
     # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop (``stop_pct`` for symbols
     # under ``atr_floor_usd``, for which no candles are asked); open interest the open_interest threshold.
@@ -373,7 +366,12 @@ SPEC = StrategySpec(
     inputs=frozenset(LiquidationStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
-    grid={"atr_multiple": (1.0, 1.5, 2.0, 3.0), "other_threshold_usd": (100_000.0, 250_000.0)},
+    # flow_multiple matters only under threshold = "flow" (docs/signals.md: the others with --grid)
+    grid={
+        "atr_multiple": (1.0, 1.5, 2.0, 3.0),
+        "other_threshold_usd": (100_000.0, 250_000.0),
+        "flow_multiple": (5.0, 10.0, 20.0),
+    },
     alerts={
         "cascade": Alert(
             title="💥 Liquidation cascade",

@@ -81,7 +81,7 @@ def test_a_dead_symbols_prints_meet_the_floor_not_a_zero_baseline() -> None:
 
 
 def test_the_flow_baseline_excludes_the_current_window_and_forgets_the_old() -> None:
-    flow = FlowBaseline(window_ms=300_000, lookback_ms=900_000)  # three buckets
+    flow = FlowBaseline(window_s=300, lookback_s=900)  # three buckets
     for t_s, usd in ((10, 300.0), (310, 600.0), (610, 900.0), (910, 5_000.0)):
         flow.add(("x", "y"), T0 + t_s * 1000, usd)
     assert flow.mean(("x", "y"), T0 + 910_000) == pytest.approx((300 + 600 + 900) / 3)
