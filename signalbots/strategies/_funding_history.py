@@ -5,6 +5,10 @@ venue settling every 4h or every hour has its settlements in a period averaged, 
 always ``size`` × 8 hours whatever the venue (90 = 30 days) and an hourly venue's noisier single settlements
 count as the 8h of funding they add up to.
 
+The histories are 30 days long and cannot be rebuilt from a restart's first minutes, so a strategy whose
+threshold reads them saves them (``dump`` / ``load``): at most once an hour of event time, since they change
+once per 8h period and losing an hour of them loses at most one period.
+
 A settlement is known from the snapshots: each carries the time of the settlement it predicts
 (``next_funding_ms``); the last snapshot seen for a settlement is the rate that settled, and it enters the
 history once a snapshot for a later settlement arrives. The current rate is therefore compared with
@@ -17,7 +21,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from signalbots.events import FundingSnapshot
 
@@ -32,7 +36,8 @@ __all__ = [
     "zscore_levels",
 ]
 
-PERIOD_MS = 8 * 3_600_000
+_HOUR_MS = 3_600_000
+PERIOD_MS = 8 * _HOUR_MS
 # A history whose rates never moved (funding pinned at the interest rate) has no spread: a z-score against
 # it would be infinite for any change. Floored at 0.0001 % per 8h, a tenth of the smallest step venues quote.
 SD_FLOOR = 1e-6
@@ -51,32 +56,38 @@ class FundingHistory:
         self._sum = 0.0
         self._count = 0
 
-    def observe(self, settlement_ms: int, rate_8h: float) -> None:
-        """A snapshot predicting ``rate_8h`` for the settlement at ``settlement_ms``."""
+    def observe(self, settlement_ms: int, rate_8h: float) -> int:
+        """A snapshot predicting ``rate_8h`` for the settlement at ``settlement_ms``; how many periods it
+        completed (0 or 1, rarely 2)."""
+        pushed = 0
         if self._pending_ms is not None:
             if settlement_ms < self._pending_ms:
-                return  # a snapshot for an earlier settlement, arriving late
+                return 0  # a snapshot for an earlier settlement, arriving late
             if settlement_ms > self._pending_ms:
-                self._settle(self._pending_ms, self._pending)
+                pushed = self._settle(self._pending_ms, self._pending)
         self._pending_ms, self._pending = settlement_ms, rate_8h
+        return pushed
 
     def resize(self, size: int) -> None:
         if size != self.values.maxlen:
             self.values = deque(self.values, maxlen=size)
 
-    def _settle(self, settlement_ms: int, rate_8h: float) -> None:
+    def _settle(self, settlement_ms: int, rate_8h: float) -> int:
+        pushed = 0
         period = (settlement_ms - 1) // PERIOD_MS  # a settlement at 08:00 closes the 00–08 period
         if self._period is not None and period != self._period and self._count:
-            self._push()  # a venue whose settlements do not fall on the period's end
+            pushed += self._push()  # a venue whose settlements do not fall on the period's end
         self._period = period
         self._sum += rate_8h
         self._count += 1
         if settlement_ms % PERIOD_MS == 0:
-            self._push()
+            pushed += self._push()
+        return pushed
 
-    def _push(self) -> None:
+    def _push(self) -> int:
         self.values.append(self._sum / self._count)
         self._sum, self._count = 0.0, 0
+        return 1
 
 
 def settlement_of(snap: FundingSnapshot) -> int:
@@ -121,6 +132,9 @@ class FundingHistories:
     def __init__(self, size: int) -> None:
         self._size = size
         self._by_key: dict[tuple[str, str], FundingHistory] = {}
+        self._newest_ms = 0  # the newest snapshot's time: the clock of ``dump``
+        self._dumped: tuple[int, int, list[list[Any]]] | None = None  # (time, pushes, the dump)
+        self._pushes = 0
 
     def resize(self, size: int) -> None:
         self._size = size
@@ -132,7 +146,28 @@ class FundingHistories:
         history = self._by_key.get(key)
         if history is None:
             history = self._by_key[key] = FundingHistory(self._size)
-        history.observe(settlement_of(snap), rate_8h)
+        self._newest_ms = max(self._newest_ms, snap.time_ms)
+        self._pushes += history.observe(settlement_of(snap), rate_8h)
+
+    def dump(self) -> list[list[Any]]:
+        """``[[exchange, symbol, [rate per 8h, …]], …]``, the same object until an hour after a change."""
+        if self._dumped is None or (
+            self._pushes != self._dumped[1] and self._newest_ms - self._dumped[0] >= _HOUR_MS
+        ):
+            dump = [[ex, sym, list(h.values)] for (ex, sym), h in sorted(self._by_key.items()) if h.values]
+            self._dumped = (self._newest_ms, self._pushes, dump)
+        return self._dumped[2]
+
+    def load(self, dump: object) -> None:
+        """What ``dump`` returned; anything else (an older version's state, damage) is ignored."""
+        for entry in dump if isinstance(dump, list) else ():
+            if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], list)):
+                continue
+            exchange, symbol, values = entry
+            numbers = [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+            if isinstance(exchange, str) and isinstance(symbol, str) and len(numbers) == len(values):
+                history = self._by_key[(exchange, symbol)] = FundingHistory(self._size)
+                history.values.extend(numbers)
 
     def values(self, key: tuple[str, str]) -> list[float]:
         history = self._by_key.get(key)

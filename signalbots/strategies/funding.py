@@ -15,7 +15,7 @@ must survive a restart (``state()`` / ``restore()``).
 ``"zscore"`` compare the rate with the symbol's own settled funding of the last ``history`` 8h periods
 (``_funding_history``): in its top / bottom (100 − ``percentile``) %, or at |z| ≥ ``zscore``; either way at
 least ``min_per_8h`` from zero and on the paying side's sign, and with the absolute threshold deciding until
-``min_history`` periods are known. The history is rebuilt from the snapshots seen, not saved.
+``min_history`` periods are known. Under a normalised threshold the history is saved with the latches.
 
 **Spread.** For the same base asset on two exchanges, an APR difference ≥ ``spread_apr`` with both legs'
 last known 24h quote volume ≥ ``spread_volume_floor_usd`` is a carry alert (Direction NONE): long the
@@ -126,9 +126,13 @@ class FundingStrategy:
         self._history.resize(settings.history)
 
     def state(self) -> dict[str, Any]:
-        return {"latched": [[ex, sym, d.value] for (ex, sym), d in sorted(self._latched.items())]}
+        state = {"latched": [[ex, sym, d.value] for (ex, sym), d in sorted(self._latched.items())]}
+        if self._settings.threshold != "absolute":  # saved only where it decides: 30 days per symbol
+            state["history"] = self._history.dump()
+        return state
 
     def restore(self, state: dict[str, Any]) -> None:
+        self._history.load(state.get("history"))
         entries = state.get("latched", [])
         if not isinstance(entries, list):
             return

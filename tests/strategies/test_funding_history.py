@@ -153,3 +153,36 @@ def test_recorded_xrp_extreme_fires_under_every_threshold(
     # 49 settlements before it, 70 of the 91 pinned at 0.01 %: z −26.6 against the symbol's own month.
     assert c.facts["funding_z"] == pytest.approx(-26.56, abs=0.01)
     assert c.facts["history_count"] == 49
+
+
+def test_the_history_survives_a_restart_through_state() -> None:
+    s = _settings(threshold="zscore", min_history=10, min_per_8h=0.0001)
+    before = FundingStrategy(settings=s)
+    _feed(before, [*TEN, 0.0002])  # the 0.02 % settles only when a later one arrives: not in the history
+    saved = before.state()
+    assert saved["history"] == [["binanceusdm", XRP, TEN]]
+
+    after = FundingStrategy(settings=s)
+    after.restore(saved)
+    (c,) = after.on_event(_settled(0.00055, 12))  # without the history: absolute, silent
+    assert c.facts["funding_z"] == pytest.approx(3.5)
+    assert FundingStrategy(settings=s).on_event(_settled(0.00055, 12)) == []
+    assert "history" not in FundingStrategy(settings=FundingSettings()).state()  # absolute: nothing to keep
+
+
+def test_the_saved_history_changes_at_most_hourly_and_garbage_is_ignored() -> None:
+    strategy = FundingStrategy(settings=_settings(threshold="zscore"))
+    _feed(strategy, TEN)  # 8h … 80h: the 80h settlement is still the pending one
+    first = strategy.state()["history"]
+    assert first == [["binanceusdm", XRP, TEN[:-1]]]
+    assert strategy.state()["history"] is first  # unchanged: the same object, so comparing it costs nothing
+    # 20 minutes on, a snapshot for the 88h settlement completes the 80h one: saved within the hour, not now.
+    snap = FundingSnapshot("binanceusdm", XRP, DAY0 + 80 * HOUR + 1_200_000, 0.0002, 8, DAY0 + 88 * HOUR, 2.0)
+    strategy.on_event(snap)
+    assert strategy.state()["history"] is first
+    strategy.on_event(_settled(0.0001, 12))  # 96h: completes 88h, and an hour has passed
+    assert strategy.state()["history"] == [["binanceusdm", XRP, [*TEN, 0.0002]]]
+    fresh = FundingStrategy(settings=_settings(threshold="zscore"))
+    fresh.restore({"history": [["okx", XRP, [0.1, "x"]], "junk", ["okx", 1, [0.1]]], "latched": "nope"})
+    fresh.restore({"history": "nope"})
+    assert fresh.state()["history"] == []
