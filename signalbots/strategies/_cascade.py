@@ -1,6 +1,7 @@
 """What a liquidation cascade is made of, and what it is measured against: the parts of ``liquidation`` that
 do not depend on its settings model.
 
+* ``Last``: a symbol's latest ticker, for the tiers and the entry.
 * ``Cascade``: a cascade's prints summed — total, count, largest, per venue — so that a cascade summed
   across venues and one confirmed minutes later are told the same way as a plain window.
 * ``FlowBaseline``: a market's trailing liquidation flow (mean notional per window over a lookback), kept in
@@ -19,7 +20,26 @@ from signalbots.events import Liquidation, Side
 from signalbots.exchange.venues import VENUES, display_name
 from signalbots.settings.durations import format_duration
 
-__all__ = ["Cascade", "FlowBaseline", "Market", "Relative", "Window", "relative_threshold", "venue_notes"]
+__all__ = [
+    "Cascade",
+    "FlowBaseline",
+    "Last",
+    "Market",
+    "Relative",
+    "Window",
+    "relative_threshold",
+    "venue_notes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Last:
+    """A symbol's latest ticker: its time, last price and 24h quote volume (None: not known)."""
+
+    time_ms: int
+    last: float | None
+    volume_24h: float | None
+
 
 # The market a window sums: (exchange, symbol), or ("", base asset) when summed across venues.
 Market = tuple[str, str]
@@ -66,6 +86,7 @@ class FlowBaseline:
         self._window_ms = max(1, round(window_s * 1000))
         self._buckets = max(1, round(lookback_s * 1000 / self._window_ms))
         self._flows: dict[Market, deque[list[float]]] = {}  # [bucket index, notional], oldest first
+        self._means: dict[Market, tuple[int, float]] = {}  # (bucket index, mean): the same until the next
 
     def add(self, market: Market, time_ms: int, notional: float) -> None:
         index = time_ms // self._window_ms
@@ -77,6 +98,7 @@ class FlowBaseline:
         elif not buckets or buckets[-1][0] < index:
             buckets.append([float(index), notional])
         else:  # a late print: its own bucket, if still kept
+            self._means.pop(market, None)
             for bucket in buckets:
                 if bucket[0] == index:
                     bucket[1] += notional
@@ -88,9 +110,13 @@ class FlowBaseline:
         """Mean notional per window over the lookback before the window ``time_ms`` falls in (that window,
         the cascade's own, excluded); a window without liquidations counts as zero."""
         index = time_ms // self._window_ms
+        known = self._means.get(market)
+        if known is not None and known[0] == index:
+            return known[1]
         buckets = self._flows.get(market, ())
-        total = sum(n for i, n in buckets if index - self._buckets <= i < index)
-        return total / self._buckets
+        mean = sum(n for i, n in buckets if index - self._buckets <= i < index) / self._buckets
+        self._means[market] = (index, mean)
+        return mean
 
 
 class Relative(Protocol):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -36,7 +35,8 @@ from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration, format_duration
 from signalbots.settings.sections import Fraction, Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._cascade import Cascade, FlowBaseline, Market, relative_threshold, venue_notes
+from signalbots.strategies._cascade import Cascade, FlowBaseline, relative_threshold, venue_notes
+from signalbots.strategies._cascade import Last as _Last
 from signalbots.strategies._cascade import Window as _Window
 from signalbots.strategies._exhaustion import Pending, settle
 from signalbots.strategies._stops import atr, pct_stop
@@ -91,13 +91,6 @@ _WindowKey = tuple[str, str, Side]
 _SymbolKey = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class _Last:
-    time_ms: int
-    last: float | None
-    volume_24h: float | None
-
-
 class LiquidationStrategy:
     name = "liquidation"
     inputs = (FeedKind.LIQUIDATIONS,)  # the feeds its signals come from: none live, no signal possible
@@ -143,9 +136,13 @@ class LiquidationStrategy:
         s = self._settings
         if base_asset(symbol).upper() in {m.upper() for m in s.majors}:
             return s.major_threshold_usd
-        volume = self._summed(
-            exchange, symbol, lambda k: t.volume_24h if (t := self._tickers.get(k)) else None
-        )
+        if exchange:  # the hot path: the symbol's own ticker, no call
+            known = self._tickers.get((exchange, symbol))
+            volume = known.volume_24h if known is not None else None
+        else:
+            volume = self._summed(
+                exchange, symbol, lambda k: t.volume_24h if (t := self._tickers.get(k)) else None
+            )
         liquid = volume is not None and volume >= s.liquid_volume_usd
         return s.liquid_threshold_usd if liquid else s.other_threshold_usd
 
@@ -158,15 +155,21 @@ class LiquidationStrategy:
         found = [v for k in self._listings.get(symbol, ()) if (v := value(k)) is not None]
         return sum(found) if found else None
 
-    def _threshold(self, market: Market, time_ms: int) -> tuple[float, dict[str, float], str]:
+    def _threshold(self, key: _WindowKey, time_ms: int) -> tuple[float, dict[str, float], str]:
         s = self._settings
+        if s.threshold == "absolute":
+            return self.threshold_usd(key[0], key[1]), {}, ""
+        market = key[:2]
         oi = self._summed(*market, self._open_interest.get) if s.threshold == "open_interest" else None
         watched = self._since_ms is not None and time_ms - self._since_ms >= s.flow_lookback * 1000
         flow = self._flow.mean(market, time_ms) if s.threshold == "flow" and watched else None
         return relative_threshold(s, self.threshold_usd(*market), flow=flow, open_interest=oi)
 
     def on_event(self, event: MarketEvent) -> list[Candidate]:
-        out = self._on_print(event) if isinstance(event, Liquidation) else []
+        if isinstance(event, Liquidation):  # the hot path: thousands a second
+            out = self._on_print(event)
+            return out + self._confirmations(event) if self._pending else out
+        out = []
         if isinstance(event, Ticker):
             self._on_ticker(event)
         elif isinstance(event, Candle) and event.timeframe == self._settings.atr_timeframe:
@@ -206,12 +209,11 @@ class LiquidationStrategy:
         if not finite_positive(p.price, p.notional_usd):
             return []
         s = self._settings
-        market = ("", base_asset(p.symbol)) if s.cross_venue else (p.exchange, p.symbol)
-        key = (*market, p.side)
+        key = ("", base_asset(p.symbol), p.side) if s.cross_venue else (p.exchange, p.symbol, p.side)
         if s.threshold == "flow":
-            self._flow.add(market, p.time_ms, p.notional_usd)
+            self._flow.add(key[:2], p.time_ms, p.notional_usd)
             self._since_ms = p.time_ms if self._since_ms is None else min(self._since_ms, p.time_ms)
-        pending = self._pending.get(key)
+        pending = self._pending.get(key) if self._pending else None
         if pending is not None and p.time_ms <= pending.deadline_ms:
             pending.add(p)  # the cascade goes on while it waits for exhaustion
             return []
@@ -229,7 +231,7 @@ class LiquidationStrategy:
             window.drop_until(horizon)
         if len(window.prints) < s.min_prints:
             return []
-        threshold, facts, note = self._threshold(market, p.time_ms)
+        threshold, facts, note = self._threshold(key, p.time_ms)
         # The running total only rules out the common case (far below the threshold); near it, the exact
         # sum decides, as it always did.
         if window.total < threshold * (1 - 1e-9):
