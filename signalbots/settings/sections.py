@@ -226,3 +226,5 @@ class RiskSettings(Section):
     )
     slippage_bps: float = Field(default=2.0, ge=0, le=500)  # per market fill (entry, stop, expiry)
     stop_trigger: Literal["last", "mark"] = "last"  # the price that triggers stops
+    # A stop closer than this many round trips of fees and slippage is widened to it (0: never).
+    stop_floor_cost_multiple: float = Field(default=3.0, ge=0, le=100)

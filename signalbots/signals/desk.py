@@ -25,6 +25,7 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier, SignalRef
 from signalbots.settings import Settings
 from signalbots.signals import keys, render
+from signalbots.signals.costs import Costs
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.open_interest import OpenInterestBook
 from signalbots.signals.track_record import record, record_line
@@ -181,7 +182,7 @@ class Desk:
         accepted: list[Signal] = []
         self._unwritten.write(self.store)  # the disk may take the signals it refused by now
         for c in sorted(candidates, key=lambda c: c.strength, reverse=True):
-            c = self.open_interest.with_context(c)
+            c = Costs(settings=self.settings).floor(self.open_interest.with_context(c))
             gate = self._gate(c)
             if gate is not None:
                 self._suppress(c, gate)

@@ -36,7 +36,7 @@ _MAX_LINES = 30  # list entries per message; keeps /signals and /stats far below
 _MINUS = "\u2212"
 
 _HIDDEN = frozenset(
-    {"baseline_mad_usd", "price_age_s"}
+    {"baseline_mad_usd", "price_age_s", "stop_unfloored_price"}
 )  # price age: on the entry line  # inputs of another number shown; noise to a trader
 # The open interest context the desk adds to every alert where it is known: on a line of its own.
 _OPEN_INTEREST = (

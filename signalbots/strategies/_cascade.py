@@ -12,6 +12,7 @@ do not depend on its settings model.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -53,6 +54,8 @@ class Cascade:
     total: float = 0.0
     count: int = 0
     largest: float = 0.0
+    high: float = 0.0  # the prints' highest and lowest prices (0.0 and inf before the first)
+    low: float = math.inf
     by_venue: dict[str, float] = field(default_factory=dict)
     newest: dict[str, Liquidation] = field(default_factory=dict)
 
@@ -60,6 +63,7 @@ class Cascade:
         self.total += p.notional_usd
         self.count += 1
         self.largest = max(self.largest, p.notional_usd)
+        self.high, self.low = max(self.high, p.price), min(self.low, p.price)
         self.by_venue[p.exchange] = self.by_venue.get(p.exchange, 0.0) + p.notional_usd
         old = self.newest.get(p.exchange)
         if old is None or p.time_ms >= old.time_ms:

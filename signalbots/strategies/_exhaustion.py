@@ -69,12 +69,33 @@ def peak_rate(prints: list[Liquidation]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Confirmed:
-    """A cascade confirmed at ``time_ms``; ``price`` is the confirming candle's close (None: the latest)."""
+    """A cascade confirmed at ``time_ms``; ``price`` is the confirming candle's close (None: the latest);
+    ``facts``: the threshold's and the confirmation's."""
 
     pending: Pending
     time_ms: int
     price: float | None
-    facts: dict[str, float]
+    confirmation: dict[str, float]
+
+    @property
+    def key(self) -> Key:
+        return self.pending.key
+
+    @property
+    def cascade(self) -> Cascade:
+        return self.pending.cascade
+
+    @property
+    def threshold(self) -> float:
+        return self.pending.threshold
+
+    @property
+    def facts(self) -> dict[str, float]:
+        return self.pending.facts | self.confirmation
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.pending.notes
 
 
 @dataclass(slots=True)

@@ -6,17 +6,19 @@ prints, it fires and clears that window, so the same prints never fire twice. Ti
 ``majors`` → ``major_threshold_usd``; else a last known 24h quote volume ≥ ``liquid_volume_usd`` →
 ``liquid_threshold_usd``; else ``other_threshold_usd`` (a symbol without a ticker yet counts as other).
 
-Direction by ``mode``: ``contrarian`` — longs flushed out → LONG (and shorts squeezed → SHORT);
+Direction by ``mode`` (kept for existing files; in the other strategies' words ``contrarian`` is *fade*,
+``momentum`` *follow*): ``contrarian`` — longs flushed out → LONG (and shorts squeezed → SHORT);
 ``momentum`` — the opposite; ``alert`` — Direction NONE. Entry: the price at the moment of the
 signal — the newest print's price, or a ticker's last price when it came after that print (its age is a
-fact, ``price_age_s``). Stop: ``atr_multiple`` × ATR(``atr_period``) of
-the symbol's ``atr_timeframe`` candles, or ``stop_pct`` percent when too few candles are known.
+fact, ``price_age_s``). Stop by ``stop_style`` (``strategies._stops``): ``"atr"`` (the default)
+``atr_multiple`` × ATR(``atr_period``) of the symbol's ``atr_timeframe`` candles **with the cascade itself
+as the newest candle** (its prints' high and low against the last close: the calm candles before it alone
+gave stops a tenth of the cascade's own range); ``"extreme"`` beyond the window's extreme print price by
+``stop_range_k`` × the window's range; ``"fixed"`` — and whenever too few candles are known — ``stop_pct``.
 Cooldown is the desk's job.
 
-``threshold`` ``flow`` / ``open_interest`` sets it relative to the market's own liquidation flow or open
-interest (``_cascade.relative_threshold``); ``cross_venue`` sums a base asset over every venue, the signal
-naming the venue with the largest share (the tracker follows its price); ``confirm`` waits for exhaustion
-(``_exhaustion``). docs/signals.md says why.
+Relative thresholds (``threshold``), venues summed (``cross_venue``, named by the largest) and exhaustion
+(``confirm``): ``_cascade`` and ``_exhaustion``; docs/signals.md says why.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from signalbots.strategies._cascade import Cascade, FlowBaseline, relative_thres
 from signalbots.strategies._cascade import Last as _Last
 from signalbots.strategies._cascade import Window as _Window
 from signalbots.strategies._exhaustion import Pending, settle
-from signalbots.strategies._stops import atr, pct_stop
+from signalbots.strategies._stops import StopStyle, atr, place_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
@@ -58,7 +60,6 @@ class LiquidationSettings(Section):
     liquid_volume_usd: float = Field(default=500_000_000.0, gt=0)  # 24h volume that makes a symbol "liquid"
     liquid_threshold_usd: float = Field(default=1_000_000.0, gt=0)
     other_threshold_usd: float = Field(default=250_000.0, gt=0)
-    # Relative thresholds, venues summed, exhaustion (module docstring).
     threshold: Literal["absolute", "flow", "open_interest"] = "absolute"
     flow_multiple: float = Field(default=10.0, gt=0)  # flow: × the mean notional per window …
     flow_lookback: Duration = 86400.0  # … over this long before it
@@ -72,9 +73,7 @@ class LiquidationSettings(Section):
     @model_validator(mode="after")
     def _lookback_spans_windows(self) -> LiquidationSettings:
         if self.flow_lookback < 2 * self.window:
-            raise ValueError(
-                f"flow_lookback must be at least two windows ({format_duration(2 * self.window)})"
-            )
+            raise ValueError(f"flow_lookback must span two windows ({format_duration(2 * self.window)})")
         return self
 
     mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
@@ -85,6 +84,10 @@ class LiquidationSettings(Section):
     atr_floor_usd: float = Field(default=5_000_000.0, ge=0)  # ATR candles for symbols above this 24h volume
     stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
     expiry: Duration = 86400.0
+    stop_style: StopStyle = "atr"  # "atr": the cascade counts as the newest candle
+    stop_range_k: float = Field(
+        default=0.5, ge=0
+    )  # "extreme": beyond the window's extreme print by k × range
 
 
 _WindowKey = tuple[str, str, Side]
@@ -121,8 +124,7 @@ class LiquidationStrategy:
         if (settings.window, settings.flow_lookback) != (self._settings.window, self._settings.flow_lookback):
             self._flow = FlowBaseline(window_s=settings.window, lookback_s=settings.flow_lookback)
         if settings.cross_venue != self._settings.cross_venue:
-            self._windows.clear()
-            self._pending.clear()
+            self._windows, self._pending = {}, {}
         self._settings = settings
 
     def state(self) -> dict[str, Any]:
@@ -146,13 +148,11 @@ class LiquidationStrategy:
         liquid = volume is not None and volume >= s.liquid_volume_usd
         return s.liquid_threshold_usd if liquid else s.other_threshold_usd
 
-    def _summed(
-        self, exchange: str, symbol: str, value: Callable[[_SymbolKey], float | None]
-    ) -> float | None:
+    def _summed(self, exchange: str, symbol: str, of: Callable[[_SymbolKey], float | None]) -> float | None:
         """A market's figure: the symbol's own, or (``exchange`` "") the sum over its base's listings."""
         if exchange:
-            return value((exchange, symbol))
-        found = [v for k in self._listings.get(symbol, ()) if (v := value(k)) is not None]
+            return of((exchange, symbol))
+        found = [v for k in self._listings.get(symbol, ()) if (v := of(k)) is not None]
         return sum(found) if found else None
 
     def _threshold(self, key: _WindowKey, time_ms: int) -> tuple[float, dict[str, float], str]:
@@ -252,17 +252,13 @@ class LiquidationStrategy:
         """Waiting cascades confirmed (or dropped, past ``confirm_within``) as of ``event``."""
         s = self._settings
         confirmed, expired = settle(self._pending, event, s.confirm, s.confirm_fraction)
-        for key in expired:
-            self._unconfirmed[key] = self._unconfirmed.get(key, 0) + 1
-            self.unconfirmed += 1
-        out = []
-        for c in confirmed:
-            w = c.pending
-            facts = w.facts | c.facts
-            candidate = self._candidate(w.key, w.cascade, w.threshold, c.time_ms, facts, w.notes, c.price)
-            if candidate is not None:
-                out.append(candidate)
-        return out
+        self.unconfirmed += len(expired)
+        self._unconfirmed.update({key: self._unconfirmed.get(key, 0) + 1 for key in expired})
+        made = [
+            self._candidate(c.key, c.cascade, c.threshold, c.time_ms, c.facts, c.notes, c.price)
+            for c in confirmed
+        ]
+        return [x for x in made if x is not None]
 
     def _candidate(
         self,
@@ -307,15 +303,21 @@ class LiquidationStrategy:
             facts["quote_volume_24h_usd"] = volume
         stop = None
         if direction is not Direction.NONE:
-            range_ = atr(self._candles.get((p.exchange, p.symbol), ()), s.atr_period)
-            if range_ is not None:
+            span = (max(cascade.high, entry), min(cascade.low, entry))  # the cascade so far and the entry
+            candles = self._candles.get((p.exchange, p.symbol), ())
+            range_ = atr(candles, s.atr_period, trigger=span) if s.stop_style == "atr" else None
+            stop, used = place_stop(
+                s.stop_style,
+                direction,
+                entry,
+                pct=s.stop_pct,
+                atr_value=range_,
+                atr_multiple=s.atr_multiple,
+                span=span,
+                range_k=s.stop_range_k,
+            )
+            if used == "atr" and range_ is not None:
                 facts["atr"] = range_
-                sign = -1.0 if direction is Direction.LONG else 1.0
-                stop = entry + sign * s.atr_multiple * range_
-                if not finite_positive(stop):
-                    stop = None
-            if stop is None:
-                stop = pct_stop(entry, direction, s.stop_pct)
         side_word = "longs" if p.side is Side.LONG else "shorts"
         notes = [f"{cascade.count} {side_word} liquidated within {format_duration(s.window)}", *extra_notes]
         # A sampled stream (Binance: the latest print per symbol per second) makes the sum a lower bound.
@@ -368,11 +370,12 @@ SPEC = StrategySpec(
     inputs=frozenset(LiquidationStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
-    # flow_multiple matters only under threshold = "flow" (docs/signals.md: the others with --grid)
+    # threshold: the tiers against the symbol's own flow (its defaults; docs/signals.md)
     grid={
         "atr_multiple": (1.0, 1.5, 2.0, 3.0),
         "other_threshold_usd": (100_000.0, 250_000.0),
-        "flow_multiple": (5.0, 10.0, 20.0),
+        "stop_style": ("atr", "extreme"),
+        "threshold": ("absolute", "flow"),
     },
     alerts={
         "cascade": Alert(
