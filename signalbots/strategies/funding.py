@@ -13,6 +13,12 @@ candles of symbols above ``spread_volume_floor_usd``). A latch per (exchange, sy
 every poll. An extreme of the opposite sign while latched is a new condition and fires. The latches are the
 state that must survive a restart (``state()`` / ``restore()``).
 
+**Threshold.** ``threshold = "absolute"`` compares |rate_8h| with ``extreme_per_8h``. ``"percentile"`` and
+``"zscore"`` compare the rate with the symbol's own settled funding of the last ``history`` 8h periods
+(``_funding_history``): in its top / bottom (100 − ``percentile``) %, or at |z| ≥ ``zscore``; either way at
+least ``min_per_8h`` from zero and on the paying side's sign, and with the absolute threshold deciding until
+``min_history`` periods are known. Under a normalised threshold the history is saved with the latches.
+
 **Spread.** For the same base asset on two exchanges, an APR difference ≥ ``spread_apr`` with both legs'
 last known 24h quote volume ≥ ``spread_volume_floor_usd`` is a carry alert (Direction NONE): long the
 low-APR leg, short the high-APR one. Both legs' snapshots must be at most ``max_age`` apart in
@@ -24,9 +30,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from signalbots.charts.spec import extreme_chart, spread_chart
 from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker, base_asset
@@ -34,6 +40,9 @@ from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Fraction, Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
+from signalbots.strategies._carry import Leg as _Leg
+from signalbots.strategies._carry import carry_alert
+from signalbots.strategies._funding_history import FundingHistories
 from signalbots.strategies._stops import StopStyle, Trade, candle_stop, trade_direction
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
@@ -48,6 +57,20 @@ class FundingSettings(Section):
     enabled: bool = True
     extreme_per_8h: float = Field(default=0.001, gt=0)  # 0.10% per 8h
     rearm_fraction: Fraction = 0.75
+    # Normalised extremes (module docstring): against the symbol's own history of settled funding.
+    threshold: Literal["absolute", "percentile", "zscore"] = "absolute"
+    percentile: float = Field(default=99.0, gt=50, le=100)  # the top / bottom (100 - this) % of the history
+    zscore: float = Field(default=3.0, gt=0)  # |z| over the history
+    history: int = Field(default=90, ge=2)  # 8h periods kept per symbol (90 = 30 days)
+    min_history: int = Field(default=30, ge=2)  # periods known before a normalised threshold decides
+    min_per_8h: float = Field(default=0.0003, gt=0)  # a normalised extreme is at least this far from zero
+
+    @model_validator(mode="after")
+    def _history_holds_its_minimum(self) -> FundingSettings:
+        if self.min_history > self.history:
+            raise ValueError(f"min_history ({self.min_history}) exceeds history ({self.history}): never met")
+        return self
+
     spread_apr: float = Field(default=0.30, gt=0)  # 30% APR difference
     spread_volume_floor_usd: float = Field(default=10_000_000.0, ge=0)
     spread_cooldown: Cooldown = 28800.0
@@ -75,17 +98,6 @@ def apr(rate_8h: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class _Leg:
-    exchange: str
-    symbol: str
-    time_ms: int
-    rate_8h: float
-    apr: float
-    mark: float | None
-    interval_h: float = 8.0
-
-
-@dataclass(frozen=True, slots=True)
 class _Quote:
     time_ms: int
     last: float | None
@@ -103,6 +115,7 @@ class FundingStrategy:
         self._by_base: dict[str, set[_Key]] = {}
         self._quotes: dict[_Key, _Quote] = {}
         self._spread_hours: dict[tuple[_Key, _Key], int] = {}
+        self._history = FundingHistories(settings.history)
         self._candles: dict[_Key, deque[Candle]] = {}  # for an "atr" or "extreme" stop
 
     @property
@@ -114,11 +127,16 @@ class FundingStrategy:
         if (settings.stop_timeframe, settings.stop_atr_period) != (old.stop_timeframe, old.stop_atr_period):
             self._candles.clear()
         self._settings = settings
+        self._history.resize(settings.history)
 
     def state(self) -> dict[str, Any]:
-        return {"latched": [[ex, sym, d.value] for (ex, sym), d in sorted(self._latched.items())]}
+        state = {"latched": [[ex, sym, d.value] for (ex, sym), d in sorted(self._latched.items())]}
+        if self._settings.threshold != "absolute":  # saved only where it decides: 30 days per symbol
+            state["history"] = self._history.dump()
+        return state
 
     def restore(self, state: dict[str, Any]) -> None:
+        self._history.load(state.get("history"))
         entries = state.get("latched", [])
         if not isinstance(entries, list):
             return
@@ -178,6 +196,7 @@ class FundingStrategy:
             return []
         self._legs[key] = leg
         self._by_base.setdefault(base_asset(snap.symbol), set()).add(key)
+        self._history.observe(snap, r8)
         out: list[Candidate] = []
         extreme = self._extreme(snap, leg)
         if extreme is not None:
@@ -199,12 +218,14 @@ class FundingStrategy:
     def _extreme(self, snap: FundingSnapshot, leg: _Leg) -> Candidate | None:
         s = self._settings
         key = (snap.exchange, snap.symbol)
+        levels = self._history.levels(key, leg.rate_8h, s)
+        threshold = levels.high if leg.rate_8h >= 0 else -levels.low
         magnitude = abs(leg.rate_8h)
         latched = self._latched.get(key)
-        if magnitude < s.rearm_fraction * s.extreme_per_8h:
+        if magnitude < s.rearm_fraction * threshold:
             self._latched.pop(key, None)
             return None
-        if magnitude < s.extreme_per_8h:
+        if magnitude < threshold:
             return None  # between re-arm and threshold: the latch (if any) holds
         crowd = Direction.LONG if leg.rate_8h > 0 else Direction.SHORT  # the side paying
         direction = trade_direction(crowd, s.direction)
@@ -220,7 +241,7 @@ class FundingStrategy:
             "rate_8h": leg.rate_8h,
             "apr": leg.apr,
             "interval_h": snap.interval_hours,
-            "threshold_8h": s.extreme_per_8h,
+            **levels.facts,
         }
         if snap.next_funding_ms is not None:
             facts["hours_to_settlement"] = max(0.0, (snap.next_funding_ms - snap.time_ms) / _HOUR_MS)
@@ -248,9 +269,10 @@ class FundingStrategy:
                 "positive funding: longs pay shorts, so the crowded side is long"
                 if crowd is Direction.LONG
                 else "negative funding: shorts pay longs, so the crowded side is short",
+                *((levels.note,) if levels.note else ()),
                 *(("following the crowded side, against the usual fade",) if s.direction == "follow" else ()),
             ),
-            strength=magnitude / s.extreme_per_8h,
+            strength=magnitude / threshold,
         )
         if candidate is not None:
             self._latched[key] = direction
@@ -287,52 +309,14 @@ class FundingStrategy:
         return quote.volume_24h if quote is not None else None
 
     def _spread(self, time_ms: int, hour: int, low: _Leg, high: _Leg, diff: float) -> Candidate | None:
+        priced = self._price((high.exchange, high.symbol), time_ms, high.mark)
+        volumes = (self._volume((low.exchange, low.symbol)), self._volume((high.exchange, high.symbol)))
+        entry = priced[0] if priced is not None else 0.0
         s = self._settings
-        base = base_asset(low.symbol)
-        low_key, high_key = (low.exchange, low.symbol), (high.exchange, high.symbol)
-        first, second = sorted((low_key, high_key))
-        facts = {
-            "apr_long_leg": low.apr,
-            "apr_short_leg": high.apr,
-            "apr_spread": diff,
-            "rate_8h_long_leg": low.rate_8h,
-            "rate_8h_short_leg": high.rate_8h,
-        }
-        for name, k in (("volume_long_leg_usd", low_key), ("volume_short_leg_usd", high_key)):
-            volume = self._volume(k)
-            if volume is not None:
-                facts[name] = volume
-        priced = self._price(high_key, time_ms, high.mark)
-        return directional(
-            strategy=self.name,
-            kind="spread",
-            exchange=f"{first[0]}+{second[0]}",
-            symbol=f"{base} long {low.exchange} {low.symbol} / short {high.exchange} {high.symbol}",
-            direction=Direction.NONE,
-            entry=priced[0] if priced is not None else 0.0,
-            stop=None,
-            time_ms=time_ms,
-            expiry_s=s.expiry,
-            key=dedupe_key(self.name, "spread", *first, *second, hour * _HOUR_MS),
-            facts=facts,
-            # The legs, their names and APRs are in the headline and the facts, rendered for people.
-            notes=("carry: entry is the short leg's price", *_unlike(low, high)),
-            strength=diff / s.spread_apr,
+        hour_ms = hour * _HOUR_MS
+        return carry_alert(
+            self.name, time_ms, low, high, diff, hour_ms, volumes, entry, s.expiry, s.spread_apr
         )
-
-
-def _unlike(low: _Leg, high: _Leg) -> tuple[str, ...]:
-    """What the APRs hide when the legs differ: how often each pays, and in which currency it settles."""
-    notes = []
-    if low.interval_h != high.interval_h:
-        notes.append(
-            f"funding every {low.interval_h:g}h on the long leg, every {high.interval_h:g}h on the short "
-            "leg: compared as APR"
-        )
-    low_ccy, high_ccy = (leg.symbol.rpartition(":")[2] for leg in (low, high))
-    if low_ccy != high_ccy:
-        notes.append(f"the legs settle in {low_ccy} and {high_ccy}: the carry also bears their exchange rate")
-    return tuple(notes)
 
 
 def _needs(s: FundingSettings) -> Needs:
@@ -363,10 +347,12 @@ SPEC = StrategySpec(
     inputs=frozenset(FundingStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
+    # threshold: the absolute extreme against the symbol's own z-score (its defaults; docs/signals.md)
     grid={
         "extreme_per_8h": (0.0005, 0.001, 0.002),
         "stop_pct": (1.0, 2.0, 3.0),
         "direction": ("fade", "follow"),
+        "threshold": ("absolute", "zscore"),
     },
     alerts={
         "extreme": Alert(
@@ -378,6 +364,9 @@ SPEC = StrategySpec(
                 ("interval_h", "every {}"),
                 ("hours_to_settlement", "settles in {}"),
                 ("threshold_8h", "threshold {}"),
+                ("funding_z", "z {}"),
+                ("percentile", "beyond {}% of"),
+                ("history_count", "{} 8h periods"),
                 ("mark_price", "mark {}"),
             ),
             chart=extreme_chart,
