@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import heapq
 import json
 import os
 import resource
@@ -62,7 +63,16 @@ class ObservedDaemon(Daemon):
         exchanges = list(rt.settings.enabled_exchanges())
         sample = rt.metrics.registry.get_sample_value
 
+        observer_cpu = [0.0]  # the snapshots' own CPU seconds, so that a CPU figure can leave them out
+
         def snapshot() -> dict[str, Any]:
+            spent = time.thread_time()
+            try:
+                return _snapshot()
+            finally:
+                observer_cpu[0] += time.thread_time() - spent
+
+        def _snapshot() -> dict[str, Any]:
             now = clock.time()
             ages: dict[str, dict[str, list[float]]] = {}
             for (kind, ex, _sym), at in last.items():
@@ -74,6 +84,7 @@ class ObservedDaemon(Daemon):
                 "t": now,
                 "real": time.monotonic(),
                 "cpu_s": cpu.ru_utime + cpu.ru_stime,
+                "observer_cpu_s": observer_cpu[0],
                 "rss_mb": _rss_mb(),
                 "stall_ms": round(stall * 1000, 1),
                 "gc": gc.get_stats()[2]["collections"],
@@ -93,10 +104,12 @@ class ObservedDaemon(Daemon):
                     kind: {ex: [len(v), max(v), sorted(v)[len(v) // 2]] for ex, v in per.items()}
                     for kind, per in ages.items()
                 },
-                "oldest": sorted(
-                    ([k, ex, sym, round(now - at, 1)] for (k, ex, sym), at in last.items()),
-                    key=lambda r: -float(r[3]),
-                )[:5],
+                # the five oldest without sorting every symbol's entry each second (profiled: 7 % of the
+                # daemon's samples in the full-market candles run)
+                "oldest": [
+                    [k, ex, sym, round(now - at, 1)]
+                    for (k, ex, sym), at in heapq.nsmallest(5, last.items(), key=lambda kv: kv[1])
+                ],
             }
 
         async def consume() -> None:
