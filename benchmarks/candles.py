@@ -139,6 +139,10 @@ async def run(directory: Path) -> dict[str, Any]:
             "loop_stall_max_ms": max(r["stall_ms"] for r in window),
             # the daemon's longest stall in the 5 s after each sampled close (its burst: every symbol closes)
             "loop_stall_after_close_ms": _stalls_after(window, closes),
+            # full (generation 2) collections of the daemon's heap in the same 5 s: one pauses the loop for
+            # longer as the heap grows, and each exchange's spike is always at the same boundary (Bybit's the
+            # second), so a slow exchange may be a slow minute
+            "gc_full_after_close": _full_gcs_after(window, closes),
             "observer_cpu_share": round(observer / span_real, 3),
             # the simulators' process (exchanges and Telegram): when it is busy, frames and receipts are late
             "simulators_cpu_share": round(sim_cpu, 3),
@@ -152,6 +156,15 @@ def _stalls_after(window: list[dict[str, Any]], closes: dict[str, dict[str, floa
     for t0 in sorted(t for per in closes.values() for t in per.values()):
         near = [r["stall_ms"] for r in window if t0 <= r["t"] <= t0 + 5.0]
         out.append(max(near, default=0.0))
+    return out
+
+
+def _full_gcs_after(window: list[dict[str, Any]], closes: dict[str, dict[str, float]]) -> list[int]:
+    out = []
+    for t0 in sorted(t for per in closes.values() for t in per.values()):
+        before = [r["gc"] for r in window if r["t"] < t0]
+        after = [r["gc"] for r in window if r["t"] <= t0 + 5.0]
+        out.append(after[-1] - before[-1] if before and after else 0)
     return out
 
 
