@@ -1,7 +1,8 @@
 """Candle close to spike alert, per exchange, at full market and the exchanges' real kline cadence (issue 19).
 
-550 Binance, 500 Bybit, 250 OKX and 750 MEXC simulated perpetuals (as ``coverage``), every one of them
-streamed (the liquidity floor at 0), the volume strategy on 1m candles, the daemon on the real clock. The
+550 Binance, 500 Bybit, 250 OKX and 750 MEXC simulated perpetuals (as ``coverage``; 180 Hyperliquid coins
+once its profile streams candles), every one of them streamed (the liquidity floor at 0), the volume strategy
+on 1m candles, the daemon on the real clock. The
 simulators push each open candle's update at the exchange's cadence — Binance every 250 ms ("Update Speed:
 250ms"), Bybit every second (its documented 1–60 s, at the fast end), OKX and MEXC every second (no rate found
 in their documentation) — and each closed candle's final state within a simulator tick (250 ms) of its close.
