@@ -7,6 +7,7 @@ out, and commented with how.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -151,6 +152,9 @@ async def test_a_candle_span_ends_at_the_daemons_clock_not_ccxts() -> None:
         await r.gateway.call("fetch_ohlcv", "fetch_ohlcv", "BTC/USDC:USDC", "1h", 1_684_699_200_000, 3)
         [req] = [json.loads(q["req"]) for p, q in r.server.requests if q.get("type") == "candleSnapshot"]
         assert (req["startTime"], req["endTime"]) == (1_684_699_200_000, 1_684_710_000_000)
+        # Outside those calls ccxt keeps its own clock: its websocket keep-alive compares the time of the last
+        # pong with it, and a pong dated in 2023 would close every stream as timed out.
+        assert abs(r.gateway.exchange.milliseconds() - time.time() * 1000) < 60_000
 
 
 def test_request_weights_are_hyperliquids_own_per_request_type() -> None:
