@@ -200,7 +200,7 @@ class ExchangeSettings(Section):
 
 def default_exchanges() -> dict[str, ExchangeSettings]:
     # One section per exchange profile (``signalbots.exchange.venues``).
-    return {name: ExchangeSettings(enabled=v.enabled_by_default) for name, v in VENUES.items()}
+    return {name: ExchangeSettings() for name in VENUES}
 
 
 class BreakerSettings(Section):
