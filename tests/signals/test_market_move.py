@@ -85,7 +85,8 @@ def test_live_candidates_of_one_close_wait_for_the_grace_then_go_ranked(bench: B
     bench.clock.advance(0.6)
     for c in arriving[3:]:
         assert moves.hold([c]) == []
-    assert moves.release() == [] and moves.due() == 1.0  # the grace (1 s) runs from the moment's first candidate
+    # the grace (1 s) runs from the moment's first candidate
+    assert moves.release() == [] and moves.due() == 1.0
     bench.clock.advance(0.4)
     ready = moves.release()
     assert len(ready) == 6 and moves.due() is None
