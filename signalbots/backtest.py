@@ -34,7 +34,8 @@ from signalbots.replay import Replayed, replay_events
 from signalbots.report import build_report, report_text
 from signalbots.settings import Settings, load_settings
 from signalbots.signals.desk import Desk, signal_from_row
-from signalbots.signals.model import Signal
+from signalbots.signals.market_move import MarketMoves
+from signalbots.signals.model import Candidate, Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.base import Strategy
@@ -182,6 +183,7 @@ class _Replay:
             notifier=self.notifier,
             on_signal=self.tracker.follow,
         )
+        self.moves = MarketMoves(desk=self.desk, clock=self.clock)
         self.store = store
         self.start_ms = start_ms
         self.end_ms = end_ms
@@ -219,6 +221,7 @@ class _Replay:
         proposing = self.end_ms is None or now < self.end_ms
         if not proposing and not self._open():
             return False
+        found: list[Candidate] = []  # the whole moment's, ranked together (a market-wide move)
         for r in batch:
             ev = r.event
             if r.track and isinstance(ev, Candle | Ticker):
@@ -230,11 +233,11 @@ class _Replay:
             if not proposing:
                 continue
             for strategy in self.strategies:
-                found = [
+                found += [
                     c for c in strategy.on_event(ev) if self.start_ms is None or c.time_ms >= self.start_ms
                 ]
-                if found:
-                    self.desk.consider(found)
+        if found:
+            self.moves.consider(found)
         return True
 
     def _price(self, ev: MarketEvent) -> list[Signal]:
