@@ -2,7 +2,8 @@
 
 Each problem is listed once, by the part it belongs to (an exchange, a strategy, a task), with a
 severity: an exchange's feeds, markets refresh and open circuits are folded into its own view, and a
-strategy is judged by whether any of its inputs is live. Pure: the tasks and circuits come in, the
+strategy is judged by whether any feed delivering its inputs is live (open interest: the ticker feed where
+the exchange's ticker carries it). Pure: the tasks and circuits come in, the
 ``Assessment`` goes out.
 """
 
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from signalbots.exchange.venues import VENUES, OpenInterestSource
 from signalbots.logs import shorten
+from signalbots.needs import FeedKind
 from signalbots.task import HEALTHY, Role, TaskHealth, TaskName, TaskStatus
 
 
@@ -150,10 +153,9 @@ def _strategy(
         return StrategyView(t, severity, state, t.failing or t.detail)
     if t.status is TaskStatus.PAUSED or not t.inputs:
         return StrategyView(t, Severity.OK, t.status.value, t.detail)
-    # A further candle timeframe's feed is ``candles@15m``: of the kind ``candles`` all the same.
-    inputs = [f for f in feeds if f.id.feed.partition("@")[0] in t.inputs]
+    inputs = [f for f in feeds if _delivers(f, t.inputs)]
     live = [f for f in inputs if f.status is TaskStatus.RUNNING]
-    kinds = "/".join(t.inputs)
+    kinds = "/".join(dict.fromkeys([*t.inputs, *(_kind(f) for f in inputs)]))  # open_interest/tickers
     if inputs and not live:
         text = f"{t.id.label} has no live input: every {kinds} feed stale or down"
         problems.append(Problem(Severity.DOWN, t.id, text))
@@ -169,6 +171,28 @@ def _strategy(
         partly = f"{kinds} feeds {len(live)}/{len(inputs)} live"
         return StrategyView(t, Severity.DEGRADED, TaskStatus.DEGRADED.value, partly)
     return StrategyView(t, Severity.OK, t.status.value, t.detail)
+
+
+def _kind(feed: TaskHealth) -> str:
+    """A further candle timeframe's feed is ``candles@15m``: of the kind ``candles`` all the same."""
+    return feed.id.feed.partition("@")[0]
+
+
+def _delivers(feed: TaskHealth, kinds: tuple[str, ...]) -> bool:
+    """Whether ``feed`` delivers one of ``kinds``: by its own kind, or — where the exchange's bulk ticker
+    carries open interest (Bybit, MEXC, Hyperliquid), so that no open interest feed runs there — its ticker
+    feed, whose staleness is then the open interest's."""
+    kind = _kind(feed)
+    if kind in kinds:
+        return True
+    venue = VENUES.get(feed.id.exchange)
+    interest = venue.open_interest if venue is not None else None
+    return (
+        kind == FeedKind.TICKERS
+        and FeedKind.OPEN_INTEREST in kinds
+        and interest is not None
+        and interest.source is OpenInterestSource.TICKER
+    )
 
 
 def _task_problem(t: TaskHealth) -> str:

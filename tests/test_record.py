@@ -304,7 +304,7 @@ async def test_a_recording_replays_through_backtest_to_the_signals_the_live_daem
                 # Both clients got the same stream, and the live strategies have judged all of it. Binance's
                 # open interest is asked one symbol every 300 s / n on the clock: both have asked every slot
                 # up to now (the jump above is made up at once), so neither has a request still to make.
-                spacing = 300.0 * 0.98 / n  # the round takes 98 % of the five minutes
+                spacing = 300.0 * 0.95 / n  # the round takes 95 % of the five minutes
                 due = int(clock.monotonic() // spacing) + 1
                 await until(
                     lambda: (

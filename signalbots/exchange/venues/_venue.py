@@ -155,7 +155,7 @@ class OpenInterestSource(Enum):
     PER_SYMBOL = "per_symbol"  # one call per symbol: paced across ``interval`` within a share of the budget
 
 
-_ROUND_SHARE = 0.98  # of a PER_SYMBOL interval its round of requests takes: the rest is slack for latency
+_ROUND_SHARE = 0.95  # of a PER_SYMBOL interval its round of requests takes: the rest is slack for latency
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +204,7 @@ class OpenInterestFields:
         return int(stamp) if stamp is not None and stamp > 0 else None
 
     def spacing(self, budget: ExchangeBudget, symbols: int) -> float:
-        """Seconds between two PER_SYMBOL requests: the round done in 98 % of ``interval`` (late answers and a
+        """Seconds between two PER_SYMBOL requests: the round done in 95 % of ``interval`` (late answers and a
         busy loop then never leave a figure older than the interval), never faster than ``budget_share`` of
         the budget allows."""
         fastest = self.cost / (self.budget_share * budget.per_second)
