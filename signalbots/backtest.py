@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,65 +190,66 @@ class _Replay:
         self.last_ms: int | None = None
 
     def run(self, events: Iterable[Replayed]) -> None:
-        batch: list[Replayed] = []
-        for r in events:
-            if batch and r.at_ms != batch[0].at_ms:
-                if not self._moment(batch):
-                    return
-                batch = []
-            batch.append(r)
-        if batch:
-            self._moment(batch)
+        self.run_moments(moments(events))
 
-    def _moment(self, batch: list[Replayed]) -> bool:
-        """Everything that became known at one instant. False: nothing left to do."""
+    def run_moments(self, grouped: Iterable[Sequence[Replayed]]) -> None:
+        for batch in grouped:
+            if not self._moment(batch):
+                return
+
+    def _moment(self, batch: Sequence[Replayed]) -> bool:
+        """Everything that became known at one instant. False: nothing left to do.
+
+        Written for speed (``research`` runs it for every candle of every setting): attributes are read
+        into locals once, and the common event, a candle of a symbol with nothing open, costs a few calls.
+        """
         now = batch[0].at_ms
-        self.clock.advance(max(0.0, now / 1000 - self.clock.time()))
+        clock = self.clock
+        clock.advance(max(0.0, now / 1000 - clock.time()))
         self.first_ms = now if self.first_ms is None else self.first_ms
         self.last_ms = now
         self.events += len(batch)
+        tracker, desk = self.tracker, self.desk
         resolved: list[Signal] = []
         for r in batch:
+            ev = r.event
             if r.track:
-                resolved.extend(self._price(r.event))
-            elif isinstance(r.event, FundingSnapshot):
-                resolved.extend(self.tracker.on_funding(r.event))
-        resolved.extend(self.tracker.expire(now))
+                done = tracker.on_candle(ev) if type(ev) is Candle else self._price(ev)
+                if done:
+                    resolved.extend(done)
+            elif type(ev) is FundingSnapshot:
+                resolved.extend(tracker.on_funding(ev))
+        resolved.extend(tracker.expire(now))
         if resolved:
-            self.desk.note_outcomes(resolved)
+            desk.note_outcomes(resolved)
         proposing = self.end_ms is None or now < self.end_ms
         if not proposing and not self._open():
             return False
+        start_ms, strategies = self.start_ms, self.strategies
+        # a close is the last trade *before* the close time: it belongs to the hour that ends there
+        hour_at = now - 1
         for r in batch:
             ev = r.event
-            if r.track and isinstance(ev, Candle | Ticker):
-                # a close is the last trade *before* the close time: it belongs to the hour that ends there
-                at, price = (now - 1, ev.close) if isinstance(ev, Candle) else (ev.time_ms, ev.last)
-                self.desk.observe_price(ev.exchange, ev.symbol, at, price)
-            elif isinstance(ev, OpenInterest):
-                self.desk.observe_open_interest(ev)
+            if r.track:
+                if type(ev) is Candle:
+                    desk.observe_price(ev.exchange, ev.symbol, hour_at, ev.close)
+                elif type(ev) is Ticker:
+                    desk.observe_price(ev.exchange, ev.symbol, ev.time_ms, ev.last)
+            elif type(ev) is OpenInterest:
+                desk.observe_open_interest(ev)
             if not proposing:
                 continue
-            for strategy in self.strategies:
-                found = [
-                    c for c in strategy.on_event(ev) if self.start_ms is None or c.time_ms >= self.start_ms
-                ]
+            for strategy in strategies:
+                found = strategy.on_event(ev)
+                if found and start_ms is not None:
+                    found = [c for c in found if c.time_ms >= start_ms]
                 if found:
-                    self.desk.consider(found)
+                    desk.consider(found)
         return True
 
     def _price(self, ev: MarketEvent) -> list[Signal]:
         if isinstance(ev, Candle):
-            return self.tracker.on_price(
-                ev.exchange,
-                ev.symbol,
-                ev.time_ms,
-                ev.high,
-                ev.low,
-                last=ev.close,
-                end_ms=ev.close_time_ms,
-                open_price=ev.open,
-            )
+            return self.tracker.on_candle(ev)
         if isinstance(ev, Ticker):
             return self.tracker.on_price(ev.exchange, ev.symbol, ev.time_ms, ev.last, ev.last, last=ev.last)
         return []
@@ -259,6 +260,18 @@ class _Replay:
     def signals(self) -> list[Signal]:
         rows = self.store.db.execute("SELECT * FROM signals ORDER BY created_ms, id").fetchall()
         return [signal_from_row(row) for row in rows]
+
+
+def moments(events: Iterable[Replayed]) -> Iterator[list[Replayed]]:
+    """``events`` grouped by the instant they became known (``research`` groups once for every setting)."""
+    batch: list[Replayed] = []
+    for r in events:
+        if batch and r.at_ms != batch[0].at_ms:
+            yield batch
+            batch = []
+        batch.append(r)
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,14 +285,21 @@ class ReplayRun:
 
 
 def replay_signals(events: Iterable[Replayed], *, names: list[str], settings: Settings) -> ReplayRun:
-    """The replay behind ``backtest`` without its report, over events already read (``replay_events``):
-    ``research`` reads a data set once and replays it once per setting."""
+    """The replay behind ``backtest`` without its report, over events already read (``replay_events``)."""
+    return replay_moments(moments(events), names=names, settings=settings)
+
+
+def replay_moments(
+    grouped: Iterable[Sequence[Replayed]], *, names: list[str], settings: Settings
+) -> ReplayRun:
+    """``replay_signals`` over events already grouped by ``moments``: ``research`` reads and groups a data
+    set once and replays it once per setting."""
     with tempfile.TemporaryDirectory(prefix="signalbots-replay-") as tmp:
         store = Store(path=Path(tmp) / "replay.sqlite")
         store.open()
         try:
             replay = _Replay(names=names, settings=settings, store=store, start_ms=None, end_ms=None)
-            replay.run(events)
+            replay.run_moments(grouped)
             return ReplayRun(replay.signals(), replay.events, replay.first_ms, replay.last_ms)
         finally:
             store.close()

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import structlog
 
 from signalbots.clock import Clock
-from signalbots.events import FundingSnapshot
+from signalbots.events import Candle, FundingSnapshot
 from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier
 from signalbots.settings import Settings
@@ -123,13 +123,17 @@ class Tracker:
         A resolution is stamped with ``end_ms`` when given — the first moment it is known — so durations
         do not read "after 0s". Returns the signals this update resolved.
         """
-        stamp = end_ms if end_ms is not None else time_ms
         key = (exchange, symbol)
         now_price = last if last is not None else (high + low) / 2
+        opens = self._open.get(key)
+        if not opens:  # most prices, in a replay: only remembered (research replays a million of them)
+            self._last[key] = (time_ms, now_price)
+            return []
+        stamp = end_ms if end_ms is not None else time_ms
         previous = self._last.get(key)
         stops = self._settings.risk.stop_trigger == "last"
         resolved: list[Signal] = []
-        for o in list(self._open.get(key, {}).values()):
+        for o in list(opens.values()):
             c = o.signal.candidate
             if time_ms < c.time_ms and (end_ms is None or end_ms <= c.time_ms):
                 continue  # entirely before the signal
@@ -147,6 +151,23 @@ class Tracker:
                 resolved.append(done)
         self._last[key] = (time_ms, now_price)
         return resolved
+
+    def on_candle(self, c: Candle) -> list[Signal]:
+        """A closed candle: ``on_price`` with its open, high, low, close and close time."""
+        key = (c.exchange, c.symbol)
+        if not self._open.get(key):  # most candles, in a replay: only remembered (no close-time arithmetic)
+            self._last[key] = (c.time_ms, c.close)
+            return []
+        return self.on_price(
+            c.exchange,
+            c.symbol,
+            c.time_ms,
+            c.high,
+            c.low,
+            last=c.close,
+            end_ms=c.close_time_ms,
+            open_price=c.open,
+        )
 
     def on_funding(self, snap: FundingSnapshot) -> list[Signal]:
         """A funding snapshot: counts the settlements open signals span and, with ``stop_trigger = "mark"``,
@@ -304,6 +325,8 @@ class Tracker:
         """Close every signal whose expiry has passed, at the last price seen (for feeds that went quiet)."""
         out: list[Signal] = []
         for key, opens in list(self._open.items()):
+            if not opens:
+                continue
             seen = self._last.get(key)
             for o in list(opens.values()):
                 c = o.signal.candidate
