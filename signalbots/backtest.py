@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -284,6 +285,14 @@ class ReplayRun:
     last_ms: int | None
 
 
+def _scratch() -> str | None:
+    """Where a replay's Store lives: memory-backed when the system has it (/dev/shm), since nothing in it
+    outlives the replay and ``research`` writes one per setting (5 % of a replay on a disk, measured);
+    else the usual temporary directory."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def replay_signals(events: Iterable[Replayed], *, names: list[str], settings: Settings) -> ReplayRun:
     """The replay behind ``backtest`` without its report, over events already read (``replay_events``)."""
     return replay_moments(moments(events), names=names, settings=settings)
@@ -294,7 +303,7 @@ def replay_moments(
 ) -> ReplayRun:
     """``replay_signals`` over events already grouped by ``moments``: ``research`` reads and groups a data
     set once and replays it once per setting."""
-    with tempfile.TemporaryDirectory(prefix="signalbots-replay-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="signalbots-replay-", dir=_scratch()) as tmp:
         store = Store(path=Path(tmp) / "replay.sqlite")
         store.open()
         try:
@@ -363,7 +372,7 @@ def run_backtest(
             damaged.append(problem)
 
     progress = Progress(err, label="replaying")
-    with tempfile.TemporaryDirectory(prefix="signalbots-backtest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="signalbots-backtest-", dir=_scratch()) as tmp:
         store = Store(path=Path(tmp) / "backtest.sqlite")
         store.open()
         try:

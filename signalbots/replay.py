@@ -28,12 +28,19 @@ class _Shadows:
 
     def __init__(self) -> None:
         self._closes: dict[tuple[str, str], dict[int, int]] = {}  # symbol → timeframe → latest close
+        self._tf_ms: dict[str, int] = {}  # parsed once: a million candles share a few timeframes
 
     def track(self, c: Candle) -> bool:
-        tf = timeframe_ms(c.timeframe)
-        seen = self._closes.setdefault((c.exchange, c.symbol), {})
-        shadowed = any(t < tf and close > c.time_ms for t, close in seen.items())
-        seen[tf] = max(seen.get(tf, 0), c.close_time_ms)
+        tf = self._tf_ms.get(c.timeframe)
+        if tf is None:
+            tf = self._tf_ms[c.timeframe] = timeframe_ms(c.timeframe)
+        close = c.time_ms + tf  # c.close_time_ms
+        seen = self._closes.get((c.exchange, c.symbol))
+        if seen is None:
+            self._closes[(c.exchange, c.symbol)] = {tf: close}
+            return True
+        shadowed = any(t < tf and latest > c.time_ms for t, latest in seen.items())
+        seen[tf] = max(seen.get(tf, 0), close)
         return not shadowed
 
 
@@ -73,11 +80,21 @@ class _Prices:
         return None if best is None else best[3]
 
 
+_ROWS_PER_REPORT = 64  # rows between two progress reports of a CSV stream (a report per row cost 5 %)
+
+
 def _candle_stream(series: CandleSeries, rows_done: Callable[[int], None]) -> Iterator[_Keyed]:
     rank = timeframe_ms(series.file.timeframe)  # at one instant the finer candle first (see _Shadows)
+    tf_name, pending = series.file.timeframe, 0
     for n, c in enumerate(series.candles):
-        yield (c.close_time_ms, rank, n), Replayed(c.close_time_ms, c, True)
-        rows_done(1)
+        close = c.time_ms + rank if c.timeframe == tf_name else c.close_time_ms
+        yield (close, rank, n), Replayed(close, c, True)
+        pending += 1
+        if pending == _ROWS_PER_REPORT:
+            rows_done(pending)
+            pending = 0
+    if pending:
+        rows_done(pending)
 
 
 def _funding_stream(
@@ -89,7 +106,7 @@ def _funding_stream(
             f.exchange, f.symbol, ms, rate, series.interval_hours, ms, prices.at(f.exchange, f.symbol, ms)
         )
         yield (ms, _LAST, n), Replayed(ms, snap, False)
-        rows_done(1)
+        rows_done(1)  # settlements are few
 
 
 def _recording_stream(
