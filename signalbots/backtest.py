@@ -211,14 +211,15 @@ class _Replay:
         self.last_ms = now
         self.events += len(batch)
         tracker, desk = self.tracker, self.desk
+        on_candle, observe = tracker.on_candle, desk.observe_price
         resolved: list[Signal] = []
         for r in batch:
             ev = r.event
             if r.track:
-                done = tracker.on_candle(ev) if type(ev) is Candle else self._price(ev)
+                done = on_candle(ev) if type(ev) is Candle else self._price(ev)
                 if done:
                     resolved.extend(done)
-            elif type(ev) is FundingSnapshot:
+            elif isinstance(ev, FundingSnapshot):
                 resolved.extend(tracker.on_funding(ev))
         resolved.extend(tracker.expire(now))
         if resolved:
@@ -233,10 +234,10 @@ class _Replay:
             ev = r.event
             if r.track:
                 if type(ev) is Candle:
-                    desk.observe_price(ev.exchange, ev.symbol, hour_at, ev.close)
-                elif type(ev) is Ticker:
-                    desk.observe_price(ev.exchange, ev.symbol, ev.time_ms, ev.last)
-            elif type(ev) is OpenInterest:
+                    observe(ev.exchange, ev.symbol, hour_at, ev.close)
+                elif isinstance(ev, Ticker):
+                    observe(ev.exchange, ev.symbol, ev.time_ms, ev.last)
+            elif isinstance(ev, OpenInterest):
                 desk.observe_open_interest(ev)
             if not proposing:
                 continue

@@ -303,7 +303,12 @@ class Tracker:
             "fee_r = ?, funding_r = ? WHERE id = ? AND status = 'open'",
             (status.value, time_ms, exit_price, r, sig.gross_r, sig.fee_r, sig.funding_r, sig.id),
         )
-        self._open.get((c.exchange, c.symbol), {}).pop(sig.id, None)
+        key = (c.exchange, c.symbol)
+        opens = self._open.get(key)
+        if opens is not None:
+            opens.pop(sig.id, None)
+            if not opens:
+                del self._open[key]  # every price and expiry check skips the symbol again
         self.metrics.outcomes.labels(c.strategy, status.value).inc()
         if r is not None and math.isfinite(r):
             won = r >= 0
@@ -325,8 +330,6 @@ class Tracker:
         """Close every signal whose expiry has passed, at the last price seen (for feeds that went quiet)."""
         out: list[Signal] = []
         for key, opens in list(self._open.items()):
-            if not opens:
-                continue
             seen = self._last.get(key)
             for o in list(opens.values()):
                 c = o.signal.candidate
