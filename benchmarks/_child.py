@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import heapq
 import json
 import os
 import resource
@@ -56,17 +57,31 @@ class ObservedDaemon(Daemon):
 
     def _observer(self, rt: _Runtime) -> Callable[[TaskHealth], Awaitable[None]]:
         clock = self._bench_clock
-        last: dict[tuple[str, str, str], float] = {}
+        # (kind, exchange) → symbol → when its last event arrived: each group's ages are read with C-level
+        # min/sort each second, not a Python loop over every symbol (profiled: the snapshot held the loop
+        # ~300 ms at a time in the full-market candles run on a loaded machine)
+        last: dict[tuple[str, str], dict[str, float]] = {}
         stalls: list[float] = []
         strategies = list(rt.settings.enabled_strategies())
         exchanges = list(rt.settings.enabled_exchanges())
         sample = rt.metrics.registry.get_sample_value
 
+        observer_cpu = [0.0]  # the snapshots' own CPU seconds, so that a CPU figure can leave them out
+
         def snapshot() -> dict[str, Any]:
+            spent = time.thread_time()
+            try:
+                return _snapshot()
+            finally:
+                observer_cpu[0] += time.thread_time() - spent
+
+        def _snapshot() -> dict[str, Any]:
             now = clock.time()
             ages: dict[str, dict[str, list[float]]] = {}
-            for (kind, ex, _sym), at in last.items():
-                ages.setdefault(kind, {}).setdefault(ex, []).append(now - at)
+            for (kind, ex), per_symbol in list(last.items()):
+                ats = sorted(per_symbol.values())  # oldest first
+                # count, the oldest age, the median age (as before: the upper median of the ages)
+                ages.setdefault(kind, {})[ex] = [len(ats), now - ats[0], now - ats[(len(ats) - 1) // 2]]
             cpu = resource.getrusage(resource.RUSAGE_SELF)
             stall = max(stalls, default=0.0)
             stalls.clear()
@@ -74,6 +89,7 @@ class ObservedDaemon(Daemon):
                 "t": now,
                 "real": time.monotonic(),
                 "cpu_s": cpu.ru_utime + cpu.ru_stime,
+                "observer_cpu_s": observer_cpu[0],
                 "rss_mb": _rss_mb(),
                 "stall_ms": round(stall * 1000, 1),
                 "gc": gc.get_stats()[2]["collections"],
@@ -89,14 +105,22 @@ class ObservedDaemon(Daemon):
                 "weight": {
                     ex: sample("signalbots_rest_weight_total", {"exchange": ex}) or 0.0 for ex in exchanges
                 },
-                "ages": {
-                    kind: {ex: [len(v), max(v), sorted(v)[len(v) // 2]] for ex, v in per.items()}
-                    for kind, per in ages.items()
-                },
-                "oldest": sorted(
-                    ([k, ex, sym, round(now - at, 1)] for (k, ex, sym), at in last.items()),
-                    key=lambda r: -float(r[3]),
-                )[:5],
+                "ages": ages,
+                # the five oldest without sorting every symbol's entry each second (profiled: 7 % of the
+                # daemon's samples in the full-market candles run)
+                "oldest": [
+                    [k, ex, sym, round(now - at, 1)]
+                    for at, k, ex, sym in heapq.nsmallest(
+                        5,
+                        (
+                            (at, k, ex, sym)
+                            for (k, ex), per_symbol in last.items()
+                            for at, sym in heapq.nsmallest(
+                                5, zip(per_symbol.values(), per_symbol, strict=True)
+                            )
+                        ),
+                    )
+                ],
             }
 
         async def consume() -> None:
@@ -104,7 +128,11 @@ class ObservedDaemon(Daemon):
             try:
                 while True:
                     event = await sub.get()
-                    last[(_KINDS[type(event).__name__], event.exchange, event.symbol)] = clock.time()
+                    key = (_KINDS[type(event).__name__], event.exchange)
+                    per_symbol = last.get(key)
+                    if per_symbol is None:
+                        per_symbol = last[key] = {}
+                    per_symbol[event.symbol] = clock.time()
             finally:
                 sub.close()
 

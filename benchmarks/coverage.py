@@ -171,6 +171,9 @@ def _figures(
             "real_seconds": round(real_s, 1),
             "data_age_max_s_by_kind": {k: round(v, 1) for k, v in ages.items()},
             "data_age_worst_exchange_by_kind": worst_ex,
+            "data_age_max_s_by_exchange": {
+                ex: {k: round(max(r["ages"][k][ex][1] for r in run), 1) for k in KINDS} for ex in COUNTS
+            },
             "data_age_limit_s_by_kind": {k: v + 5 for k, v in INTERVALS.items()},
             "weight_fraction_by_exchange": {k: round(v, 4) for k, v in fractions.items()},
             "rest_requests_per_minute": {ex: round(n / minutes, 1) for ex, n in requests.items()},

@@ -64,6 +64,8 @@ enabled = false
 enabled = false
 [exchanges.mexc]
 enabled = false
+[exchanges.hyperliquid]
+enabled = false
 [strategies.funding]
 enabled = false
 [strategies.volume]

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,11 +31,12 @@ from signalbots.marketdata import DataProblem, scan
 from signalbots.metrics import Metrics
 from signalbots.notifier import Message
 from signalbots.progress import Progress
-from signalbots.replay import Replayed, replay_events
+from signalbots.replay import Replayed, moments, replay_events
 from signalbots.report import build_report, report_text
 from signalbots.settings import Settings, load_settings
 from signalbots.signals.desk import Desk, signal_from_row
-from signalbots.signals.model import Signal
+from signalbots.signals.market_move import MarketMoves
+from signalbots.signals.model import Candidate, Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.base import Strategy
@@ -183,6 +184,7 @@ class _Replay:
             notifier=self.notifier,
             on_signal=self.tracker.follow,
         )
+        self.moves = MarketMoves(desk=self.desk, clock=self.clock)
         self.store = store
         self.start_ms = start_ms
         self.end_ms = end_ms
@@ -199,11 +201,8 @@ class _Replay:
                 return
 
     def _moment(self, batch: Sequence[Replayed]) -> bool:
-        """Everything that became known at one instant. False: nothing left to do.
-
-        Written for speed (``research`` runs it for every candle of every setting): attributes are read
-        into locals once, and the common event, a candle of a symbol with nothing open, costs a few calls.
-        """
+        """Everything that became known at one instant. False: nothing left to do. Written for speed:
+        ``research`` runs it for every candle of every setting."""
         now = batch[0].at_ms
         clock = self.clock
         clock.advance(max(0.0, now / 1000 - clock.time()))
@@ -230,6 +229,7 @@ class _Replay:
         start_ms, strategies = self.start_ms, self.strategies
         # a close is the last trade *before* the close time: it belongs to the hour that ends there
         hour_at = now - 1
+        found: list[Candidate] = []  # the whole moment's, ranked together (a market-wide move)
         for r in batch:
             ev = r.event
             if r.track:
@@ -242,11 +242,11 @@ class _Replay:
             if not proposing:
                 continue
             for strategy in strategies:
-                found = strategy.on_event(ev)
-                if found and start_ms is not None:
-                    found = [c for c in found if c.time_ms >= start_ms]
-                if found:
-                    desk.consider(found)
+                made = strategy.on_event(ev)
+                if made:
+                    found += made if start_ms is None else [c for c in made if c.time_ms >= start_ms]
+        if found:
+            self.moves.consider(found)
         return True
 
     def _price(self, ev: MarketEvent) -> list[Signal]:
@@ -262,18 +262,6 @@ class _Replay:
     def signals(self) -> list[Signal]:
         rows = self.store.db.execute("SELECT * FROM signals ORDER BY created_ms, id").fetchall()
         return [signal_from_row(row) for row in rows]
-
-
-def moments(events: Iterable[Replayed]) -> Iterator[list[Replayed]]:
-    """``events`` grouped by the instant they became known (``research`` groups once for every setting)."""
-    batch: list[Replayed] = []
-    for r in events:
-        if batch and r.at_ms != batch[0].at_ms:
-            yield batch
-            batch = []
-        batch.append(r)
-    if batch:
-        yield batch
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """``signalbots demo``: the whole product, offline, in about two minutes.
 
-Starts the exchange simulator (Binance, Bybit, OKX, MEXC, Hyperliquid) and the Telegram Bot API simulator,
+Starts the exchange simulator (every exchange in the registry) and the Telegram Bot API simulator,
 drives a seeded synthetic market at ``_SPEED`` × real time with a scripted scenario — a volume spike that runs
 to its second target, a funding extreme, a cross-exchange funding spread, an open interest flush and a
 liquidation cascade (open interest shown in each alert where it is known) — and
@@ -26,7 +26,7 @@ from typing import TextIO
 from signalbots.app import Daemon
 from signalbots.clock import ScaledClock
 from signalbots.events import Side
-from signalbots.exchange.venues import display_name
+from signalbots.exchange.venues import VENUES, display_name
 from signalbots.sim.exchange import ExchangeSim
 from signalbots.sim.market import Market
 from signalbots.sim.telegram import SentMessage, TelegramSim
@@ -37,7 +37,7 @@ _SPEED = 30.0  # simulated seconds per real second: the default hour of market r
 _START = datetime(2025, 12, 9, 0, 0, tzinfo=UTC).timestamp()  # fixed, so a seed always tells the same story
 _TOKEN = "123456789:DEMO-token-for-the-local-simulator-only"
 _ALERT_CHAT, _ADMIN_CHAT = 1001, 1002
-_EXCHANGES = ("binanceusdm", "bybit", "okx", "mexc", "hyperliquid")
+_EXCHANGES = tuple(VENUES)
 _MIN = 60.0
 
 
@@ -58,10 +58,10 @@ def _scenario(market: Market) -> list[_Step]:
     # The scripted symbols move calmly (±0.3%), so their outcomes follow the script, not the random wave.
     for ex, base in (("binanceusdm", "XRP"), ("binanceusdm", "DOGE"), ("binanceusdm", "AVAX")):
         market.set_volatility(ex, base, 0.1)
-    # DOGE trades thinly on OKX and MEXC (under the spread's volume floor): the DOGE extreme makes one carry
-    # alert (against Bybit), not three racing each other, so the story stays the same from run to run.
-    for ex in ("okx", "mexc", "hyperliquid"):
-        if market.find(ex, "DOGE") is not None:
+    # DOGE trades thinly beyond Binance and Bybit (under the spread's volume floor): the DOGE extreme makes
+    # one carry alert (against Bybit), not several racing each other, so the story stays the same each run.
+    for ex in market.exchanges:
+        if ex not in ("binanceusdm", "bybit") and market.find(ex, "DOGE") is not None:
             market.set_volume_24h(ex, "DOGE", 5_000_000.0)
     spike_ms = (
         t0_ms // 300_000 + 1
@@ -112,13 +112,25 @@ def _scenario(market: Market) -> list[_Step]:
         m.set_funding("bybit", "SOL", 0.00035)
         m.set_funding("okx", "SOL", -0.0001)
 
+    # The cross-interval spread: Binance's 8-hourly BTC leg against the first venue in the registry whose BTC
+    # settles more often (its simulated listing says how often).
+    unlike = [
+        ex
+        for ex in market.exchanges
+        if ex != "binanceusdm" and (x := market.find(ex, "BTC")) is not None and x.funding_interval_hours < 8
+    ]
+    carry = unlike[0] if unlike else None
+    warm = [ex for ex in market.exchanges if ex not in ("binanceusdm", carry)]
+
     def btc_warms(m: Market) -> None:
-        for ex in ("bybit", "okx", "mexc"):  # 38% APR: within 30% of Binance's 11% and of what comes next
+        for ex in warm:  # 38% APR: within 30% of Binance's 11% and of what comes next
             m.set_funding(ex, "BTC", 0.00035)
 
-    def btc_hyperliquid(m: Market) -> None:
-        # Hourly 0.00625% = 0.05% per 8h = 55% APR, against Binance's 8-hourly 0.01% (11%): a 44% gap.
-        m.set_funding("hyperliquid", "BTC", 0.0000625)
+    def btc_carry(m: Market) -> None:
+        # 0.05% per 8h (hourly: 0.00625% each hour) = 55% APR, against Binance's 8-hourly 0.01% (11%): a 44%
+        # gap. The market converts the rate to the venue's own interval.
+        assert carry is not None
+        m.set_funding(carry, "BTC", 0.0005, interval_hours=8)
 
     eth = market.listing("bybit", "ETH")
     market.set_volatility("bybit", "ETH", 0.05)  # calm before and after: the flush is the only move
@@ -141,9 +153,22 @@ def _scenario(market: Market) -> list[_Step]:
         _Step(20 * _MIN, "ETH longs flushed on Bybit: open interest −8 % as the price drops 3 %", flush),
         _Step(24 * _MIN, "AVAX longs start getting liquidated on Binance", cascade),
         _Step(24.5 * _MIN, "…and more AVAX longs", cascade_more),
-        _Step(28 * _MIN, "BTC funding rises to 0.035% per 8h on Bybit, OKX and MEXC", btc_warms),
-        _Step(30 * _MIN, "Hyperliquid's hourly BTC funding runs hotter than Binance's", btc_hyperliquid),
-    ]
+        _Step(
+            28 * _MIN,
+            f"BTC funding rises to 0.035% per 8h on {_and([display_name(ex) for ex in warm])}",
+            btc_warms,
+        ),
+    ] + (
+        []
+        if carry is None
+        else [_Step(30 * _MIN, f"{_every(market, carry)} BTC funding runs hotter than Binance's", btc_carry)]
+    )
+
+
+def _every(market: Market, exchange: str) -> str:
+    """The venue and how often it settles BTC's funding ("<name>'s hourly")."""
+    hours = market.listing(exchange, "BTC").funding_interval_hours
+    return f"{display_name(exchange)}'s {'hourly' if hours == 1 else f'{hours:g}-hourly'}"
 
 
 def _config(directory: Path, *, sim: ExchangeSim, telegram_url: str | None) -> Path:
@@ -306,8 +331,11 @@ def summary(chat: _Chat) -> tuple[str, bool]:
 
 def _listed(market: Market) -> str:
     """``36 Binance, 32 Bybit, 28 OKX and 30 MEXC``."""
-    parts = [f"{len(market.symbols(ex))} {display_name(ex)}" for ex in _EXCHANGES]
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return _and([f"{len(market.symbols(ex))} {display_name(ex)}" for ex in _EXCHANGES])
+
+
+def _and(parts: list[str]) -> str:
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
 
 
 def run_demo(*, minutes: float, seed: int, telegram_real: bool, config: str | None = None) -> int:

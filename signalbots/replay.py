@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -234,3 +234,15 @@ def _merge(sources: list[_Source]) -> Iterator[Replayed]:
         key, item, stream = heapq.heappop(heap)
         yield item
         push(key[2], stream)
+
+
+def moments(events: Iterable[Replayed]) -> Iterator[list[Replayed]]:
+    """``events`` grouped by the instant they became known (``research`` groups once for every setting)."""
+    batch: list[Replayed] = []
+    for r in events:
+        if batch and r.at_ms != batch[0].at_ms:
+            yield batch
+            batch = []
+        batch.append(r)
+    if batch:
+        yield batch

@@ -50,8 +50,8 @@ def _strategy_of(key: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == "strategies" else None
 
 
-def _value_text(value: float) -> str:
-    return f"{value:g}"
+def _value_text(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 def grids(names: Sequence[str], given: dict[str, list[str]], settings: Settings) -> dict[str, list[Point]]:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from signalbots.backtest import moments, replay_moments
+from signalbots.backtest import replay_moments
 from signalbots.marketdata import DataProblem, MarketData
-from signalbots.replay import Replayed, replay_events
+from signalbots.replay import Replayed, moments, replay_events
 from signalbots.research_grid import Point, apply
 from signalbots.research_walk import Outcome
 from signalbots.settings import Settings

@@ -7,6 +7,7 @@ the desk's correlation history). Time is event time, as in the backtest, so both
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +16,12 @@ import structlog
 from signalbots.clock import Clock
 from signalbots.controls import Controls
 from signalbots.events import Candle, FundingSnapshot, MarketEvent, OpenInterest, Ticker
-from signalbots.exchange.bus import EventBus
+from signalbots.exchange.bus import EventBus, Subscription
 from signalbots.health import TaskHealth, TaskStatus
 from signalbots.metrics import Metrics
 from signalbots.notifier import Notifier
 from signalbots.signals.desk import DAY_MS, Desk
+from signalbots.signals.market_move import MarketMoves
 from signalbots.signals.model import Candidate, Signal
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
@@ -49,6 +51,7 @@ class StrategyRunner:
         self._illustrate = illustrate
         self._max_age_ms = max_age * 1000
         self._desk = desk
+        self._moves = MarketMoves(desk=desk, clock=clock)  # one candle close's candidates ranked together
         self._bus = bus
         self._controls = controls
         self._store = store
@@ -79,7 +82,10 @@ class StrategyRunner:
         self._controls.add_listener(controls_changed)
         try:
             while True:
-                event = await sub.get()
+                event = await self._next(sub)
+                self._send(health, self._moves.release())
+                if event is None:
+                    continue  # a moment's grace ended before the next event came
                 health.event()
                 events.inc()
                 candidates = self.strategy.on_event(event)
@@ -108,15 +114,42 @@ class StrategyRunner:
                 if stale:
                     self._drop(health, stale, "stale")
                     candidates = [c for c in candidates if c not in stale]
-                signals = self._desk.consider(candidates) if candidates else []
-                if self._illustrate is not None:
-                    for accepted in signals:  # each alert is committed already; its chart follows
-                        self._illustrate(accepted)
-                health.signals += len(signals)
-                health.suppressed += len(candidates) - len(signals)
+                self._send(health, self._moves.hold(candidates))
+        except asyncio.CancelledError:
+            self._send(health, self._moves.release(everything=True))  # a stop never loses a held alert
+            raise
         finally:
             self._controls.remove_listener(controls_changed)
             sub.close()
+
+    async def _next(self, sub: Subscription) -> MarketEvent | None:
+        """The next event, or None when a held moment's grace ends first."""
+        due = self._moves.due()
+        if due is None:
+            return await sub.get()
+        event = sub.get_nowait()
+        if event is not None:
+            return event
+        getter = asyncio.ensure_future(sub.get())
+        timer = asyncio.ensure_future(self._clock.sleep(due - self._clock.monotonic()))
+        try:
+            await asyncio.wait((getter, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not getter.done():
+                getter.cancel()  # cancelled before it takes the event: the event stays queued
+                await asyncio.wait((getter,))  # gone before the next get: one waiter per subscription
+        return getter.result() if getter.done() and not getter.cancelled() else None
+
+    def _send(self, health: TaskHealth, candidates: list[Candidate]) -> None:
+        if not candidates:
+            return
+        signals = self._moves.consider(candidates)
+        if self._illustrate is not None:
+            for accepted in signals:  # each alert is committed already; its chart follows
+                self._illustrate(accepted)
+        health.signals += len(signals)
+        health.suppressed += len(candidates) - len(signals)
 
     def _drop(self, health: TaskHealth, candidates: list[Candidate], gate: str) -> None:
         health.suppressed += len(candidates)

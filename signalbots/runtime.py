@@ -24,6 +24,7 @@ from signalbots.notifier import DryRunNotifier, Kind, Message, Notifier
 from signalbots.runner import TrackerRunner
 from signalbots.settings import Settings
 from signalbots.signals.desk import Desk
+from signalbots.signals.evidence import Evidence
 from signalbots.signals.tracker import Tracker
 from signalbots.store import Store
 from signalbots.strategies.base import Tunable
@@ -137,6 +138,7 @@ class Runtime:
             metrics=rt.metrics,
             notifier=rt.notifier,
             on_signal=rt.tracker.follow,
+            evidence=Evidence.packaged(),
         )
         rt.tracker_runner = TrackerRunner(
             tracker=rt.tracker,

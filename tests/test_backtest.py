@@ -13,12 +13,20 @@ from typing import Any
 
 import pytest
 
-from signalbots.backtest import EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE, parse_time, run_backtest
+from signalbots.backtest import (
+    EX_DATAERR,
+    EX_NOINPUT,
+    EX_OK,
+    EX_USAGE,
+    parse_time,
+    replay_signals,
+    run_backtest,
+)
 from signalbots.clock import ManualClock
-from signalbots.events import Liquidation, MarketEvent, OpenInterest, Side, Ticker
+from signalbots.events import Candle, Liquidation, MarketEvent, OpenInterest, Side, Ticker
 from signalbots.marketdata import scan
 from signalbots.recording import RecordingWriter
-from signalbots.replay import replay_events
+from signalbots.replay import Replayed, replay_events
 from signalbots.settings import RiskSettings, Settings, StrategiesSettings, VolumeSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -669,3 +677,28 @@ def test_the_plot_dates_name_their_month_from_the_first_tick() -> None:
     fig.canvas.draw()
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert labels and all("Nov" in label for label in labels), labels
+
+
+def test_a_market_wide_moment_in_a_replay_keeps_the_strongest_not_the_first_in_alphabetical_order() -> None:
+    spike_x = {"AAVE": 7.0, "ADA": 7.5, "ALGO": 8.0, "ALICE": 8.5, "XLM": 15.0, "ZEC": 20.0}
+    five = 300_000
+    start = 1_735_689_600_000  # 2025-01-01 00:00 UTC
+    events: list[Replayed] = []
+    for i in range(49):  # 48 baseline candles of $1.0–1.4M, then all six fall 2 % on 7–20× volume
+        for base, x in spike_x.items():  # at one instant, alphabetical: the order the merge yields
+            quote, close = (1.2e6 * x, 98.0) if i == 48 else (1e6 * (1 + 0.1 * (i % 5)), 100.0)
+            c = Candle(
+                "binanceusdm",
+                f"{base}/USDT:USDT",
+                start + i * five,
+                "5m",
+                100,
+                100.5,
+                close - 0.5,
+                close,
+                0,
+                quote,
+            )
+            events.append(Replayed(c.close_time_ms, c, True))
+    run = replay_signals(events, names=["volume"], settings=Settings(_env_file=None))
+    assert [s.candidate.symbol for s in run.signals] == ["ZEC/USDT:USDT", "XLM/USDT:USDT"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from signalbots.coverage import NoSignalPossible, no_signal_reason, require_a_signal
+from signalbots.exchange.venues import VENUES
 from signalbots.settings import load_settings
 
 
@@ -37,7 +38,13 @@ def test_the_defaults_can_signal(tmp_path: Path) -> None:
     ("toml", "reason"),
     [
         (
-            _off("exchanges.binanceusdm", "exchanges.bybit", "exchanges.okx", "exchanges.mexc"),
+            _off(
+                "exchanges.binanceusdm",
+                "exchanges.bybit",
+                "exchanges.okx",
+                "exchanges.mexc",
+                "exchanges.hyperliquid",
+            ),
             "every exchange is disabled (binanceusdm, bybit, okx, mexc, hyperliquid: enabled = false); "
             "enable at least one in [exchanges.<id>]",
         ),
@@ -51,7 +58,7 @@ def test_the_defaults_can_signal(tmp_path: Path) -> None:
             "every strategy is disabled (liquidation, funding, volume, open_interest: enabled = false); "
             "enable at least one in [strategies.<name>]",
         ),
-        (  # MEXC publishes no liquidation stream
+        (  # MEXC and Hyperliquid publish no liquidation stream
             _off(
                 "exchanges.binanceusdm",
                 "exchanges.bybit",
@@ -60,7 +67,7 @@ def test_the_defaults_can_signal(tmp_path: Path) -> None:
                 "strategies.volume",
                 "strategies.open_interest",
             ),
-            "no enabled strategy gets its data from the enabled exchanges (mexc): "
+            "no enabled strategy gets its data from the enabled exchanges (mexc, hyperliquid): "
             "liquidation reads liquidations; enable binanceusdm, bybit or okx, or another strategy",
         ),
     ],
@@ -96,8 +103,6 @@ def test_refused_as_invalid_settings_in_one_line(tmp_path: Path) -> None:
 
 
 def test_docs_configure_shows_the_line_as_printed(tmp_path: Path) -> None:
-    reason = _reason(
-        tmp_path, _off("exchanges.binanceusdm", "exchanges.bybit", "exchanges.okx", "exchanges.mexc")
-    )
+    reason = _reason(tmp_path, _off(*(f"exchanges.{ex}" for ex in VENUES)))
     doc = (Path(__file__).resolve().parents[1] / "docs" / "configure.md").read_text()
     assert f"  signalbots: no signal possible: {reason}\n" in doc

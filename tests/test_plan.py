@@ -16,6 +16,7 @@ def settings(tmp_path: Path) -> Settings:
     config.write_text(
         "[exchanges.binanceusdm]\nenabled = true\n[exchanges.bybit]\nenabled = false\n"
         "[exchanges.okx]\nenabled = true\n[exchanges.mexc]\nenabled = false\n"
+        "[exchanges.hyperliquid]\nenabled = false\n"
         '[strategies.volume]\ntimeframe = "15m"\nliquidity_floor_usd = 2000000\n',
         encoding="utf-8",
     )

@@ -69,6 +69,8 @@ enabled = false
 enabled = false
 [exchanges.mexc]
 enabled = false
+[exchanges.hyperliquid]
+enabled = false
 """
 
 

@@ -136,3 +136,99 @@ async def test_the_tracker_runner_hands_candle_opens_and_funding_to_the_tracker(
         [row] = store.db.execute("SELECT exit_price, gross_r, funding_r FROM signals").fetchall()
         assert (row["exit_price"], row["gross_r"], row["funding_r"]) == (96.0, -2.0, pytest.approx(-0.05))
         assert sig.id == 1 and [m.kind for m in notifier.messages] == [Kind.SIGNAL, Kind.OUTCOME]
+
+
+# a market-wide move, live: candidates of one candle close arrive one symbol at a time --------------------
+_FIVE_MIN = 300_000
+_MOVE = {"AAVE": 7.0, "ADA": 7.5, "ALGO": 8.0, "ALICE": 8.5, "XLM": 15.0, "ZEC": 20.0}  # spike ÷ baseline
+
+
+@dataclass
+class VolumeRig:
+    clock: ManualClock
+    bus: EventBus
+    notifier: DryRunNotifier
+    health: TaskHealth
+    spikes: list[Candle]  # one per symbol, the same close, all down 2 %
+    task: asyncio.Task[None]  # the runner
+
+    def sent(self, prefix: str) -> list[str]:
+        return [m.text for m in self.notifier.messages if m.dedupe_key.startswith(prefix)]
+
+
+async def _settle() -> None:
+    for _ in range(20):  # lets the runner take what was published (no time passes)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def volume_rig(tmp_path: Path) -> AsyncIterator[VolumeRig]:
+    """The volume strategy's runner, each symbol with its 48-candle baseline of $1.0–1.4M seen."""
+    from signalbots.strategies.volume import VolumeStrategy
+
+    clock = ManualClock()
+    settings = Settings()
+    metrics = Metrics()
+    notifier = DryRunNotifier()
+    spike_open = int(clock.time() * 1000) // _FIVE_MIN * _FIVE_MIN - _FIVE_MIN
+
+    def candle(base: str, open_ms: int, quote: float, close: float) -> Candle:
+        return Candle(
+            "binanceusdm", f"{base}/USDT:USDT", open_ms, "5m", 100.0, 100.5, close - 0.5, close, 0, quote
+        )
+
+    async with Store(path=tmp_path / "s.db") as store:
+        bus = EventBus(metrics=metrics)
+        runner = StrategyRunner(
+            strategy=VolumeStrategy(settings=settings.strategies.volume),
+            desk=Desk(store=store, settings=settings, clock=clock, metrics=metrics, notifier=notifier),
+            bus=bus,
+            controls=Controls(store=store, clock=clock),
+            store=store,
+            metrics=metrics,
+            clock=clock,
+            max_age=settings.risk.max_signal_age,
+        )
+        health = Health(clock=clock).task("strategy:volume", kind="strategy")
+        task = asyncio.create_task(runner.run(health))
+        await _settle()  # subscribed
+        for i in range(48):
+            for base in _MOVE:
+                bus.publish(candle(base, spike_open - (48 - i) * _FIVE_MIN, 1e6 * (1 + 0.1 * (i % 5)), 100.0))
+        await _settle()
+        spikes = [candle(base, spike_open, 1.2e6 * x, 98.0) for base, x in _MOVE.items()]
+        yield VolumeRig(clock, bus, notifier, health, spikes, task)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_market_wide_move_arriving_per_symbol_is_ranked_after_the_grace(
+    volume_rig: VolumeRig,
+) -> None:
+    rig = volume_rig
+    for candle in rig.spikes[:3]:  # alphabetical: the weakest first
+        rig.bus.publish(candle)
+    await _settle()
+    rig.clock.advance(0.6)
+    for candle in rig.spikes[3:]:
+        rig.bus.publish(candle)
+    await _settle()
+    assert rig.notifier.messages == []  # still inside the grace (1 s) of the moment's first candidate
+    rig.clock.advance(0.4)
+    await _settle()
+    trades = [m for m in rig.notifier.messages if m.dedupe_key.startswith("signal:")]
+    assert [m.signal.symbol for m in trades if m.signal] == ["ZEC/USDT:USDT", "XLM/USDT:USDT"]
+    [alert] = rig.sent("market:")
+    assert "Also fired: ALICE (C), ALGO (C), ADA (C), AAVE (C)" in alert
+    assert (rig.health.candidates, rig.health.signals, rig.health.suppressed) == (6, 2, 4)
+
+
+async def test_a_stop_inside_the_grace_still_sends_the_held_move(volume_rig: VolumeRig) -> None:
+    for candle in volume_rig.spikes:
+        volume_rig.bus.publish(candle)
+    await _settle()
+    assert volume_rig.notifier.messages == []
+    volume_rig.task.cancel()  # a stop (or a reload restarting the strategy) inside the grace
+    await _settle()
+    assert len(volume_rig.sent("signal:")) == 2 and len(volume_rig.sent("market:")) == 1

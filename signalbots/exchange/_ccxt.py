@@ -8,18 +8,23 @@ door to ccxt: nothing else in the package reads ccxt's internals.
 * ``fetch_markets`` → only the swap markets where ccxt ignores the market-type option (``markets_loader``);
   ``set_markets`` keeps of each market's raw ``info`` only what ccxt still reads (``market_info_kept``);
 * OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``, and the websocket
-  ``CandleStream.volume``) and the exchange's closed mark as an eighth (see ``_klines``).
+  ``CandleStream.volume``) and the exchange's closed mark as an eighth (see ``_klines``); each kline frame
+  tells ``kline_listener`` its symbol, found where the profile says (``CandleStream.market_id``);
+* ``fetch_ohlcv`` and ``fetch_funding_rates`` read the daemon's ``clock`` where ccxt reads its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any, Protocol
 
 import ccxt
 
+from signalbots.clock import Clock
 from signalbots.exchange import _klines
 from signalbots.exchange.venues import Venue
 
@@ -43,10 +48,35 @@ class Hooks(Protocol):
     ) -> Refusal | None: ...
 
 
-def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
-    """``base`` (a ccxt.pro exchange class) with its hooks routed to ``hooks`` and ``venue``."""
+def gated_class(base: type[Any], venue: Venue, hooks: Hooks, *, clock: Clock) -> type[Any]:
+    """``base`` (a ccxt.pro exchange class) with its hooks routed to ``hooks`` and ``venue``, its market-data
+    calls dated by ``clock``."""
+    # Set only within a call that dates by the daemon's clock, in that call's task: the websocket tasks'
+    # keep-alive compares ccxt's own (wall) clock with itself, whatever the daemon's says.
+    daemon_time: ContextVar[bool] = ContextVar(f"{venue.id}_daemon_time", default=False)
+
+    @contextmanager
+    def on_daemon_clock() -> Iterator[None]:
+        token = daemon_time.set(True)
+        try:
+            yield
+        finally:
+            daemon_time.reset(token)
 
     class Gated(base):  # type: ignore[misc]
+        def milliseconds(self) -> Any:
+            # ccxt dates some market data by its own clock (a candle span that ends "now", a funding time
+            # that is the next hour of "now"): in a simulated market that is not the market's time.
+            return int(clock.time() * 1000) if daemon_time.get() else super().milliseconds()
+
+        async def fetch_ohlcv(self, *args: Any, **kwargs: Any) -> Any:
+            with on_daemon_clock():
+                return await super().fetch_ohlcv(*args, **kwargs)
+
+        async def fetch_funding_rates(self, *args: Any, **kwargs: Any) -> Any:
+            with on_daemon_clock():
+                return await super().fetch_funding_rates(*args, **kwargs)
+
         async def throttle(self, cost: Any = None) -> Any:
             await hooks.throttle(
                 cost if isinstance(cost, float) else float(cost if cost is not None else 1.0)
@@ -129,12 +159,23 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks) -> type[Any]:
                 rows = (self.ohlcvs or {}).get(symbol, {}).get(self.find_timeframe(kline.interval))
                 _klines.mark_row(rows, kline)
             listener = self.kline_listener
-            market_id = _klines.ws_market_id(message) if listener is not None else None
-            if listener is not None and market_id is not None:
+            symbol = self._kline_symbol(message) if listener is not None else None
+            if listener is not None and symbol is not None:
                 # The row is stored: the feed reads this one symbol now, instead of waking through a
                 # watch call that rebuilds the whole subscription's futures on every frame.
-                listener(self.safe_symbol(market_id, None, None, "contract"))
+                listener(symbol)
             return result
+
+        def _kline_symbol(self, message: Any) -> str | None:
+            """The symbol a kline frame stored its row under: the lookup ccxt's handler makes."""
+            market_id = _klines.ws_market_id(venue, message)
+            stream = venue.candle_stream
+            if market_id is None or stream is None:
+                return None
+            if stream.market_of is not None:
+                market_id = getattr(self, stream.market_of)(market_id)
+            symbol = self.safe_symbol(market_id, None, None, "contract")
+            return symbol if isinstance(symbol, str) else None
 
     Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"
     return Gated

@@ -113,20 +113,11 @@ def mark_row(rows: Any, kline: WsKline) -> None:
             return
 
 
-def ws_market_id(message: Any) -> str | None:
-    """The exchange's market id in a websocket kline frame: Binance ``k.s``, Bybit the topic's last part,
-    OKX ``arg.instId``, MEXC ``symbol``."""
-    if not isinstance(message, dict):
-        return None
-    kline, arg, topic = message.get("k"), message.get("arg"), message.get("topic")
-    if isinstance(kline, dict) and isinstance(kline.get("s"), str):
-        return str(kline["s"])
-    if isinstance(arg, dict) and isinstance(arg.get("instId"), str):
-        return str(arg["instId"])
-    if isinstance(topic, str) and topic.startswith("kline."):
-        return topic.rsplit(".", 1)[-1]
-    symbol = message.get("symbol")
-    return symbol if isinstance(symbol, str) else None
+def ws_market_id(venue: Venue, message: Any) -> str | None:
+    """The exchange's market id in a websocket kline frame, where its profile says
+    (``CandleStream.market_id``: Binance ``k.s``, …)."""
+    stream = venue.candle_stream
+    return stream.market_id(message) if stream is not None and stream.market_id is not None else None
 
 
 def closed_by_exchange(row: Any) -> bool:

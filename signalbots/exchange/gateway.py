@@ -100,7 +100,7 @@ class Gateway:
             metrics=metrics,
         )
         self.markets: dict[str, Any] = {}
-        self.exchange: Any = gated_class(base, self.venue, self._admission)(self._ccxt_config())
+        self.exchange: Any = gated_class(base, self.venue, self._admission, clock=clock)(self._ccxt_config())
         self._rehost()
 
     @property

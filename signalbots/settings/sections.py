@@ -200,7 +200,7 @@ class ExchangeSettings(Section):
 
 def default_exchanges() -> dict[str, ExchangeSettings]:
     # One section per exchange profile (``signalbots.exchange.venues``).
-    return {name: ExchangeSettings(enabled=v.enabled_by_default) for name, v in VENUES.items()}
+    return {name: ExchangeSettings() for name in VENUES}
 
 
 class BreakerSettings(Section):
@@ -226,3 +226,16 @@ class RiskSettings(Section):
     )
     slippage_bps: float = Field(default=2.0, ge=0, le=500)  # per market fill (entry, stop, expiry)
     stop_trigger: Literal["last", "mark"] = "last"  # the price that triggers stops
+    # A stop closer than this many round trips of fees and slippage is widened to it (0: never).
+    stop_floor_cost_multiple: float = Field(default=3.0, ge=0, le=100)
+    # A market-wide move (signals/market_move.py): this many symbols firing on one candle close …
+    market_move_min: int = Field(default=4, ge=0)  # 0: off
+    market_move_top: int = Field(default=2, ge=0)  # … send the strongest this many (0: only the alert)
+    market_move_grace: Cooldown = 1.0  # live: how long candidates of one candle close are collected
+
+    @field_validator("market_move_min")
+    @classmethod
+    def _a_move_is_several(cls, v: int) -> int:
+        if v == 1:
+            raise ValueError("one symbol is not a market-wide move: use 2 or more (0 turns it off)")
+        return v

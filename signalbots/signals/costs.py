@@ -10,11 +10,18 @@ entry) it becomes R: ``cost_R = fraction × price / |entry − stop|``.
 
 Funding: at each settlement the position spans, a long pays ``rate × price`` (receives when the rate is
 negative) and a short receives it.
+
+The stop floor: a stop closer to entry than ``risk.stop_floor_cost_multiple`` × the round trip's cost
+(entry and stop both market orders: ``2 × (taker + slippage)`` of the price) is widened to that distance,
+its targets moved to keep their R multiples. At 3× a stopped trade pays a third of an R in costs; a 0.2 %
+stop on a 0.05 % taker fee paid 0.7R, which no edge survives. Strategies know no fees, so the desk applies
+it (``Costs.floor``) to every candidate, live and in the backtest alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from signalbots.exchange.venues import VENUES
 from signalbots.settings import Settings
@@ -49,6 +56,10 @@ class Costs:
             maker = override.maker_fee
         return Fees(taker=taker, maker=maker, slippage=self.settings.risk.slippage_bps / 10_000)
 
+    def floor(self, c: Candidate) -> Candidate:
+        """``c`` with its stop widened to the floor when closer (see the module's doc), else ``c``."""
+        return floor_stop(c, self.fees(c.exchange), self.settings.risk.stop_floor_cost_multiple)
+
     def trade_r(self, c: Candidate, exit_price: float, *, maker_exit: bool) -> float:
         """Fees and slippage of entering at ``c.entry`` and leaving at ``exit_price``, in R (≥ 0 unless a
         maker rebate outweighs the rest)."""
@@ -72,3 +83,37 @@ def funding_r(c: Candidate, rate: float, price: float) -> float:
         return 0.0
     side = 1.0 if c.direction is Direction.LONG else -1.0
     return -side * rate * price / risk
+
+
+def round_trip(fees: Fees) -> float:
+    """Entering and leaving by market orders (a stop), as a fraction of the price."""
+    return 2.0 * (fees.taker + fees.slippage)
+
+
+def floor_stop(c: Candidate, fees: Fees, multiple: float) -> Candidate:
+    """``c`` with its stop at least ``multiple`` × ``round_trip(fees)`` of its entry away, its targets
+    scaled from the entry by the same factor (so T1 stays 1R and T2 2R); the stop it had is kept in the
+    fact ``stop_unfloored_price`` and a note says so. Unchanged when far enough, or without a stop."""
+    if c.direction is Direction.NONE or c.stop is None or multiple <= 0 or c.entry <= 0:
+        return c
+    sign = -1.0 if c.direction is Direction.LONG else 1.0
+    risk = sign * (c.stop - c.entry)  # > 0 on the losing side; the desk refuses any other stop
+    floor = multiple * round_trip(fees) * c.entry
+    if not (math.isfinite(risk) and risk > 0) or risk >= floor:
+        return c
+    stop = c.entry + sign * floor
+    scale = floor / risk
+    targets = tuple(c.entry + (t - c.entry) * scale for t in c.targets)
+    if stop <= 0 or any(t <= 0 for t in targets):
+        return c  # a floor beyond the price itself: the candidate stays as proposed
+    note = (
+        f"stop widened to {floor / c.entry * 100:.2f}% from entry ({multiple:g}× the round trip's fees and "
+        f"slippage); the strategy's was {risk / c.entry * 100:.2f}%, targets moved to keep 1R and 2R"
+    )
+    return replace(
+        c,
+        stop=stop,
+        targets=targets,
+        facts={**c.facts, "stop_unfloored_price": c.stop},
+        notes=(*c.notes, note),
+    )

@@ -25,6 +25,8 @@ from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier, SignalRef
 from signalbots.settings import Settings
 from signalbots.signals import keys, render
+from signalbots.signals.costs import Costs
+from signalbots.signals.evidence import Evidence
 from signalbots.signals.model import Candidate, Direction, Signal, Status
 from signalbots.signals.open_interest import OpenInterestBook
 from signalbots.signals.track_record import record, record_line
@@ -118,8 +120,10 @@ class Desk:
         notifier: Notifier,
         on_signal: Callable[[Signal], None] | None = None,
         open_interest: OpenInterestBook | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         self.store = store
+        self.evidence = evidence or Evidence()  # marks an alert whose strategy loses out of sample
         self.open_interest = open_interest or OpenInterestBook()  # every alert's open interest context
         self._on_signal = on_signal  # the tracker's ``follow``: told of each signal the moment it is sent
         self.settings = settings
@@ -184,15 +188,23 @@ class Desk:
         return _pearson([ra[h] for h in common], [rb[h] for h in common])
 
     # the decision -------------------------------------------------------------------------------------
-    def consider(self, candidates: list[Candidate]) -> list[Signal]:
-        """Strongest first, so that a cap reached within one batch keeps the strongest candidates."""
+    def consider(self, candidates: list[Candidate], *, at_most: int | None = None) -> list[Signal]:
+        """Strongest first, so that a cap reached within one batch keeps the strongest candidates.
+
+        ``at_most``: no more than this many signals, counting those already sent (a moment delivered
+        twice); the rest are left unconsidered: no gate counts them, no cooldown starts.
+        """
         accepted: list[Signal] = []
+        repeated = 0
         self._unwritten.write(self.store)  # the disk may take the signals it refused by now
         for c in sorted(candidates, key=lambda c: c.strength, reverse=True):
-            c = self.open_interest.with_context(c)
+            if at_most is not None and len(accepted) + repeated >= at_most:
+                break
+            c = Costs(settings=self.settings).floor(self.open_interest.with_context(c))
             gate = self._gate(c)
             if gate is not None:
                 self._suppress(c, gate)
+                repeated += gate == "dedupe"
                 continue
             sig = self._accept(c)
             if sig is None:
@@ -327,10 +339,11 @@ class Desk:
     def _announce(self, sig: Signal) -> None:
         c = sig.candidate
         standing = record_line(record(self.store, c.strategy, c.time_ms))
+        caution = self.evidence.caution(c.strategy)
         self.notifier.submit(
             Message(
                 kind=Kind.SIGNAL,
-                text=render.signal(sig, record=standing),
+                text=render.signal(sig, record=standing, caution=caution),
                 dedupe_key=keys.signal(c.dedupe_key),
                 strategy=c.strategy,
                 signal=SignalRef(
@@ -340,7 +353,7 @@ class Desk:
                     event_time=c.time_ms / 1000,
                     expires_at=c.expiry_ms / 1000,
                     strength=c.strength,
-                    compact=render.compact(sig, record=standing),
+                    compact=render.compact(sig, record=standing, caution=caution),
                 ),
             )
         )

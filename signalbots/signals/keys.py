@@ -36,3 +36,8 @@ def summary(day: str) -> str:
 def paused(strategy: str, day: str) -> str:
     """The notice that ``strategy`` hit its daily loss limit on ``day``."""
     return f"paused:{strategy}:{day}"
+
+
+def market_move(strategy: str, kind: str, direction: str, time_ms: int) -> str:
+    """The one alert of a market-wide move: ``strategy``'s ``kind`` fired on many symbols at ``time_ms``."""
+    return f"market:{strategy}:{kind}:{direction}:{time_ms}"

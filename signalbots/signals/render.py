@@ -36,7 +36,7 @@ _MAX_LINES = 30  # list entries per message; keeps /signals and /stats far below
 _MINUS = "\u2212"
 
 _HIDDEN = frozenset(
-    {"baseline_mad_usd", "price_age_s"}
+    {"baseline_mad_usd", "price_age_s", "stop_unfloored_price"}
 )  # price age: on the entry line  # inputs of another number shown; noise to a trader
 # The open interest context the desk adds to every alert where it is known: on a line of its own.
 _OPEN_INTEREST = (
@@ -209,13 +209,14 @@ def _symbol(c: Candidate) -> str:
     return " ".join(display_name(word) for word in c.symbol.split(" "))
 
 
-def signal(sig: Signal, *, record: str | None = None) -> str:
-    """The signal message: what, where, grade, levels with % distance, the strategy's ``record`` line (see
-    ``track_record``), why (the numbers), size, when, notes."""
+def signal(sig: Signal, *, record: str | None = None, caution: str | None = None) -> str:
+    """The signal message: what, where, grade, the ``caution`` (see ``evidence``), levels with % distance,
+    the strategy's ``record`` line (see ``track_record``), why (the numbers), size, when, notes."""
     c = sig.candidate
     title = f"{_title(c)} · grade {grade(c.strength)}"
     where = escape(exchange_name(c.exchange))
     lines = [f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {where}", escape(title)]
+    lines += [f"<b>{escape(caution)}</b>"] if caution else []
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:
         age = c.facts.get("price_age_s")
@@ -240,14 +241,15 @@ def signal(sig: Signal, *, record: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def compact(sig: Signal, *, record: str | None = None) -> str:
-    """The signal as one block of a coalesced message (a burst): direction, symbol, exchange, grade, levels,
-    its headline fact and the strategy's ``record`` line."""
+def compact(sig: Signal, *, record: str | None = None, caution: str | None = None) -> str:
+    """The signal as one block of a coalesced message (a burst): direction, symbol, exchange, grade, the
+    ``caution``, levels, its headline fact and the strategy's ``record`` line."""
     c = sig.candidate
     lines = [
         f"{_direction(c.direction, c.kind)} <b>{escape(_symbol(c))}</b> · {escape(exchange_name(c.exchange))}"
         f" · {escape(_title(c))} · grade {grade(c.strength)}"
     ]
+    lines += [f"<b>{escape(caution)}</b>"] if caution else []
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:
         targets = " · ".join(f"T{i} <code>{escape(price(t, d))}</code>" for i, t in enumerate(c.targets, 1))

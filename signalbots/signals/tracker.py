@@ -123,17 +123,13 @@ class Tracker:
         A resolution is stamped with ``end_ms`` when given — the first moment it is known — so durations
         do not read "after 0s". Returns the signals this update resolved.
         """
+        stamp = end_ms if end_ms is not None else time_ms
         key = (exchange, symbol)
         now_price = last if last is not None else (high + low) / 2
-        opens = self._open.get(key)
-        if not opens:  # most prices, in a replay: only remembered (research replays a million of them)
-            self._last[key] = (time_ms, now_price)
-            return []
-        stamp = end_ms if end_ms is not None else time_ms
         previous = self._last.get(key)
         stops = self._settings.risk.stop_trigger == "last"
         resolved: list[Signal] = []
-        for o in list(opens.values()):
+        for o in list(self._open.get(key, {}).values()):
             c = o.signal.candidate
             if time_ms < c.time_ms and (end_ms is None or end_ms <= c.time_ms):
                 continue  # entirely before the signal
@@ -153,20 +149,13 @@ class Tracker:
         return resolved
 
     def on_candle(self, c: Candle) -> list[Signal]:
-        """A closed candle: ``on_price`` with its open, high, low, close and close time."""
+        """``on_price`` for a closed candle; of a symbol with nothing open only the price is remembered."""
         key = (c.exchange, c.symbol)
-        if not self._open.get(key):  # most candles, in a replay: only remembered (no close-time arithmetic)
+        if key not in self._open:  # most candles of a replay (research replays millions)
             self._last[key] = (c.time_ms, c.close)
             return []
         return self.on_price(
-            c.exchange,
-            c.symbol,
-            c.time_ms,
-            c.high,
-            c.low,
-            last=c.close,
-            end_ms=c.close_time_ms,
-            open_price=c.open,
+            *key, c.time_ms, c.high, c.low, last=c.close, end_ms=c.close_time_ms, open_price=c.open
         )
 
     def on_funding(self, snap: FundingSnapshot) -> list[Signal]:
@@ -303,12 +292,10 @@ class Tracker:
             "fee_r = ?, funding_r = ? WHERE id = ? AND status = 'open'",
             (status.value, time_ms, exit_price, r, sig.gross_r, sig.fee_r, sig.funding_r, sig.id),
         )
-        key = (c.exchange, c.symbol)
-        opens = self._open.get(key)
-        if opens is not None:
-            opens.pop(sig.id, None)
-            if not opens:
-                del self._open[key]  # every price and expiry check skips the symbol again
+        opens = self._open.get((c.exchange, c.symbol), {})
+        opens.pop(sig.id, None)
+        if not opens:  # a symbol with nothing open is skipped by every price and expiry check
+            self._open.pop((c.exchange, c.symbol), None)
         self.metrics.outcomes.labels(c.strategy, status.value).inc()
         if r is not None and math.isfinite(r):
             won = r >= 0

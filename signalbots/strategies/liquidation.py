@@ -6,31 +6,42 @@ prints, it fires and clears that window, so the same prints never fire twice. Ti
 ``majors`` → ``major_threshold_usd``; else a last known 24h quote volume ≥ ``liquid_volume_usd`` →
 ``liquid_threshold_usd``; else ``other_threshold_usd`` (a symbol without a ticker yet counts as other).
 
-Direction by ``mode``: ``contrarian`` — longs flushed out → LONG (and shorts squeezed → SHORT);
+Direction by ``mode`` (kept for existing files; in the other strategies' words ``contrarian`` is *fade*,
+``momentum`` *follow*): ``contrarian`` — longs flushed out → LONG (and shorts squeezed → SHORT);
 ``momentum`` — the opposite; ``alert`` — Direction NONE. Entry: the price at the moment of the
 signal — the newest print's price, or a ticker's last price when it came after that print (its age is a
-fact, ``price_age_s``). Stop: ``atr_multiple`` × ATR(``atr_period``) of
-the symbol's ``atr_timeframe`` candles, or ``stop_pct`` percent when too few candles are known.
+fact, ``price_age_s``). Stop by ``stop_style`` (``strategies._stops``): ``"atr"`` (the default)
+``atr_multiple`` × ATR(``atr_period``) of the symbol's ``atr_timeframe`` candles **with the cascade itself
+as the newest candle** (its prints' high and low against the last close: the calm candles before it alone
+gave stops a tenth of the cascade's own range); ``"extreme"`` beyond the window's extreme print price by
+``stop_range_k`` × the window's range; ``"fixed"`` — and whenever too few candles are known — ``stop_pct``.
 Cooldown is the desk's job.
+
+Relative thresholds (``threshold``), venues summed (``cross_venue``, named by the largest) and exhaustion
+(``confirm``): ``_cascade`` and ``_exhaustion``; docs/signals.md says why.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from signalbots.charts.spec import cascade_chart
-from signalbots.events import Candle, Liquidation, MarketEvent, Side, Ticker, base_asset
+from signalbots.events import Candle, Liquidation, MarketEvent, OpenInterest, Side, Ticker, base_asset
 from signalbots.exchange.venues import VENUES
 from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration, format_duration
-from signalbots.settings.sections import Section, Timeframe
+from signalbots.settings.sections import Fraction, Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._stops import atr, pct_stop
+from signalbots.strategies._cascade import Cascade, FlowBaseline, relative_threshold, venue_notes
+from signalbots.strategies._cascade import Last as _Last
+from signalbots.strategies._cascade import Window as _Window
+from signalbots.strategies._exhaustion import Pending, settle
+from signalbots.strategies._stops import StopStyle, atr, place_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
@@ -49,6 +60,22 @@ class LiquidationSettings(Section):
     liquid_volume_usd: float = Field(default=500_000_000.0, gt=0)  # 24h volume that makes a symbol "liquid"
     liquid_threshold_usd: float = Field(default=1_000_000.0, gt=0)
     other_threshold_usd: float = Field(default=250_000.0, gt=0)
+    threshold: Literal["absolute", "flow", "open_interest"] = "absolute"
+    flow_multiple: float = Field(default=10.0, gt=0)  # flow: × the mean notional per window …
+    flow_lookback: Duration = 86400.0  # … over this long before it
+    relative_floor_usd: float = Field(default=100_000.0, ge=0)  # flow / open_interest never fire below this
+    oi_pct: float = Field(default=0.1, gt=0, le=100)  # open_interest: % of the open interest (one side)
+    cross_venue: bool = False  # sum each base asset's liquidations over every venue
+    confirm: Literal["none", "rate_drop", "close_back"] = "none"
+    confirm_fraction: Fraction = 0.25  # rate_drop: the rate per minute under this share of its peak
+    confirm_within: Duration = 900.0  # no confirmation within this long: no signal
+
+    @model_validator(mode="after")
+    def _lookback_spans_windows(self) -> LiquidationSettings:
+        if self.flow_lookback < 2 * self.window:
+            raise ValueError(f"flow_lookback must span two windows ({format_duration(2 * self.window)})")
+        return self
+
     mode: Literal["contrarian", "momentum", "alert"] = "contrarian"
     cooldown: Cooldown = 1800.0
     atr_period: int = Field(default=14, ge=2)
@@ -57,64 +84,14 @@ class LiquidationSettings(Section):
     atr_floor_usd: float = Field(default=5_000_000.0, ge=0)  # ATR candles for symbols above this 24h volume
     stop_pct: float = Field(default=1.5, gt=0)  # when no candles are known
     expiry: Duration = 86400.0
+    stop_style: StopStyle = "atr"  # "atr": the cascade counts as the newest candle
+    stop_range_k: float = Field(
+        default=0.5, ge=0
+    )  # "extreme": beyond the window's extreme print by k × range
 
 
 _WindowKey = tuple[str, str, Side]
 _SymbolKey = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Last:
-    time_ms: int
-    last: float | None
-    volume_24h: float | None
-
-
-class _Window:
-    """The prints of one (exchange, symbol, side) in arrival order, with their newest time and a running
-    total, so that a print costs O(1) instead of two passes over the window (profiled: the hot path at
-    thousands of prints a second)."""
-
-    __slots__ = ("in_order", "newest", "pops", "prints", "total")
-
-    def __init__(self) -> None:
-        self.prints: deque[Liquidation] = deque()
-        self.newest = 0
-        self.total = 0.0
-        self.in_order = True  # arrival order is time order: expiring is popping from the left
-        self.pops = 0
-
-    def add(self, p: Liquidation) -> None:
-        if self.prints and p.time_ms < self.newest:
-            self.in_order = False
-        self.newest = max(self.newest, p.time_ms) if self.prints else p.time_ms
-        self.prints.append(p)
-        self.total += p.notional_usd
-
-    def drop_until(self, horizon: float) -> None:
-        """Forget every print at or before ``horizon``."""
-        prints = self.prints
-        if self.in_order:
-            while prints and prints[0].time_ms <= horizon:
-                self.total -= prints.popleft().notional_usd
-                self.pops += 1
-            if self.pops >= 256:  # bound the running total's rounding drift: re-add now and then
-                self.exact_total()
-            return
-        self.prints = prints = deque(x for x in prints if x.time_ms > horizon)
-        self.in_order = all(a.time_ms <= b.time_ms for a, b in zip(prints, list(prints)[1:], strict=False))
-        self.exact_total()
-
-    def exact_total(self) -> float:
-        self.pops = 0
-        self.total = sum(x.notional_usd for x in self.prints)
-        return self.total
-
-    def clear(self) -> None:
-        self.prints.clear()
-        self.total = 0.0
-        self.pops = 0
-        self.in_order = True
 
 
 class LiquidationStrategy:
@@ -126,6 +103,13 @@ class LiquidationStrategy:
         self._windows: dict[_WindowKey, _Window] = {}
         self._tickers: dict[_SymbolKey, _Last] = {}
         self._candles: dict[_SymbolKey, deque[Candle]] = {}
+        self._open_interest: dict[_SymbolKey, float] = {}
+        self._listings: dict[str, set[_SymbolKey]] = {}  # base asset → its (exchange, symbol)s seen
+        self._flow = FlowBaseline(window_s=settings.window, lookback_s=settings.flow_lookback)
+        self._since_ms: int | None = None  # the first print seen: the flow baseline is whole a lookback later
+        self._pending: dict[_WindowKey, Pending] = {}
+        self._unconfirmed: dict[_WindowKey, int] = {}  # cascades dropped unconfirmed, until the next signal
+        self.unconfirmed = 0  # all of them, since start
 
     @property
     def settings(self) -> LiquidationSettings:
@@ -137,6 +121,10 @@ class LiquidationStrategy:
             self._settings.atr_period,
         ):
             self._candles.clear()
+        if (settings.window, settings.flow_lookback) != (self._settings.window, self._settings.flow_lookback):
+            self._flow = FlowBaseline(window_s=settings.window, lookback_s=settings.flow_lookback)
+        if settings.cross_venue != self._settings.cross_venue:
+            self._windows, self._pending = {}, {}
         self._settings = settings
 
     def state(self) -> dict[str, Any]:
@@ -146,28 +134,60 @@ class LiquidationStrategy:
         return None
 
     def threshold_usd(self, exchange: str, symbol: str) -> float:
+        """The absolute tier of a market (``exchange`` "": a base asset summed across venues)."""
         s = self._settings
         if base_asset(symbol).upper() in {m.upper() for m in s.majors}:
             return s.major_threshold_usd
-        known = self._tickers.get((exchange, symbol))
-        if known is not None and known.volume_24h is not None and known.volume_24h >= s.liquid_volume_usd:
-            return s.liquid_threshold_usd
-        return s.other_threshold_usd
+        if exchange:  # the hot path: the symbol's own ticker, no call
+            known = self._tickers.get((exchange, symbol))
+            volume = known.volume_24h if known is not None else None
+        else:
+            volume = self._summed(
+                exchange, symbol, lambda k: t.volume_24h if (t := self._tickers.get(k)) else None
+            )
+        liquid = volume is not None and volume >= s.liquid_volume_usd
+        return s.liquid_threshold_usd if liquid else s.other_threshold_usd
+
+    def _summed(self, exchange: str, symbol: str, of: Callable[[_SymbolKey], float | None]) -> float | None:
+        """A market's figure: the symbol's own, or (``exchange`` "") the sum over its base's listings."""
+        if exchange:
+            return of((exchange, symbol))
+        found = [v for k in self._listings.get(symbol, ()) if (v := of(k)) is not None]
+        return sum(found) if found else None
+
+    def _threshold(self, key: _WindowKey, time_ms: int) -> tuple[float, dict[str, float], str]:
+        s = self._settings
+        if s.threshold == "absolute":
+            return self.threshold_usd(key[0], key[1]), {}, ""
+        market = key[:2]
+        oi = self._summed(*market, self._open_interest.get) if s.threshold == "open_interest" else None
+        watched = self._since_ms is not None and time_ms - self._since_ms >= s.flow_lookback * 1000
+        flow = self._flow.mean(market, time_ms) if s.threshold == "flow" and watched else None
+        return relative_threshold(s, self.threshold_usd(*market), flow=flow, open_interest=oi)
 
     def on_event(self, event: MarketEvent) -> list[Candidate]:
-        if isinstance(event, Liquidation):
-            return self._on_print(event)
+        if isinstance(event, Liquidation):  # the hot path: thousands a second
+            out = self._on_print(event)
+            return out + self._confirmations(event) if self._pending else out
+        out = []
         if isinstance(event, Ticker):
             self._on_ticker(event)
         elif isinstance(event, Candle) and event.timeframe == self._settings.atr_timeframe:
             self._on_candle(event)
-        return []
+        elif isinstance(event, OpenInterest) and finite_positive(event.usd):
+            self._open_interest[(event.exchange, event.symbol)] = event.usd
+            self._listings.setdefault(base_asset(event.symbol), set()).add((event.exchange, event.symbol))
+        if self._pending:
+            out.extend(self._confirmations(event))
+        return out
 
     def _on_ticker(self, t: Ticker) -> None:
         key = (t.exchange, t.symbol)
         old = self._tickers.get(key)
         if old is not None and t.time_ms < old.time_ms:
             return
+        if old is None:
+            self._listings.setdefault(base_asset(t.symbol), set()).add(key)
         vol = t.quote_volume_24h
         self._tickers[key] = _Last(
             t.time_ms,
@@ -189,7 +209,14 @@ class LiquidationStrategy:
         if not finite_positive(p.price, p.notional_usd):
             return []
         s = self._settings
-        key = (p.exchange, p.symbol, p.side)
+        key = ("", base_asset(p.symbol), p.side) if s.cross_venue else (p.exchange, p.symbol, p.side)
+        if s.threshold == "flow":
+            self._flow.add(key[:2], p.time_ms, p.notional_usd)
+            self._since_ms = p.time_ms if self._since_ms is None else min(self._since_ms, p.time_ms)
+        pending = self._pending.get(key) if self._pending else None
+        if pending is not None and p.time_ms <= pending.deadline_ms:
+            pending.add(p)  # the cascade goes on while it waits for exhaustion
+            return []
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = _Window()
@@ -204,7 +231,7 @@ class LiquidationStrategy:
             window.drop_until(horizon)
         if len(window.prints) < s.min_prints:
             return []
-        threshold = self.threshold_usd(p.exchange, p.symbol)
+        threshold, facts, note = self._threshold(key, p.time_ms)
         # The running total only rules out the common case (far below the threshold); near it, the exact
         # sum decides, as it always did.
         if window.total < threshold * (1 - 1e-9):
@@ -212,14 +239,40 @@ class LiquidationStrategy:
         total = window.exact_total()
         if total < threshold:
             return []
-        candidate = self._candidate(p, list(window.prints), total, threshold)
+        prints = list(window.prints)
         window.clear()
+        notes = (note,) if note else ()
+        if s.confirm != "none":
+            self._pending[key] = Pending.start(key, prints, threshold, facts, notes, s.confirm_within)
+            return []
+        candidate = self._candidate(key, Cascade.of(prints), threshold, p.time_ms, facts, notes)
         return [candidate] if candidate is not None else []
 
-    def _candidate(
-        self, p: Liquidation, prints: list[Liquidation], total: float, threshold: float
-    ) -> Candidate | None:
+    def _confirmations(self, event: MarketEvent) -> list[Candidate]:
+        """Waiting cascades confirmed (or dropped, past ``confirm_within``) as of ``event``."""
         s = self._settings
+        confirmed, expired = settle(self._pending, event, s.confirm, s.confirm_fraction)
+        self.unconfirmed += len(expired)
+        self._unconfirmed.update({key: self._unconfirmed.get(key, 0) + 1 for key in expired})
+        made = [
+            self._candidate(c.key, c.cascade, c.threshold, c.time_ms, c.facts, c.notes, c.price)
+            for c in confirmed
+        ]
+        return [x for x in made if x is not None]
+
+    def _candidate(
+        self,
+        key: _WindowKey,
+        cascade: Cascade,
+        threshold: float,
+        time_ms: int,
+        extra: dict[str, float],
+        extra_notes: tuple[str, ...],
+        price: float | None = None,
+    ) -> Candidate | None:
+        """``price``: the confirming candle's close (else the newest print's, or a later ticker's)."""
+        s = self._settings
+        p = cascade.lead()  # the venue with the largest share: its exchange, symbol and prices
         if s.mode == "alert":
             direction = Direction.NONE
         else:
@@ -229,37 +282,49 @@ class LiquidationStrategy:
         ticker = self._tickers.get((p.exchange, p.symbol))
         # The price at the moment of the signal: the newest print's (average fill) price, unless a ticker
         # came after it. A 60 s ticker poll is usually older than the cascade's own prints.
-        newest = max(prints, key=lambda x: x.time_ms)
-        entry, priced_ms = newest.price, newest.time_ms
-        if ticker is not None and ticker.last is not None and ticker.time_ms > newest.time_ms:
+        entry, priced_ms = (p.price, p.time_ms) if price is None else (price, time_ms)
+        if ticker is not None and ticker.last is not None and ticker.time_ms > priced_ms:
             entry, priced_ms = ticker.last, ticker.time_ms
         facts = {
-            "window_notional_usd": total,
-            "prints": float(len(prints)),
+            "window_notional_usd": cascade.total,
+            "prints": float(cascade.count),
             "threshold_usd": threshold,
             "window_s": s.window,
-            "largest_print_usd": max(x.notional_usd for x in prints),
-            "price_age_s": max(0.0, (p.time_ms - priced_ms) / 1000),
+            "largest_print_usd": cascade.largest,
+            "price_age_s": max(0.0, (time_ms - priced_ms) / 1000),
+            **extra,
         }
+        if self._unconfirmed.get(key):
+            facts["unconfirmed_count"] = float(self._unconfirmed.pop(key))
+        if not key[0]:
+            facts |= {f"venue_{venue}_usd": usd for venue, usd in cascade.by_venue.items()}
         volume = ticker.volume_24h if ticker is not None else None
         if volume is not None:
             facts["quote_volume_24h_usd"] = volume
         stop = None
         if direction is not Direction.NONE:
-            range_ = atr(self._candles.get((p.exchange, p.symbol), ()), s.atr_period)
-            if range_ is not None:
+            span = (max(cascade.high, entry), min(cascade.low, entry))  # the cascade so far and the entry
+            candles = self._candles.get((p.exchange, p.symbol), ())
+            range_ = atr(candles, s.atr_period, trigger=span) if s.stop_style == "atr" else None
+            stop, used = place_stop(
+                s.stop_style,
+                direction,
+                entry,
+                pct=s.stop_pct,
+                atr_value=range_,
+                atr_multiple=s.atr_multiple,
+                span=span,
+                range_k=s.stop_range_k,
+            )
+            if used == "atr" and range_ is not None:
                 facts["atr"] = range_
-                sign = -1.0 if direction is Direction.LONG else 1.0
-                stop = entry + sign * s.atr_multiple * range_
-                if not finite_positive(stop):
-                    stop = None
-            if stop is None:
-                stop = pct_stop(entry, direction, s.stop_pct)
         side_word = "longs" if p.side is Side.LONG else "shorts"
-        notes = [f"{len(prints)} {side_word} liquidated within {format_duration(s.window)}"]
+        notes = [f"{cascade.count} {side_word} liquidated within {format_duration(s.window)}", *extra_notes]
         # A sampled stream (Binance: the latest print per symbol per second) makes the sum a lower bound.
         lower_bound = VENUES[p.exchange].liquidation_lower_bound if p.exchange in VENUES else ""
-        if lower_bound:
+        if not key[0]:
+            notes.append("summed across venues: " + "; ".join(venue_notes(cascade)))
+        elif lower_bound:
             notes.append(lower_bound)
         return directional(
             strategy=self.name,
@@ -269,25 +334,28 @@ class LiquidationStrategy:
             direction=direction,
             entry=entry,
             stop=stop,
-            time_ms=p.time_ms,
+            time_ms=time_ms,
             expiry_s=s.expiry,
-            key=dedupe_key(self.name, p.exchange, p.symbol, p.side.value, p.time_ms),
+            key=dedupe_key(self.name, key[0] or "all", p.symbol if key[0] else key[1], p.side.value, time_ms),
             facts=facts,
             notes=tuple(notes),
-            strength=total / threshold,
+            strength=cascade.total / threshold,
         )
 
 
 def _needs(s: LiquidationSettings) -> Needs:
     # Tickers set the tiers and the entry; candles of ``atr_timeframe`` the stop (``stop_pct`` for symbols
-    # under ``atr_floor_usd``, for which no candles are asked).
+    # under ``atr_floor_usd``, for which no candles are asked); open interest the open_interest threshold.
+    oi = {FeedKind.OPEN_INTEREST} if s.threshold == "open_interest" else set()
     return Needs(
-        feeds=frozenset({FeedKind.LIQUIDATIONS, FeedKind.TICKERS, FeedKind.CANDLES}),
+        feeds=frozenset({FeedKind.LIQUIDATIONS, FeedKind.TICKERS, FeedKind.CANDLES, *oi}),
         candles=(CandleSeries(s.atr_timeframe, s.atr_floor_usd, s.atr_period + 1),),
     )
 
 
 def _cooldown(c: Candidate, s: LiquidationSettings, risk: RiskSettings) -> tuple[str, float]:
+    if s.cross_venue:  # the largest venue may change from one cascade of a base to the next
+        return f"liquidation:all:{base_asset(c.symbol)}:{c.direction.value}", s.cooldown
     return f"liquidation:{c.exchange}:{c.symbol}:{c.direction.value}", s.cooldown
 
 
@@ -302,7 +370,13 @@ SPEC = StrategySpec(
     inputs=frozenset(LiquidationStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
-    grid={"atr_multiple": (1.0, 1.5, 2.0, 3.0), "other_threshold_usd": (100_000.0, 250_000.0)},
+    # threshold: the tiers against the symbol's own flow (its defaults; docs/signals.md)
+    grid={
+        "atr_multiple": (1.0, 1.5, 2.0, 3.0),
+        "other_threshold_usd": (100_000.0, 250_000.0),
+        "stop_style": ("atr", "extreme"),
+        "threshold": ("absolute", "flow"),
+    },
     alerts={
         "cascade": Alert(
             title="💥 Liquidation cascade",
@@ -312,6 +386,11 @@ SPEC = StrategySpec(
                 ("window_s", "within {}"),
                 ("largest_print_usd", "largest {}"),
                 ("threshold_usd", "tier {}"),
+                ("flow_mean_usd", "usual {} per window"),
+                ("open_interest_usd", "open interest {}"),
+                ("peak_rate_usd", "peak {}/min"),
+                ("confirm_rate_usd", "then {}/min"),
+                ("confirm_wait_s", "confirmed after {}"),
                 ("quote_volume_24h_usd", "24h volume {}"),
                 ("atr", "ATR {}"),
             ),

@@ -8,12 +8,15 @@ at least ``min_drop_pct`` from its highest sample in the window while the price 
 * price down, open interest down — longs were flushed (liquidated or stopped out);
 * price up, open interest down — shorts were squeezed.
 
-``mode`` decides what is proposed: ``contrarian`` (default) trades the rebound once the forced sellers
-(buyers) are gone — LONG after a long flush, SHORT after a short squeeze; ``momentum`` the other way;
-``alert`` only says it happened. Only symbols whose open interest is at least ``min_open_interest_usd``
+``mode`` decides what is proposed (in the other strategies' words ``contrarian`` is *fade*, ``momentum``
+*follow*): ``contrarian`` (default) trades the rebound once the forced sellers (buyers) are gone — LONG
+after a long flush, SHORT after a short squeeze; ``momentum`` the other way; ``alert`` only says it
+happened. Only symbols whose open interest is at least ``min_open_interest_usd``
 count (a thin market's open interest halves on one trader). Entry is the price of the latest sample; the
-stop sits ``stop_buffer_pct`` beyond the window's extreme price (the flush's low for a LONG), at least
-``stop_buffer_pct`` from entry. Once fired, a symbol fires again only after a whole window (the desk's
+stop by ``stop_style``: ``"extreme"`` (default) beyond the window's extreme price since the peak (the
+flush's low for a LONG) by ``stop_range_k`` × that stretch's price range and then ``stop_buffer_pct``
+percent, so at least ``stop_buffer_pct`` from entry; ``"fixed"`` ``stop_pct`` percent from entry. No "atr":
+the strategy reads no candles. Once fired, a symbol fires again only after a whole window (the desk's
 cooldown covers restarts). Pure: the samples are the events' own, time is their ``time_ms``.
 """
 
@@ -31,6 +34,7 @@ from signalbots.needs import FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Section
 from signalbots.signals.model import Candidate, Direction
+from signalbots.strategies._stops import extreme_stop, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
@@ -54,6 +58,9 @@ class OpenInterestSettings(Section):
     stop_buffer_pct: float = Field(default=0.5, gt=0)  # beyond the window's extreme price
     cooldown: Cooldown = 7200.0
     expiry: Duration = 43200.0
+    stop_style: Literal["extreme", "fixed"] = "extreme"  # no "atr": the strategy reads no candles
+    stop_range_k: float = Field(default=0.0, ge=0)  # "extreme": k × the range beyond, then stop_buffer_pct
+    stop_pct: float = Field(default=2.0, gt=0)  # "fixed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +128,11 @@ class OpenInterestStrategy:
         else:
             direction = Direction.SHORT
         stop = None
-        if direction is Direction.LONG:
-            stop = min(x.price for x in since) * (1 - s.stop_buffer_pct / 100.0)  # since ends at now
-        elif direction is Direction.SHORT:
-            stop = max(x.price for x in since) * (1 + s.stop_buffer_pct / 100.0)
+        if direction is not Direction.NONE and s.stop_style == "fixed":
+            stop = pct_stop(now.price, direction, s.stop_pct)
+        elif direction is not Direction.NONE:
+            high, low = max(x.price for x in since), min(x.price for x in since)  # since ends at now
+            stop = pct_stop(extreme_stop(direction, high, low, s.stop_range_k), direction, s.stop_buffer_pct)
         facts = {
             "oi_change_pct": drop_pct,
             "price_change_pct": move_pct,
@@ -190,7 +198,11 @@ SPEC = StrategySpec(
     needs=_needs,
     cooldown=_cooldown,
     # Research sweeps around the defaults (5 % and 2 %): how deep a flush and how far the price must go.
-    grid={"min_drop_pct": (3.0, 5.0, 8.0), "min_move_pct": (1.0, 2.0, 3.0)},
+    grid={
+        "min_drop_pct": (3.0, 5.0, 8.0),
+        "min_move_pct": (1.0, 2.0, 3.0),
+        "stop_style": ("extreme", "fixed"),
+    },
     alerts={
         "flush": Alert(
             title="🌊 Open interest flush",

@@ -71,8 +71,9 @@ class StrategySpec(Generic[S]):
     needs: Callable[[S], Needs]  # everything it reads, inputs included
     cooldown: Callable[[Candidate, S, RiskSettings], tuple[str, float]]
     alerts: Mapping[str, Alert]  # candidate kind → how it is shown
-    # `signalbots research`'s default grid: setting name → values worth comparing (none: the defaults only)
-    grid: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    # `signalbots research`'s default grid: setting name → values worth comparing (none: the defaults only);
+    # a choice setting (``direction``, ``stop_style``) by its words
+    grid: Mapping[str, tuple[float | str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = list(self._problems()) or list(self._needs_problems())

@@ -9,9 +9,13 @@ of its timeframe. A candle fires when, against that baseline,
 * quote volume ≥ ``min_quote_volume_usd``,
 
 and the symbol's last known 24h quote volume (if a ticker was seen) is at least the liquidity floor.
-Direction is the candle's body; entry its close; stop its far extreme (low for a long, high for a
-short); targets 1R and 2R. Every candle joins the baseline after it has been judged, so the spike never
-dilutes its own test. Cooldown is the desk's job: consecutive spike candles each yield a candidate.
+Direction: the candle's body with ``direction = "follow"`` (the default), against it with ``"fade"``;
+entry its close. Stop by ``stop_style`` (``strategies._stops``): ``"extreme"`` (the default) beyond the
+spike candle's extreme on the losing side by ``stop_range_k`` × its range (its low for a long, its high for
+a short; k = 0 is the extreme itself), ``"atr"`` ``stop_atr_multiple`` × ATR(``stop_atr_period``) with the
+spike candle included, ``"fixed"`` ``stop_pct`` percent; targets 1R and 2R. Every candle joins the
+baseline after it has been judged, so the spike never dilutes its own test. Cooldown is the desk's job:
+consecutive spike candles each yield a candidate.
 
 A Candle event is a closed candle by contract; the candidate's ``time_ms`` is the candle's close time
 (the first moment the signal could be known) and its dedupe key names the candle's open time.
@@ -32,6 +36,7 @@ from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
+from signalbots.strategies._stops import StopStyle, Trade, candle_stop, trade_direction
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
 
@@ -52,6 +57,12 @@ class VolumeSettings(Section):
     liquidity_floor_usd: float = Field(default=5_000_000.0, ge=0)  # 24h quote volume to watch a symbol
     cooldown: Cooldown = 7200.0
     expiry: Duration = 86400.0
+    direction: Trade = "follow"  # follow the spike candle's body, or fade it
+    stop_style: StopStyle = "extreme"
+    stop_range_k: float = Field(default=0.0, ge=0)  # "extreme": beyond the spike's extreme by k × its range
+    stop_atr_multiple: float = Field(default=1.5, gt=0)  # "atr": k × ATR, the spike candle included
+    stop_atr_period: int = Field(default=14, ge=2)
+    stop_pct: float = Field(default=1.0, gt=0)  # "fixed"
 
 
 _MAD_SCALE = 1.4826  # makes the MAD a consistent estimator of σ for normal data
@@ -62,10 +73,11 @@ _Key = tuple[str, str]
 class _Series:
     """The recent closed candles' quote volumes of one symbol."""
 
-    __slots__ = ("last_open_ms", "volumes")
+    __slots__ = ("candles", "last_open_ms", "volumes")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, atr_period: int) -> None:
         self.volumes: deque[float] = deque(maxlen=size)
+        self.candles: deque[Candle] = deque(maxlen=atr_period + 1)  # for an "atr" stop
         self.last_open_ms = -1
 
 
@@ -88,9 +100,10 @@ class VolumeStrategy:
         if settings.timeframe != self._settings.timeframe:
             self._series.clear()
             self._tf_ms = timeframe_ms(settings.timeframe)
-        elif settings.baseline != self._settings.baseline:
+        else:
             for series in self._series.values():
                 series.volumes = deque(series.volumes, maxlen=settings.baseline)
+                series.candles = deque(series.candles, maxlen=settings.stop_atr_period + 1)
         self._settings = settings
 
     def state(self) -> dict[str, Any]:
@@ -117,18 +130,21 @@ class VolumeStrategy:
         key = (candle.exchange, candle.symbol)
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = _Series(self._settings.baseline)
+            series = self._series[key] = _Series(self._settings.baseline, self._settings.stop_atr_period)
         if candle.time_ms <= series.last_open_ms:
             return []  # a candle delivered twice (reconnect, REST backfill) is judged once
         if candle.time_ms - series.last_open_ms > self._settings.baseline * self._tf_ms:
             series.volumes.clear()  # after a long gap the old baseline describes another market
-        found = self._judge(candle, quote, series.volumes)
+            series.candles.clear()
+        series.candles.append(candle)  # before judging: an "atr" stop includes the spike candle
+        found = self._judge(candle, quote, series)
         series.volumes.append(quote)
         series.last_open_ms = candle.time_ms
         return [found] if found is not None else []
 
-    def _judge(self, candle: Candle, quote: float, baseline: deque[float]) -> Candidate | None:
+    def _judge(self, candle: Candle, quote: float, series: _Series) -> Candidate | None:
         s = self._settings
+        baseline = series.volumes
         if len(baseline) < s.baseline:
             return None
         floor = self._liquidity.get((candle.exchange, candle.symbol))
@@ -151,7 +167,17 @@ class VolumeStrategy:
         z = (quote - median) / (_MAD_SCALE * mad)
         if z < s.robust_z:
             return None
-        long = body_pct > 0
+        direction = trade_direction(Direction.LONG if body_pct > 0 else Direction.SHORT, s.direction)
+        stop, atr_value = candle_stop(
+            s.stop_style,
+            direction,
+            candle.close,
+            series.candles,
+            pct=s.stop_pct,
+            atr_period=s.stop_atr_period,
+            atr_multiple=s.stop_atr_multiple,
+            range_k=s.stop_range_k,
+        )
         facts = {
             "volume_multiple": multiple,
             "robust_z": z,
@@ -163,17 +189,21 @@ class VolumeStrategy:
         }
         if floor is not None:
             facts["quote_volume_24h_usd"] = floor
+        if atr_value is not None:
+            facts["atr"] = atr_value
         notes: tuple[str, ...] = ()
         if candle.quote_volume is None:
             notes = ("quote volume estimated as base volume × typical price",)
+        if s.direction == "fade":
+            notes = (*notes, "fading the spike: the trade is against the candle's body")
         return directional(
             strategy=self.name,
             kind="spike",
             exchange=candle.exchange,
             symbol=candle.symbol,
-            direction=Direction.LONG if long else Direction.SHORT,
+            direction=direction,
             entry=candle.close,
-            stop=candle.low if long else candle.high,
+            stop=stop,
             time_ms=candle.close_time_ms,
             expiry_s=s.expiry,
             key=dedupe_key(self.name, candle.exchange, candle.symbol, candle.time_ms),
@@ -206,7 +236,12 @@ SPEC = StrategySpec(
     inputs=frozenset(VolumeStrategy.inputs),
     needs=_needs,
     cooldown=_cooldown,
-    grid={"multiple": (4.0, 6.0, 8.0), "robust_z": (6.0, 8.0, 10.0)},
+    # Follow or fade the spike, and where its stop goes: the choices the first evidence questioned.
+    grid={
+        "multiple": (4.0, 6.0, 8.0),
+        "direction": ("follow", "fade"),
+        "stop_style": ("extreme", "atr", "fixed"),
+    },
     alerts={
         "spike": Alert(
             title="📊 Volume spike",

@@ -76,3 +76,26 @@ async def test_symbols_past_the_connection_limit_are_polled_and_the_most_liquid_
         assert sorted(s for batch in feed._units.values() for s in batch) == sorted(names[:3])
         assert all(len(batch) <= 2 for batch in feed._units.values())
         assert feed._polled() == sorted(names[3:])
+
+
+async def test_frames_of_a_still_open_candle_keep_the_stream_fresh() -> None:
+    # Frames that close nothing still prove the stream alive (marked at most once a second, not per frame).
+    async with rig(ex="bybit", symbols=5, stale_after=10.0) as r:
+        r.sim.venue("bybit").kline_every_ms = 1000
+        r.liquidity.update("bybit", {"BTC/USDT:USDT": 1e9})
+        feed = CandleFeed(liquidity=r.liquidity, timeframe="5m", floor_usd=5e6, **r.common())
+        r.start(feed)
+        await r.until(lambda: TOPICS["bybit"] in r.sim.subscriptions("bybit"), "kline subscription")
+        th = r.health.task(feed.name, kind="feed")
+        labels = {"exchange": "bybit", "feed": "candles"}
+
+        def marked_now() -> bool:
+            at = r.metrics.registry.get_sample_value("signalbots_feed_last_data_timestamp_seconds", labels)
+            return at == r.clock.time()
+
+        for _ in range(15):  # 30 s of open-candle frames, three times the silence limit
+            await r.clock.run_for(2.0)
+            await r.sim.flush()
+            await r.until(marked_now, "the frame marked the stream alive")
+        assert not feed.stale and feed.stale_episodes == 0
+        assert th.status is TaskStatus.RUNNING

@@ -36,6 +36,10 @@ async def sim(clock: ManualClock) -> AsyncIterator[ExchangeSim]:
         yield s
 
 
+def snapshots(sim: ExchangeSim) -> int:
+    return sum(1 for r in sim.requests(EX, path="/info") if r.query.get("type") == "candleSnapshot")
+
+
 async def until(predicate: Callable[[], bool]) -> None:
     async with asyncio.timeout(REAL_TIMEOUT):
         while True:
@@ -124,8 +128,7 @@ async def test_candles_stream_per_coin_through_the_gateway(
     sim: ExchangeSim, make: Callable[..., Gateway], clock: ManualClock
 ) -> None:
     """ccxt.pro streams Hyperliquid candles one coin per ``candle`` subscription (``watch_ohlcv``): the rows
-    land in the gateway's cache, where a streaming candle feed reads them (the feed polls REST until it
-    streams per coin)."""
+    land in the gateway's cache, where the candle feed reads them."""
     async with make(EX) as gw:
         watching = asyncio.create_task(gw.watch("watch_ohlcv", "watch_ohlcv", "ETH/USDC:USDC", "1m"))
         await sim.wait_until(lambda: "candle:ETH:1m" in sim.subscriptions(EX))
@@ -136,3 +139,52 @@ async def test_candles_stream_per_coin_through_the_gateway(
         listing = sim.market.listing(EX, "ETH")
         assert rows and rows[-1][0] % 60_000 == 0
         assert rows[-1][4] == pytest.approx(sim.market.bar(listing, "1m", rows[-1][0]).close, rel=1e-4)
+
+
+async def test_the_candle_feed_streams_and_publishes_at_the_exchange_close_without_rest(
+    sim: ExchangeSim, make: Callable[..., Gateway], clock: ManualClock, metrics: Metrics
+) -> None:
+    """Acceptance 4 of issue 22: after the backfill, candles come by the stream, one ``candle`` subscription
+    per coin, each published when the simulator's next candle begins; no candle snapshot is asked."""
+    span = 300_000
+    now_open = int(clock.time() * 1000) // span * span
+    sim.market.script_candle(
+        EX, "BTC", "5m", now_open, open=100.0, high=112.0, low=99.0, close=111.0, quote_volume=5e7
+    )
+    async with make(EX) as gw:
+        bus, liquidity, health = EventBus(metrics=metrics), Liquidity(), Health(clock=clock)
+        sub = bus.subscribe("test")
+        liquidity.update(EX, {"BTC/USDC:USDC": 1e9, "ETH/USDC:USDC": 1e9})
+        feed = CandleFeed(
+            liquidity=liquidity,
+            timeframe="5m",
+            floor_usd=5e6,
+            gateway=gw,
+            bus=bus,
+            settings=gw.settings,
+            clock=clock,
+            metrics=metrics,
+        )
+        task = asyncio.create_task(feed.run(health.task(feed.name, kind="feed")))
+        try:
+            await sim.wait_until(lambda: {"candle:BTC:5m", "candle:ETH:5m"} <= sim.subscriptions(EX))
+            backfills = snapshots(sim)
+            assert backfills == 2  # one per coin, when it joins
+            clock.advance((now_open + span) / 1000 - clock.time())  # the close, not a second later
+            await sim.flush()
+            seen: list[Any] = []
+            await until(
+                lambda: (
+                    seen.extend(sub.drain())
+                    or any(isinstance(e, Candle) and e.time_ms == now_open for e in seen)
+                )
+            )
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        [btc] = [
+            e for e in seen if isinstance(e, Candle) and e.time_ms == now_open and e.symbol.startswith("BTC")
+        ]
+        assert (btc.open, btc.high, btc.low, btc.close) == (100.0, 112.0, 99.0, 111.0)
+        assert snapshots(sim) == backfills  # by the stream
+        assert health.task(feed.name, kind="feed").detail == "candles streamed: 2 symbols"

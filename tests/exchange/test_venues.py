@@ -63,11 +63,18 @@ def test_every_exchange_has_one_profile_and_settings_know_exactly_those() -> Non
     assert VENUES["hyperliquid"].kline_volume is None
 
 
-def test_a_new_venue_is_off_until_enabled_and_the_others_on() -> None:
+def test_every_venue_is_on_by_default_and_enabled_false_leaves_one_out() -> None:
+    # Hyperliquid too, now its conformance holds (issue 22: candles streamed, wire and simulator conformance).
     defaults = Settings().exchanges
-    assert [ex for ex, s in defaults.items() if s.enabled] == ["binanceusdm", "bybit", "okx", "mexc"]
-    enabled = Settings(exchanges={"hyperliquid": {"enabled": True}})  # type: ignore[dict-item]
-    assert enabled.exchanges["hyperliquid"].enabled
+    assert [ex for ex, s in defaults.items() if s.enabled] == [
+        "binanceusdm",
+        "bybit",
+        "okx",
+        "mexc",
+        "hyperliquid",
+    ]
+    off = Settings(exchanges={"hyperliquid": {"enabled": False}})  # type: ignore[dict-item]
+    assert [ex for ex, s in off.exchanges.items() if s.enabled] == ["binanceusdm", "bybit", "okx", "mexc"]
 
 
 def _cascade_notes(exchange_id: str) -> list[str]:

@@ -7,6 +7,7 @@ out, and commented with how.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -59,6 +60,9 @@ async def test_funding_is_hourly_and_normalised_to_8h_and_apr_like_the_others() 
         btc = funding["BTC/USDC:USDC"]
         # funding 0.0000125 per hour (the interval from the profile: every perp, every hour); mark = markPx
         assert (btc.rate, btc.interval_hours, btc.mark_price) == (0.0000125, 1.0, 14.3161)
+        # The answer carries no settlement time: ccxt dates it at the next whole hour of its clock, the
+        # daemon's (2026-08-27 16:39:30 UTC → 17:00), which a simulated market shares; not the wall clock.
+        assert btc.next_funding_ms == 1_787_850_000_000
         # × 8 / 1 h = 0.0001 per 8 h (the documentation's "0.01% every 8 hours … 0.00125% every hour");
         # APR 0.0001 × 3 × 365 = 10.95 % (simple; the page's 11.6 % compounds 8760 hourly payments)
         assert rate_per_8h(btc.rate, btc.interval_hours) == pytest.approx(0.0001)
@@ -104,6 +108,55 @@ async def test_candles_are_asked_from_a_start_time_and_carry_base_volume_only() 
         assert (req["coin"], req["interval"], req["startTime"]) == ("kPEPE", "1h", 1_684_490_400_000)
 
 
+async def test_a_streamed_candle_is_published_with_the_next_candles_first_frame() -> None:
+    """ws/candle.json (the frame ccxt.pro's handler documents): no closed flag, so the candle is published
+    when the next minute's first frame arrives; ccxt files the row under ``coin_to_market_id("BTC")``, where
+    the feed finds it (the frame's ``s`` is the coin, not ccxt's market id, the asset index "0")."""
+    now = 1_710_146_341.0  # 2024-03-11 08:39:01 UTC: a second after the frame's T (1710146339999)
+    async with rig(EX, now=now, websocket=True) as r:
+        r.liquidity.update(EX, {"BTC/USDC:USDC": 1e9})
+        assert r.gateway.markets["BTC/USDC:USDC"]["id"] == "0"
+        r.start(CandleFeed(liquidity=r.liquidity, timeframe="1m", floor_usd=5e6, **r.common()))
+        await r.until(lambda: "candle:BTC" in r.server.streams)
+        frame = fixture_json(EX, "ws/candle.json")
+        await r.server.push(frame)
+        await r.until(lambda: bool(r.gateway.candle_rows("BTC/USDC:USDC", "1m")))
+        # Stored and read (the feed is told of the frame as it is stored): the candle is not closed yet,
+        # though the local clock is past its T.
+        assert r.events(Candle) == []
+        following = json.loads(json.dumps(frame))
+        following["data"].update(t=1_710_146_340_000, T=1_710_146_399_999, o="71411.0", v="0.1", n=1)
+        await r.server.push(following)
+        await r.until(lambda: len(r.events(Candle)) == 1)
+        [candle] = r.events(Candle)
+        # t 1710146280000 (08:38 UTC), c "71411.0", v "1.20407" BTC; no quote volume in the frame
+        assert (candle.symbol, candle.time_ms, candle.close, candle.volume) == (
+            "BTC/USDC:USDC",
+            1_710_146_280_000,
+            71_411.0,
+            1.20407,
+        )
+        assert (candle.open, candle.high, candle.low, candle.quote_volume) == (
+            71_400.0,
+            71_422.0,
+            71_389.0,
+            None,
+        )
+
+
+async def test_a_candle_span_ends_at_the_daemons_clock_not_ccxts() -> None:
+    """ccxt ends a candle snapshot's span at "now" (``endTime``): the daemon's clock, which a simulated market
+    shares, not the wall clock ccxt would read (years after the recorded candles here)."""
+    now = 1_684_710_000.0  # 2023-05-21 23:00 UTC
+    async with rig(EX, now=now) as r:
+        await r.gateway.call("fetch_ohlcv", "fetch_ohlcv", "BTC/USDC:USDC", "1h", 1_684_699_200_000, 3)
+        [req] = [json.loads(q["req"]) for p, q in r.server.requests if q.get("type") == "candleSnapshot"]
+        assert (req["startTime"], req["endTime"]) == (1_684_699_200_000, 1_684_710_000_000)
+        # Outside those calls ccxt keeps its own clock: its websocket keep-alive compares the time of the last
+        # pong with it, and a pong dated in 2023 would close every stream as timed out.
+        assert abs(r.gateway.exchange.milliseconds() - time.time() * 1000) < 60_000
+
+
 def test_request_weights_are_hyperliquids_own_per_request_type() -> None:
     profile = venue(EX)
     # ccxt charges 10 for most info requests, 2 for l2Book, 4 for a candle snapshot; Hyperliquid counts:
@@ -138,7 +191,7 @@ def test_the_profile_says_there_is_no_liquidation_feed() -> None:
     profile = venue(EX)
     assert profile.liquidation_stream is None and profile.liquidation_parser is None
     assert "no public liquidation feed" in (hyperliquid.__doc__ or "")
-    assert profile.name == "Hyperliquid" and profile.enabled_by_default is False
+    assert profile.name == "Hyperliquid"
 
 
 def _with_kpepe() -> Any:

@@ -201,6 +201,10 @@ class WireServer:
             return [{"success": True, "ret_msg": "pong", "conn_id": "wire", "op": "ping"}]
         if method == "ping":  # MEXC
             return [{"channel": "pong", "data": 0}]
+        subscription = command.get("subscription")
+        if method == "subscribe" and isinstance(subscription, dict):  # Hyperliquid
+            self.streams.append(f"{subscription.get('type')}:{subscription.get('coin')}")
+            return [{"channel": "subscriptionResponse", "data": command}]
         if isinstance(method, str) and method.startswith("sub."):  # MEXC
             param = command.get("param") or {}
             self.streams.append(f"{method.removeprefix('sub.')}:{param.get('symbol')}")

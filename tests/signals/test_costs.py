@@ -6,6 +6,7 @@ A LONG at 60,000 with its stop at 59,880 (1R = 120, 0.2 % of price, a typical ca
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from signals_support import HOUR, T0, Bench, candidate
 from signalbots.events import FundingSnapshot
 from signalbots.exchange.venues import VENUES
 from signalbots.settings import ExchangeSettings, RiskSettings, Settings
-from signalbots.signals.costs import Costs, Fees
+from signalbots.signals.costs import Costs, Fees, floor_stop, round_trip
 from signalbots.signals.model import Direction, Status
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "signals.md"
@@ -52,7 +53,8 @@ def _row(bench: Bench, exchange: str) -> str:
 def test_the_worked_cost_example_in_the_docs_is_what_the_tracker_books(
     bench_factory: Callable[..., Bench], exchange: str
 ) -> None:
-    row = _row(bench_factory(costs=True), exchange)
+    # The example shows what a 0.2 % stop costs: the floor, which would widen it, is off here.
+    row = _row(bench_factory(costs=True, stop_floor_cost_multiple=0.0), exchange)
     assert row in DOC.read_text(encoding="utf-8"), f"docs/signals.md should have the row\n{row}"
 
 
@@ -106,3 +108,70 @@ def test_settings_override_a_venues_fees_per_exchange() -> None:
     long = candidate(exchange="bybit", entry=100.0, risk=2.0)
     # entry: (0.001 + 0.0005) × 100; a target is a maker fill at 104 earning the rebate
     assert costs.trade_r(long, 104.0, maker_exit=True) == pytest.approx((0.15 - 0.0104) / 2)
+
+
+# the stop floor ------------------------------------------------------------------------------------------
+BINANCE = Fees(taker=0.0005, maker=0.0002, slippage=0.0002)  # round trip 2 × (0.05 % + 0.02 %) = 0.14 %
+
+
+@pytest.mark.parametrize(
+    ("direction", "stop", "targets"),
+    [
+        # 3 × 0.14 % of 60,000 = 252: the stop moves from 120 to 252 away, the targets by 252 and 504.
+        (Direction.LONG, 60_000.0 - 252.0, (60_252.0, 60_504.0)),
+        (Direction.SHORT, 60_000.0 + 252.0, (59_748.0, 59_496.0)),
+    ],
+)
+def test_a_stop_inside_three_round_trips_is_widened_and_the_targets_keep_their_r(
+    direction: Direction, stop: float, targets: tuple[float, float]
+) -> None:
+    tight = candidate(symbol=BTC, entry=60_000.0, risk=120.0, direction=direction, notes=("first",))
+    floored = floor_stop(tight, BINANCE, 3.0)
+    assert floored.stop == pytest.approx(stop)
+    assert floored.targets == pytest.approx(targets)
+    assert floored.facts["stop_unfloored_price"] == tight.stop
+    assert floored.notes[0] == "first"
+    assert floored.notes[1] == (
+        "stop widened to 0.42% from entry (3× the round trip's fees and slippage); the strategy's was "
+        "0.20%, targets moved to keep 1R and 2R"
+    )
+    assert round_trip(BINANCE) == pytest.approx(0.0014)
+
+
+def test_a_stop_beyond_the_floor_or_with_the_floor_off_is_left_alone() -> None:
+    wide = candidate(symbol=BTC, entry=60_000.0, risk=300.0)
+    assert floor_stop(wide, BINANCE, 3.0) is wide
+    tight = candidate(symbol=BTC, entry=60_000.0, risk=120.0)
+    assert floor_stop(tight, BINANCE, 0.0) is tight
+    alert = candidate(symbol=BTC, direction=Direction.NONE)
+    assert floor_stop(alert, BINANCE, 3.0) is alert
+    wrong_side = dataclasses.replace(tight, stop=60_100.0)  # the desk refuses it; the floor must not mend it
+    assert floor_stop(wrong_side, BINANCE, 3.0) is wrong_side
+
+
+def test_the_desk_floors_the_stop_says_so_and_a_stop_out_then_costs_a_third_of_an_r(
+    bench_factory: Callable[..., Bench],
+) -> None:
+    bench = bench_factory(costs=True)  # Binance's fees, 2 bps slippage, the default floor of 3 round trips
+    tracker = bench.tracker()
+    [sig] = bench.desk().consider([candidate(symbol=BTC, entry=60_000.0, risk=120.0)])
+    assert sig.candidate.stop == pytest.approx(59_748.0)
+    assert sig.candidate.targets == pytest.approx((60_252.0, 60_504.0))
+    [message] = bench.notifier.messages
+    assert "Stop <code>59,748" in message.text and "stop widened to 0.42% from entry" in message.text
+    assert "unfloored" not in message.text  # the old stop is kept for the record, not shown
+    # Stopped: gross −1R; taker + slippage on both fills, (0.0007 × 60,000 + 0.0007 × 59,748) ÷ 252.
+    [done] = tracker.on_price("binanceusdm", BTC, T0 + HOUR, 59_700.0, 59_700.0, 59_700.0)
+    assert done.status is Status.STOPPED
+    assert done.fee_r == pytest.approx(0.0007 * (60_000 + 59_748) / 252)
+    assert done.r_multiple == pytest.approx(-1.0 - 0.0007 * (60_000 + 59_748) / 252)
+
+
+def test_the_floor_uses_the_exchanges_own_fees() -> None:
+    settings = Settings(
+        _env_file=None,
+        exchanges={"bybit": ExchangeSettings(taker_fee=0.001, maker_fee=0.0)},
+        risk=RiskSettings(slippage_bps=0.0, stop_floor_cost_multiple=2.0),
+    )
+    floored = Costs(settings=settings).floor(candidate(exchange="bybit", entry=100.0, risk=0.1))
+    assert floored.stop == pytest.approx(100.0 - 2 * 2 * 0.001 * 100.0)  # 2 × round trip of 0.2 %

@@ -656,6 +656,34 @@ async def test_hyperliquid_candle_stream_and_pong(sim: ExchangeSim, http: aiohtt
         assert_same_shape(fixture("hyperliquid", "ws/pong.json"), await ws.receive_json(timeout=5))
 
 
+async def test_hyperliquid_candle_stream_closes_a_candle_with_the_next_ones_first_frame(
+    sim: ExchangeSim, http: aiohttp.ClientSession
+) -> None:
+    """The documented acknowledgement (websocket page: ``{"channel": "subscriptionResponse", "data": <the
+    request>}``), then candle frames without a closed flag: a candle's last frame, at its final state, comes
+    before the next candle's first, the only sign that it has closed (what the daemon's feed waits for)."""
+    subscribe = {"method": "subscribe", "subscription": {"type": "candle", "coin": "BTC", "interval": "1m"}}
+    listing = sim.market.listing("hyperliquid", "BTC")
+    frames: list[dict[str, Any]] = []
+    async with http.ws_connect(sim.ws_url("hyperliquid") + "/ws") as ws:
+        await ws.send_json(subscribe)
+        assert await ws.receive_json(timeout=5) == {"channel": "subscriptionResponse", "data": subscribe}
+        for _ in range(45):  # 22:13:20 → 22:14:05 UTC: the 22:13 candle closes at 22:14:00
+            sim.clock.advance(1)
+            while True:
+                try:
+                    msg = await ws.receive_json(timeout=0.5)
+                except TimeoutError:
+                    break
+                frames.append(msg["data"])
+    opens = [f["t"] for f in frames]
+    first, second = 1_699_999_980_000, 1_700_000_040_000
+    assert set(opens) == {first, second} and opens == sorted(opens)
+    assert all(f["T"] == f["t"] + 60_000 - 1 and "x" not in f for f in frames)
+    last = [f for f in frames if f["t"] == first][-1]  # followed by the 22:14 candle's first frame
+    assert float(last["c"]) == pytest.approx(sim.market.bar(listing, "1m", first).close, rel=1e-4)
+
+
 async def test_hyperliquid_rate_limit_answer_and_weights(
     sim: ExchangeSim, http: aiohttp.ClientSession
 ) -> None:

@@ -12,7 +12,7 @@ from signalbots.events import Candle, FundingSnapshot, Ticker
 from signalbots.settings import FundingSettings
 from signalbots.signals import render
 from signalbots.signals.model import Candidate, Direction, Signal
-from signalbots.strategies.funding import FundingStrategy
+from signalbots.strategies.funding import SPEC, FundingStrategy
 from signalbots.telegram.text import to_plain
 
 XRP = "XRP/USDT:USDT"
@@ -223,3 +223,55 @@ def test_two_symbols_of_one_exchange_are_not_a_spread() -> None:
     strategy.on_event(_tick("okx", 50e6, symbol="SOL/USDC:USDC"))
     strategy.on_event(_snap(0.0001, 0, exchange="okx", symbol="SOL/USDT:USDT"))
     assert strategy.on_event(_snap(0.0005, 1, exchange="okx", symbol="SOL/USDC:USDC")) == []
+
+
+# --- direction and stop styles ------------------------------------------------------------------
+
+
+def test_follow_trades_with_the_crowded_side_and_says_so() -> None:
+    settings = FundingSettings(direction="follow")
+    (longs_pay,) = FundingStrategy(settings=settings).on_event(_snap(0.0012, 0))
+    assert longs_pay.direction is Direction.LONG  # positive funding: the crowd is long, and so is the trade
+    assert longs_pay.stop == pytest.approx(2.0 * 0.98)
+    assert longs_pay.notes == (
+        "positive funding: longs pay shorts, so the crowded side is long",
+        "following the crowded side, against the usual fade",
+    )
+    (shorts_pay,) = FundingStrategy(settings=settings).on_event(_snap(-0.0012, 0))
+    assert shorts_pay.direction is Direction.SHORT
+    (faded,) = FundingStrategy(settings=FundingSettings()).on_event(_snap(-0.0012, 0))
+    assert faded.direction is Direction.LONG and len(faded.notes) == 1  # the default fades
+
+
+def _hourly(n: int, *, range_: float, symbol: str = XRP) -> list[Candle]:
+    return [
+        Candle("bybit", symbol, 1_700_000_000_000 - (n - i) * 3_600_000, "1h", 2.0, 2.0 + range_ / 2,
+               2.0 - range_ / 2, 2.0, 1.0)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_the_atr_stop_reads_the_symbols_candles_and_falls_back_to_stop_pct_without_them() -> None:
+    settings = FundingSettings(stop_style="atr", stop_atr_multiple=2.0)
+    strategy = FundingStrategy(settings=settings)
+    for candle in _hourly(15, range_=0.04):
+        strategy.on_event(candle)
+    (c,) = strategy.on_event(_snap(0.0012, 0))  # SHORT at the mark, 2.0
+    assert c.facts["atr"] == pytest.approx(0.04)
+    assert c.stop == pytest.approx(2.0 + 2.0 * 0.04)
+    (other,) = strategy.on_event(_snap(0.0012, 0, symbol="DOGE/USDT:USDT"))  # no candles known
+    assert other.stop == pytest.approx(2.0 * 1.02) and "atr" not in other.facts
+
+
+def test_the_extreme_stop_sits_beyond_the_last_candle_by_k_ranges() -> None:
+    strategy = FundingStrategy(settings=FundingSettings(stop_style="extreme", stop_range_k=0.5))
+    for candle in _hourly(3, range_=0.04):
+        strategy.on_event(candle)
+    (c,) = strategy.on_event(_snap(-0.0012, 0))  # LONG at 2.0: below the low (1.98) by half the range
+    assert c.stop == pytest.approx(1.98 - 0.5 * 0.04)
+
+
+def test_candles_are_asked_for_only_when_the_stop_reads_them() -> None:
+    assert SPEC.needs(FundingSettings()).candles == ()
+    (series,) = SPEC.needs(FundingSettings(stop_style="atr", stop_timeframe="4h")).candles
+    assert (series.timeframe, series.history) == ("4h", 15)

@@ -219,8 +219,44 @@ def test_the_stop_comes_from_atr_when_candles_are_known() -> None:
     )
     (c,) = _feed(strategy, [_binance(T0 + i * 1_000, "SELL", 1_500, 100.0) for i in range(2)])
     assert c.entry == 100.0  # the newest print: fresher than the ticker
-    assert c.facts["atr"] == pytest.approx(2.0)
-    assert c.stop == pytest.approx(100.0 - 1.5 * 2.0)
+    # 13 closed candles of range 2 and the cascade as the newest (prints at the last close: range 0).
+    assert c.facts["atr"] == pytest.approx((13 * 2.0 + 0.0) / 14)
+    assert c.stop == pytest.approx(100.0 - 1.5 * 26.0 / 14)
+
+
+def test_the_atr_stop_counts_the_cascade_itself_as_the_newest_candle() -> None:
+    """The issue's case: calm candles (range 0.2) and a cascade taking the price from 100 to 96: the ATR
+    of the calm candles alone would put the stop 0.3 away, inside the cascade's own noise."""
+    strategy = LiquidationStrategy(settings=LiquidationSettings())
+    for candle in _candles(15, range_=0.2):
+        strategy.on_event(candle)
+    prints = [_binance(T0 + 1_000, "SELL", 1_500, 99.0), _binance(T0 + 2_000, "SELL", 1_500, 96.0)]
+    (c,) = _feed(strategy, prints)
+    assert c.direction is Direction.LONG and c.entry == 96.0
+    # The cascade's true range against the last close (100): max(99 − 96, |99 − 100|, |96 − 100|) = 4.
+    assert c.facts["atr"] == pytest.approx((13 * 0.2 + 4.0) / 14)
+    assert c.stop == pytest.approx(96.0 - 1.5 * (13 * 0.2 + 4.0) / 14)
+
+
+def test_the_extreme_stop_sits_beyond_the_cascades_extreme_print() -> None:
+    settings = LiquidationSettings(stop_style="extreme", stop_range_k=0.5)
+    for mode, side, prices, stop in (
+        ("contrarian", "SELL", (99.0, 96.0), 96.0 - 0.5 * 3.0),  # LONG: below the low by half the range
+        ("momentum", "SELL", (99.0, 96.0), 99.0 + 0.5 * 3.0),  # SHORT: above the high
+        ("contrarian", "BUY", (101.0, 104.0), 104.0 + 0.5 * 3.0),  # shorts squeezed: SHORT above the high
+    ):
+        strategy = LiquidationStrategy(settings=settings.model_copy(update={"mode": mode}))
+        (c,) = _feed(strategy, [_binance(T0 + i * 1_000, side, 1_500, x) for i, x in enumerate(prices)])
+        assert c.stop == pytest.approx(stop), mode
+        assert "atr" not in c.facts
+
+
+def test_the_fixed_stop_ignores_known_candles() -> None:
+    strategy = LiquidationStrategy(settings=LiquidationSettings(stop_style="fixed", stop_pct=2.0))
+    for candle in _candles(15, range_=2.0):
+        strategy.on_event(candle)
+    (c,) = _feed(strategy, [_binance(T0 + i * 1_000, "SELL", 1_500, 100.0) for i in range(2)])
+    assert c.stop == pytest.approx(98.0) and "atr" not in c.facts
 
 
 def test_a_cascade_whose_ticker_is_fifty_seconds_older_takes_the_newest_prints_price() -> None:
@@ -235,7 +271,8 @@ def test_a_cascade_whose_ticker_is_fifty_seconds_older_takes_the_newest_prints_p
 
 
 def test_too_few_or_other_timeframe_candles_fall_back_to_stop_pct() -> None:
-    for candles in (_candles(14, range_=2.0), _candles(15, range_=2.0, timeframe="1h")):
+    # 13 closed candles: with the cascade as the 14th, still one short of a full ATR(14).
+    for candles in (_candles(13, range_=2.0), _candles(15, range_=2.0, timeframe="1h")):
         strategy = LiquidationStrategy(settings=LiquidationSettings())
         for candle in candles:
             strategy.on_event(candle)

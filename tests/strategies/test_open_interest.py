@@ -103,3 +103,18 @@ def test_the_spec_declares_its_input_cooldown_and_alert() -> None:
     key, seconds = SPEC.cooldown(c, section, None)  # type: ignore[arg-type]
     assert (key, seconds) == ("open_interest:flush:bybit:SOL/USDT:USDT", 7200.0)
     assert set(SPEC.alerts) == {"flush"}
+
+
+def test_the_extreme_stop_goes_k_ranges_beyond_the_flushs_extreme_then_the_buffer() -> None:
+    # Since the peak the price ran 100 → 99 → 96: range 4; k = 0.5 puts the LONG's stop 2 below the low.
+    flush = (oi(0, 1_000_000, 100.0), oi(10, 990_000, 99.0), oi(20, 930_000, 96.0))
+    [[], [], [c]] = feed(strategy(stop_range_k=0.5), *flush)
+    assert c.stop == pytest.approx((96.0 - 0.5 * 4.0) * 0.995)
+    [[], [], [m]] = feed(strategy(stop_range_k=0.5, mode="momentum"), *flush)  # SHORT: above the high
+    assert (m.direction, m.stop) == (Direction.SHORT, pytest.approx((100.0 + 0.5 * 4.0) * 1.005))
+
+
+def test_the_fixed_stop_is_a_percentage_of_entry() -> None:
+    flush = (oi(0, 1_000_000, 100.0), oi(20, 930_000, 96.0))
+    [[], [c]] = feed(strategy(stop_style="fixed", stop_pct=3.0), *flush)
+    assert (c.direction, c.stop) == (Direction.LONG, pytest.approx(96.0 * 0.97))

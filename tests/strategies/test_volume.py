@@ -215,3 +215,50 @@ def test_reconfigure_keeps_the_baseline() -> None:
     assert strategy.on_event(_candle(48, volume=50_000_000.0, close=1.05)) == []
     strategy.reconfigure(VolumeSettings(multiple=6.0))
     assert len(strategy.on_event(_candle(49, volume=50_000_000.0, close=1.05))) == 1
+
+
+# --- direction and stop styles ------------------------------------------------------------------
+# The spike on the quiet series: open 1.0, close 1.05, high 1.05 × 1.001 = 1.05105, low 0.999 (range 0.05205).
+SPIKE_HIGH, SPIKE_LOW = 1.05 * 1.001, 0.999
+
+
+def _spike_with(**settings: object) -> Candidate:
+    strategy = VolumeStrategy(settings=VolumeSettings(**settings))  # type: ignore[arg-type]
+    _run(strategy, _quiet(48))
+    (c,) = strategy.on_event(_candle(48, volume=50_000_000.0, close=1.05))
+    return c
+
+
+def test_fading_a_spike_trades_against_its_body_with_the_stop_beyond_its_high() -> None:
+    c = _spike_with(direction="fade")
+    assert (c.direction, c.entry, c.stop) == (Direction.SHORT, 1.05, pytest.approx(SPIKE_HIGH))
+    assert c.targets == pytest.approx((1.05 - (SPIKE_HIGH - 1.05), 1.05 - 2 * (SPIKE_HIGH - 1.05)))
+    assert "fading the spike: the trade is against the candle's body" in c.notes
+    wider = _spike_with(direction="fade", stop_range_k=0.5)
+    assert wider.stop == pytest.approx(SPIKE_HIGH + 0.5 * (SPIKE_HIGH - SPIKE_LOW))
+
+
+def test_following_is_the_default_with_the_stop_k_ranges_below_the_low() -> None:
+    assert _spike_with().stop == pytest.approx(SPIKE_LOW)
+    c = _spike_with(stop_range_k=0.25)
+    assert (c.direction, c.stop) == (
+        Direction.LONG,
+        pytest.approx(SPIKE_LOW - 0.25 * (SPIKE_HIGH - SPIKE_LOW)),
+    )
+
+
+def test_the_atr_stop_includes_the_spike_candle() -> None:
+    # 13 quiet candles (true range 1.002001 − 0.999 = 0.003001) and the spike (1.05105 − 0.999 = 0.05205).
+    atr14 = (13 * 0.003001 + (SPIKE_HIGH - SPIKE_LOW)) / 14
+    c = _spike_with(stop_style="atr", stop_atr_multiple=1.5)
+    assert c.facts["atr"] == pytest.approx(atr14)
+    assert (c.direction, c.stop) == (Direction.LONG, pytest.approx(1.05 - 1.5 * atr14))
+    faded = _spike_with(stop_style="atr", direction="fade", stop_atr_multiple=1.5)
+    assert (faded.direction, faded.stop) == (Direction.SHORT, pytest.approx(1.05 + 1.5 * atr14))
+
+
+def test_the_fixed_stop_is_a_percentage_of_the_close() -> None:
+    assert _spike_with(stop_style="fixed", stop_pct=2.0).stop == pytest.approx(1.05 * 0.98)
+    c = _spike_with(stop_style="fixed", stop_pct=2.0, direction="fade")
+    assert (c.direction, c.stop) == (Direction.SHORT, pytest.approx(1.05 * 1.02))
+    assert "atr" not in c.facts

@@ -23,6 +23,8 @@ LiquidationParser = Callable[[Any, SymbolOf, ContractSizeOf, float], list[Liquid
 FundingEntries = Callable[[Any], dict[str, Any]]
 # (path, request params or JSON body) → the exchange's weight of that request; None: ccxt's cost stands.
 RequestWeight = Callable[[str, Mapping[str, Any]], float | None]
+# A raw websocket frame → the market id it is about, or None when it is about none (an acknowledgement).
+FrameMarketId = Callable[[Any], str | None]
 
 
 def funding_rates(answer: Any) -> dict[str, Any]:
@@ -76,8 +78,11 @@ class CandleStream:
     connection per websocket URL on these exchanges), None where none is documented; symbols beyond it are
     polled by REST. ``closed``: the raw field of the websocket kline that marks the candle closed and the
     value that means so (Bybit ``confirm`` true, OKX ``confirm`` "1"), None where the frames carry no flag
-    (MEXC): the candle is then closed by the first frame of the next one. ``volume``: the exchange's quote
-    turnover in the raw websocket kline object where ccxt drops it (Bybit ``turnover``, MEXC ``a``).
+    (MEXC, Hyperliquid): the candle is then closed by the first frame of the next one. ``volume``: the
+    exchange's quote turnover in the raw websocket kline object where ccxt drops it (Bybit ``turnover``, MEXC
+    ``a``). ``market_id``: where a kline frame names its market (``frame_field``); ``market_of``: the ccxt
+    method that turns that name into ccxt's market id where the two differ (Hyperliquid's frames name the
+    coin, ``BTC``; ccxt's handler maps it with ``coin_to_market_id``), None where the frame's id is ccxt's.
     """
 
     method: str
@@ -85,6 +90,8 @@ class CandleStream:
     per_connection: int | None = None
     closed: tuple[str | int, Any] | None = None
     volume: VolumeField | None = None
+    market_id: FrameMarketId | None = None  # None: the feed reads the rows at its watch calls' wake-ups
+    market_of: str | None = None
 
     def closed_flag(self, raw: Any) -> bool:
         """The raw kline (an object or a row) says the exchange has closed its candle."""
@@ -92,6 +99,17 @@ class CandleStream:
             return False
         key, value = self.closed
         return bool(_pick(raw, key) == value)
+
+
+def frame_field(*path: str) -> FrameMarketId:
+    """The string at ``path`` in a websocket frame (``frame_field("k", "s")``: Binance's ``k.s``)."""
+
+    def pick(frame: Any) -> str | None:
+        for key in path:
+            frame = frame.get(key) if isinstance(frame, Mapping) else None
+        return frame if isinstance(frame, str) else None
+
+    return pick
 
 
 class Unit(StrEnum):
@@ -206,7 +224,6 @@ class Venue:
     name: str  # display name in messages
     # -- markets ---------------------------------------------------------------------------------------------
     market_types: Any  # ccxt ``options['fetchMarkets']``: load only linear perpetuals
-    enabled_by_default: bool = True  # False: the daemon watches it only where the settings say enabled = true
     markets_loader: str | None = None  # a ccxt method that loads only swaps, where the option is ignored
     # The keys of a market's raw ``info`` that ccxt still reads after loading (the rest is dropped: the raw
     # market lists were megabytes of the daemon's memory).

@@ -30,6 +30,7 @@ from signalbots.exchange.venues._venue import (
     Unit,
     Venue,
     VolumeField,
+    frame_field,
 )
 
 _WEIGHT_PER_MINUTE = 2400.0
@@ -74,7 +75,9 @@ VENUE = Venue(
     kline_volume=VolumeField(7, Unit.QUOTE),  # quote asset volume; the websocket's ``k.q``
     # ``x`` is read from the raw event (``_klines.ws_kline``): ccxt's row drops it. ccxt.pro itself opens a
     # numbered connection per 200 streams, so no cap here.
-    candle_stream=CandleStream(method="watch_ohlcv_for_symbols", per_request=200),
+    candle_stream=CandleStream(
+        method="watch_ohlcv_for_symbols", per_request=200, market_id=frame_field("k", "s")
+    ),
     funding_intervals_call="fetch_funding_intervals",
     funding_default_hours=8.0,  # fundingInfo lists only the symbols whose interval was adjusted
     # One symbol a request: 550 symbols every 5 minutes (their round in 294 s) is 112 weight a minute, 4.7 %

@@ -43,6 +43,12 @@ def _usage(headers: Mapping[str, str]) -> tuple[float, float] | None:
     return float(limit) - float(remaining), float(limit)
 
 
+def _kline_market_id(frame: Any) -> str | None:
+    """A kline frame's market: its topic's last part (``kline.5.BTCUSDT``)."""
+    topic = frame.get("topic") if isinstance(frame, Mapping) else None
+    return topic.rsplit(".", 1)[-1] if isinstance(topic, str) and topic.startswith("kline.") else None
+
+
 def _liquidation(
     info: Any, symbol_of: SymbolOf, size_of: ContractSizeOf, received: float
 ) -> list[Liquidation]:
@@ -75,6 +81,7 @@ VENUE = Venue(
     candle_stream=CandleStream(
         method="watch_ohlcv_for_symbols",
         per_request=100,
+        market_id=_kline_market_id,
         per_connection=600,
         closed=("confirm", True),
         volume=VolumeField("turnover", Unit.QUOTE),

@@ -9,8 +9,9 @@ connections, 1000 subscriptions, 2000 messages sent per minute), for-developers/
 (every public read is ``POST /info`` with a JSON body ``{"type": …}``; ``metaAndAssetCtxs`` gives every perp's
 ``funding``, ``openInterest`` (coins), ``markPx`` and ``dayNtlVlm`` — 24h notional, USDC — in one request),
 info-endpoint "candle snapshot" (``t``/``T``/``o``/``h``/``l``/``c``/``v``: base volume only, no quote
-turnover), websocket/subscriptions (``candle``: one coin and interval per subscription; no closed flag — a
-candle is closed once the next one starts), trading/funding ("The funding rate on Hyperliquid is paid every
+turnover), websocket/subscriptions (``candle``: ``{"channel": "candle", "data": <Candle>}``, one coin and
+interval per subscription, ``data.s`` the coin; ``t`` open and ``T`` close millis, no closed flag and no word
+of a final frame), trading/funding ("The funding rate on Hyperliquid is paid every
 hour"; "The funding cap and funding interval do not depend on the asset").
 
 The documentation names no rate-limit answer; clients report HTTP 429 "Too Many Requests" (ccxt/ccxt#26445,
@@ -18,10 +19,18 @@ nktkas/hyperliquid#76) and no ban, no ``Retry-After``, no usage header.
 
 Not covered: liquidations — Hyperliquid publishes no public liquidation feed comparable to the others (a
 liquidation shows only in the liquidated user's own ``userEvents``/``userFills``): none is invented here.
-Spot, HIP-3 dexes (builder-deployed perps) and delisted perps are not loaded. Candles are polled by REST after
-each close: ccxt.pro streams Hyperliquid candles one coin per subscription (``watch_ohlcv``) and the candle
-feed streams only ``watch_ohlcv_for_symbols``. At 21 weight per coin and candle, the full market's candles
-take most of the budget: the stream is the way to cover it.
+Spot, HIP-3 dexes (builder-deployed perps) and delisted perps are not loaded.
+
+Candles are streamed, one coin a subscription (ccxt.pro's ``watch_ohlcv``; 1000 subscriptions at most): by
+REST, at 21 weight per coin and candle, the full market's candles took 29–31 % of the budget. The frames
+carry no closed flag, so a candle is published with the first frame of the next one, the exchange's own
+evidence that it has closed, as MEXC's; ``T`` passing on the local clock is not asked (it may lag the
+exchange's). ccxt files a frame's row under ``coin_to_market_id(data.s)`` (the coin, ``BTC``, where ccxt's
+market id is the asset index): the feed finds it the same way (``market_of``). The subscriptions are messages
+sent (2000 a minute at most): the full market's 180-odd fit in one minute's allowance.
+
+The answers carry no time: ccxt ends a candle snapshot's span and dates the next funding (the next whole hour)
+by its clock, which the gateway sets to the daemon's for those calls (``_ccxt``).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 
 from signalbots.events import timeframe_ms
 from signalbots.exchange.venues._venue import (
+    CandleStream,
     ExchangeBudget,
     OpenInterestFields,
     OpenInterestSource,
@@ -39,6 +49,7 @@ from signalbots.exchange.venues._venue import (
     Unit,
     Venue,
     VolumeField,
+    frame_field,
 )
 
 FUNDING_HOURS = 1.0  # "paid every hour", whatever the asset
@@ -51,8 +62,9 @@ _LIGHT = frozenset(
 )
 _CANDLES_PER_EXTRA_WEIGHT = 60
 # Hyperliquid counts the candles it returns, known only once it has answered; the weight is spent before, on
-# the span asked. The daemon asks at most 100 (a backfill of ≤ 99 and the open one), and ccxt ends the span at
-# its own clock, which a simulated market's need not be: the span is counted up to 120 candles.
+# the span asked. The daemon asks at most 100 (a backfill of ≤ 99 and the open one), ccxt ending the span at
+# the daemon's clock (``_ccxt``); a longer span is counted up to 120 candles, as Hyperliquid answers only
+# those that exist.
 _CANDLES_COUNTED_AT_MOST = 120
 
 
@@ -101,7 +113,6 @@ VENUE = Venue(
     name="Hyperliquid",
     # ccxt loads spot, perps and HIP-3 dexes unless told; ``swap``: the first perp dex's perpetuals only.
     market_types={"types": ["swap"]},
-    enabled_by_default=False,
     # Weights are Hyperliquid's own (``_weight``): ccxt charges 10 for most info requests and 4 for a candle
     # snapshot, where Hyperliquid counts 20.
     budget=ExchangeBudget(units=WEIGHT_PER_MINUTE, window=60.0),
@@ -112,6 +123,13 @@ VENUE = Venue(
     kline_base_unit=Unit.BASE,
     # ``startTime`` is required: without ``since`` ccxt asks from 0 (5000 candles) or from its own clock.
     ohlcv_needs_since=True,
+    candle_stream=CandleStream(
+        method="watch_ohlcv",
+        per_request=1,
+        market_id=frame_field("data", "s"),
+        market_of="coin_to_market_id",
+        per_connection=1000,
+    ),
     funding_entries=_funding_entries,
     open_interest=OpenInterestFields(OpenInterestSource.TICKER, OPEN_INTEREST),
     taker_fee=0.00045,

@@ -25,6 +25,7 @@ from signalbots.exchange.venues._venue import (
     Unit,
     Venue,
     VolumeField,
+    frame_field,
 )
 
 
@@ -70,7 +71,12 @@ VENUE = Venue(
     ohlcv_needs_since=True,
     # ccxt.pro has no watchOHLCVForSymbols for MEXC: one watch_ohlcv (one sub.kline) per symbol; its row
     # drops the quote turnover ``a``, kept here.
-    candle_stream=CandleStream(method="watch_ohlcv", per_request=1, volume=VolumeField("a", Unit.QUOTE)),
+    candle_stream=CandleStream(
+        method="watch_ohlcv",
+        per_request=1,
+        market_id=frame_field("symbol"),
+        volume=VolumeField("a", Unit.QUOTE),
+    ),
     funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
     funding_entries=_funding_from_tickers,
     funding_interval_call="fetch_funding_rate",  # collectCycle, per symbol

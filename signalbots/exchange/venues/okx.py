@@ -32,6 +32,7 @@ from signalbots.exchange.venues._venue import (
     Unit,
     Venue,
     VolumeField,
+    frame_field,
 )
 
 
@@ -69,7 +70,12 @@ VENUE = Venue(
     ),
     # ccxt.pro supports watchOHLCVForSymbols on OKX. 50 channels of ~50 bytes per request stay under even
     # the older 4,096-byte limit, and a full market's ~6 requests far under 480 an hour.
-    candle_stream=CandleStream(method="watch_ohlcv_for_symbols", per_request=50, closed=(8, "1")),
+    candle_stream=CandleStream(
+        method="watch_ohlcv_for_symbols",
+        per_request=50,
+        market_id=frame_field("arg", "instId"),
+        closed=(8, "1"),
+    ),
     liquidation_stream=LiquidationStream.LISTED,
     liquidation_parser=_liquidation,
     liquidation_lower_bound=(
