@@ -39,7 +39,11 @@ class _Shadows:
         if seen is None:
             self._closes[(c.exchange, c.symbol)] = {tf: close}
             return True
-        shadowed = any(t < tf and latest > c.time_ms for t, latest in seen.items())
+        shadowed = False
+        for t, latest in seen.items():  # a loop, not any(): nearly always one timeframe per symbol
+            if t < tf and latest > c.time_ms:
+                shadowed = True
+                break
         seen[tf] = max(seen.get(tf, 0), close)
         return not shadowed
 
