@@ -211,40 +211,40 @@ class _Replay:
         self.events += len(batch)
         tracker, desk = self.tracker, self.desk
         on_candle, observe = tracker.on_candle, desk.observe_price
+        start_ms, strategies = self.start_ms, self.strategies
+        proposing = self.end_ms is None or now < self.end_ms
+        # a close is the last trade *before* the close time: it belongs to the hour that ends there
+        hour_at = now - 1
         resolved: list[Signal] = []
+        found: list[Candidate] = []  # the whole moment's, ranked together (a market-wide move)
+        # One pass: the desk reads its prices only in consider, at the end, and strategies read nothing
+        # of the tracker's or the desk's, so seeing a price and proposing need not wait for each other.
         for r in batch:
             ev = r.event
             if r.track:
-                done = on_candle(ev) if type(ev) is Candle else self._price(ev)
+                if isinstance(ev, Candle):
+                    done = on_candle(ev)
+                    observe(ev.exchange, ev.symbol, hour_at, ev.close)
+                else:
+                    done = self._price(ev)
+                    if isinstance(ev, Ticker):
+                        observe(ev.exchange, ev.symbol, ev.time_ms, ev.last)
                 if done:
                     resolved.extend(done)
             elif isinstance(ev, FundingSnapshot):
                 resolved.extend(tracker.on_funding(ev))
+            elif isinstance(ev, OpenInterest):
+                desk.observe_open_interest(ev)
+            if proposing:
+                for strategy in strategies:
+                    made = strategy.on_event(ev)
+                    if made:
+                        found += made if start_ms is None else [c for c in made if c.time_ms >= start_ms]
         resolved.extend(tracker.expire(now))
         if resolved:
             desk.note_outcomes(resolved)
-        proposing = self.end_ms is None or now < self.end_ms
         if not proposing and not self._open():
             return False
-        start_ms, strategies = self.start_ms, self.strategies
-        # a close is the last trade *before* the close time: it belongs to the hour that ends there
-        hour_at = now - 1
-        found: list[Candidate] = []  # the whole moment's, ranked together (a market-wide move)
-        for r in batch:
-            ev = r.event
-            if r.track:
-                if type(ev) is Candle:
-                    observe(ev.exchange, ev.symbol, hour_at, ev.close)
-                elif isinstance(ev, Ticker):
-                    observe(ev.exchange, ev.symbol, ev.time_ms, ev.last)
-            elif isinstance(ev, OpenInterest):
-                desk.observe_open_interest(ev)
-            if not proposing:
-                continue
-            for strategy in strategies:
-                made = strategy.on_event(ev)
-                if made:
-                    found += made if start_ms is None else [c for c in made if c.time_ms >= start_ms]
         if found:
             self.moves.consider(found)
         return True
