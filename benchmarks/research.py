@@ -6,7 +6,8 @@ candles (about five weeks each), a random walk with a volume spike now and then 
 The sweep is the volume strategy's ``multiple`` × ``robust_z`` (10 × 5 = 50 settings), 6 windows, 2
 processes — ``run_research``, the code behind the command, with its report discarded.
 
-Run alone: ``python -m benchmarks research``.
+Run alone: ``python -m benchmarks research``. ``BENCH_RESEARCH_SYMBOLS=10`` (and ``BENCH_RESEARCH_JOBS=1``)
+run a smaller sweep, e.g. to profile it in one process; the figures then say what they measured.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import io
 import os
 import random
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -54,15 +56,16 @@ def write_candles(directory: Path, symbols: int = SYMBOLS, candles: int = CANDLE
     return symbols * candles
 
 
-def _sweep(data: Path) -> tuple[float, dict[str, Any]]:
+def _sweep(data: Path, jobs: int) -> tuple[float, dict[str, Any]]:
     settings = Settings()
     out, err = io.StringIO(), io.StringIO()
+    cpu = _cpu_s()
     started = time.monotonic()
     code = run_research(
         data=data,
         grid=GRID,
         windows=6,
-        jobs=JOBS,
+        jobs=jobs,
         settings=settings,
         out=out,
         err=err,
@@ -70,23 +73,32 @@ def _sweep(data: Path) -> tuple[float, dict[str, Any]]:
         strategies=["volume"],
     )
     seconds = time.monotonic() - started
+    cpu = _cpu_s() - cpu
     if code != 0:
         raise RuntimeError(f"research exited {code}: {err.getvalue()}")
-    return seconds, {"report_lines": out.getvalue().count("\n")}
+    # CPU seconds of this process and its finished workers: less sensitive to other load than wall clock
+    return seconds, {"cpu_s": round(cpu, 1), "report_lines": out.getvalue().count("\n")}
+
+
+def _cpu_s() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def run(directory: Path) -> dict[str, Any]:
     data = directory / "candles"
     data.mkdir()
-    written = write_candles(data)
+    symbols = int(os.environ.get("BENCH_RESEARCH_SYMBOLS", SYMBOLS))
+    jobs = int(os.environ.get("BENCH_RESEARCH_JOBS", JOBS))
+    written = write_candles(data, symbols=symbols)
     load = os.getloadavg()[0]
-    seconds, detail = await asyncio.to_thread(_sweep, data)
+    seconds, detail = await asyncio.to_thread(_sweep, data, jobs)
     return {
         "summary": {"research_sweep_s": round(seconds, 1)},
         "detail": {
             "candles": written,
             "settings": 50,
-            "jobs": JOBS,
+            "jobs": jobs,
             "candle_settings_per_s": round(written * 50 / seconds),
             "load_average_before": load,
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -30,7 +31,7 @@ from signalbots.marketdata import DataProblem, scan
 from signalbots.metrics import Metrics
 from signalbots.notifier import Message
 from signalbots.progress import Progress
-from signalbots.replay import Replayed, replay_events
+from signalbots.replay import Replayed, moments, replay_events
 from signalbots.report import build_report, report_text
 from signalbots.settings import Settings, load_settings
 from signalbots.signals.desk import Desk, signal_from_row
@@ -192,66 +193,65 @@ class _Replay:
         self.last_ms: int | None = None
 
     def run(self, events: Iterable[Replayed]) -> None:
-        batch: list[Replayed] = []
-        for r in events:
-            if batch and r.at_ms != batch[0].at_ms:
-                if not self._moment(batch):
-                    return
-                batch = []
-            batch.append(r)
-        if batch:
-            self._moment(batch)
+        self.run_moments(moments(events))
 
-    def _moment(self, batch: list[Replayed]) -> bool:
-        """Everything that became known at one instant. False: nothing left to do."""
+    def run_moments(self, grouped: Iterable[Sequence[Replayed]]) -> None:
+        for batch in grouped:
+            if not self._moment(batch):
+                return
+
+    def _moment(self, batch: Sequence[Replayed]) -> bool:
+        """Everything that became known at one instant. False: nothing left to do. Written for speed:
+        ``research`` runs it for every candle of every setting."""
         now = batch[0].at_ms
-        self.clock.advance(max(0.0, now / 1000 - self.clock.time()))
+        clock = self.clock
+        clock.advance(max(0.0, now / 1000 - clock.time()))
         self.first_ms = now if self.first_ms is None else self.first_ms
         self.last_ms = now
         self.events += len(batch)
-        resolved: list[Signal] = []
-        for r in batch:
-            if r.track:
-                resolved.extend(self._price(r.event))
-            elif isinstance(r.event, FundingSnapshot):
-                resolved.extend(self.tracker.on_funding(r.event))
-        resolved.extend(self.tracker.expire(now))
-        if resolved:
-            self.desk.note_outcomes(resolved)
+        tracker, desk = self.tracker, self.desk
+        on_candle, observe = tracker.on_candle, desk.observe_price
+        start_ms, strategies = self.start_ms, self.strategies
         proposing = self.end_ms is None or now < self.end_ms
-        if not proposing and not self._open():
-            return False
+        # a close is the last trade *before* the close time: it belongs to the hour that ends there
+        hour_at = now - 1
+        resolved: list[Signal] = []
         found: list[Candidate] = []  # the whole moment's, ranked together (a market-wide move)
+        # One pass: the desk reads its prices only in consider, at the end, and strategies read nothing
+        # of the tracker's or the desk's, so seeing a price and proposing need not wait for each other.
         for r in batch:
             ev = r.event
-            if r.track and isinstance(ev, Candle | Ticker):
-                # a close is the last trade *before* the close time: it belongs to the hour that ends there
-                at, price = (now - 1, ev.close) if isinstance(ev, Candle) else (ev.time_ms, ev.last)
-                self.desk.observe_price(ev.exchange, ev.symbol, at, price)
+            if r.track:
+                if isinstance(ev, Candle):
+                    done = on_candle(ev)
+                    observe(ev.exchange, ev.symbol, hour_at, ev.close)
+                else:
+                    done = self._price(ev)
+                    if isinstance(ev, Ticker):
+                        observe(ev.exchange, ev.symbol, ev.time_ms, ev.last)
+                if done:
+                    resolved.extend(done)
+            elif isinstance(ev, FundingSnapshot):
+                resolved.extend(tracker.on_funding(ev))
             elif isinstance(ev, OpenInterest):
-                self.desk.observe_open_interest(ev)
-            if not proposing:
-                continue
-            for strategy in self.strategies:
-                found += [
-                    c for c in strategy.on_event(ev) if self.start_ms is None or c.time_ms >= self.start_ms
-                ]
+                desk.observe_open_interest(ev)
+            if proposing:
+                for strategy in strategies:
+                    made = strategy.on_event(ev)
+                    if made:
+                        found += made if start_ms is None else [c for c in made if c.time_ms >= start_ms]
+        resolved.extend(tracker.expire(now))
+        if resolved:
+            desk.note_outcomes(resolved)
+        if not proposing and not self._open():
+            return False
         if found:
             self.moves.consider(found)
         return True
 
     def _price(self, ev: MarketEvent) -> list[Signal]:
         if isinstance(ev, Candle):
-            return self.tracker.on_price(
-                ev.exchange,
-                ev.symbol,
-                ev.time_ms,
-                ev.high,
-                ev.low,
-                last=ev.close,
-                end_ms=ev.close_time_ms,
-                open_price=ev.open,
-            )
+            return self.tracker.on_candle(ev)
         if isinstance(ev, Ticker):
             return self.tracker.on_price(ev.exchange, ev.symbol, ev.time_ms, ev.last, ev.last, last=ev.last)
         return []
@@ -274,15 +274,30 @@ class ReplayRun:
     last_ms: int | None
 
 
+def _scratch() -> str | None:
+    """Where a replay's Store lives: memory-backed when the system has it (/dev/shm), since nothing in it
+    outlives the replay and ``research`` writes one per setting (5 % of a replay on a disk, measured);
+    else the usual temporary directory."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def replay_signals(events: Iterable[Replayed], *, names: list[str], settings: Settings) -> ReplayRun:
-    """The replay behind ``backtest`` without its report, over events already read (``replay_events``):
-    ``research`` reads a data set once and replays it once per setting."""
-    with tempfile.TemporaryDirectory(prefix="signalbots-replay-") as tmp:
+    """The replay behind ``backtest`` without its report, over events already read (``replay_events``)."""
+    return replay_moments(moments(events), names=names, settings=settings)
+
+
+def replay_moments(
+    grouped: Iterable[Sequence[Replayed]], *, names: list[str], settings: Settings
+) -> ReplayRun:
+    """``replay_signals`` over events already grouped by ``moments``: ``research`` reads and groups a data
+    set once and replays it once per setting."""
+    with tempfile.TemporaryDirectory(prefix="signalbots-replay-", dir=_scratch()) as tmp:
         store = Store(path=Path(tmp) / "replay.sqlite")
         store.open()
         try:
             replay = _Replay(names=names, settings=settings, store=store, start_ms=None, end_ms=None)
-            replay.run(events)
+            replay.run_moments(grouped)
             return ReplayRun(replay.signals(), replay.events, replay.first_ms, replay.last_ms)
         finally:
             store.close()
@@ -346,7 +361,7 @@ def run_backtest(
             damaged.append(problem)
 
     progress = Progress(err, label="replaying")
-    with tempfile.TemporaryDirectory(prefix="signalbots-backtest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="signalbots-backtest-", dir=_scratch()) as tmp:
         store = Store(path=Path(tmp) / "backtest.sqlite")
         store.open()
         try:

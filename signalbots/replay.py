@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,12 +28,23 @@ class _Shadows:
 
     def __init__(self) -> None:
         self._closes: dict[tuple[str, str], dict[int, int]] = {}  # symbol → timeframe → latest close
+        self._tf_ms: dict[str, int] = {}  # parsed once: a million candles share a few timeframes
 
     def track(self, c: Candle) -> bool:
-        tf = timeframe_ms(c.timeframe)
-        seen = self._closes.setdefault((c.exchange, c.symbol), {})
-        shadowed = any(t < tf and close > c.time_ms for t, close in seen.items())
-        seen[tf] = max(seen.get(tf, 0), c.close_time_ms)
+        tf = self._tf_ms.get(c.timeframe)
+        if tf is None:
+            tf = self._tf_ms[c.timeframe] = timeframe_ms(c.timeframe)
+        close = c.time_ms + tf  # c.close_time_ms
+        seen = self._closes.get((c.exchange, c.symbol))
+        if seen is None:
+            self._closes[(c.exchange, c.symbol)] = {tf: close}
+            return True
+        shadowed = False
+        for t, latest in seen.items():  # a loop, not any(): nearly always one timeframe per symbol
+            if t < tf and latest > c.time_ms:
+                shadowed = True
+                break
+        seen[tf] = max(seen.get(tf, 0), close)
         return not shadowed
 
 
@@ -73,11 +84,21 @@ class _Prices:
         return None if best is None else best[3]
 
 
+_ROWS_PER_REPORT = 64  # rows between two progress reports of a CSV stream (a report per row cost 5 %)
+
+
 def _candle_stream(series: CandleSeries, rows_done: Callable[[int], None]) -> Iterator[_Keyed]:
     rank = timeframe_ms(series.file.timeframe)  # at one instant the finer candle first (see _Shadows)
+    tf_name, pending = series.file.timeframe, 0
     for n, c in enumerate(series.candles):
-        yield (c.close_time_ms, rank, n), Replayed(c.close_time_ms, c, True)
-        rows_done(1)
+        close = c.time_ms + rank if c.timeframe == tf_name else c.close_time_ms
+        yield (close, rank, n), Replayed(close, c, True)
+        pending += 1
+        if pending == _ROWS_PER_REPORT:
+            rows_done(pending)
+            pending = 0
+    if pending:
+        rows_done(pending)
 
 
 def _funding_stream(
@@ -89,7 +110,7 @@ def _funding_stream(
             f.exchange, f.symbol, ms, rate, series.interval_hours, ms, prices.at(f.exchange, f.symbol, ms)
         )
         yield (ms, _LAST, n), Replayed(ms, snap, False)
-        rows_done(1)
+        rows_done(1)  # settlements are few
 
 
 def _recording_stream(
@@ -217,3 +238,15 @@ def _merge(sources: list[_Source]) -> Iterator[Replayed]:
         key, item, stream = heapq.heappop(heap)
         yield item
         push(key[2], stream)
+
+
+def moments(events: Iterable[Replayed]) -> Iterator[list[Replayed]]:
+    """``events`` grouped by the instant they became known (``research`` groups once for every setting)."""
+    batch: list[Replayed] = []
+    for r in events:
+        if batch and r.at_ms != batch[0].at_ms:
+            yield batch
+            batch = []
+        batch.append(r)
+    if batch:
+        yield batch

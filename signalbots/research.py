@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from signalbots.events import timeframe_ms
 from signalbots.logs import configure_logging
 from signalbots.marketdata import DataFile, MarketData, classify, scan, utc
 from signalbots.progress import Progress
@@ -270,7 +271,10 @@ def _times(market: MarketData) -> list[int] | None:
     hold events too: then the span is cut into equal lengths of time."""
     if market.recordings:
         return None
-    times = [c.close_time_ms for series in market.candles for c in series.candles]
+    times: list[int] = []
+    for series in market.candles:
+        name, tf = series.file.timeframe, timeframe_ms(series.file.timeframe)  # parsed once per file
+        times += [c.time_ms + tf if c.timeframe == name else c.close_time_ms for c in series.candles]
     return times + [t for series in market.funding for t, _ in series.rows]
 
 

@@ -1,8 +1,9 @@
 """The sweep behind ``research``: every grid point of a strategy replayed over a data set with
 ``backtest``'s own replay (strategies, desk, tracker: the same fills and costs), in a process pool.
 
-A data set is read once, in this process, into the list of events in the order they became known; the
-workers are forked with it (shared, not pickled per task) and each replays one grid point at a time.
+A data set is read once, in this process, into the events in the order they became known, grouped by
+moment; the workers are forked with it (shared, not pickled per task) and each replays one grid point at a
+time.
 Outcomes cross the process boundary as plain ``Outcome`` records.
 """
 
@@ -14,9 +15,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from signalbots.backtest import replay_signals
+from signalbots.backtest import replay_moments
 from signalbots.marketdata import DataProblem, MarketData
-from signalbots.replay import Replayed, replay_events
+from signalbots.replay import Replayed, moments, replay_events
 from signalbots.research_grid import Point, apply
 from signalbots.research_walk import Outcome
 from signalbots.settings import Settings
@@ -65,14 +66,14 @@ def _outcome(sig: Signal) -> Outcome | None:
     return Outcome(sig.candidate.time_ms, sig.resolved_ms, r)
 
 
-def _replay(events: Sequence[Replayed], settings: Settings, task: _Task) -> _Done:
-    run = replay_signals(events, names=[task.strategy], settings=apply(settings, task.point))
+def _replay(grouped: Sequence[Sequence[Replayed]], settings: Settings, task: _Task) -> _Done:
+    run = replay_moments(grouped, names=[task.strategy], settings=apply(settings, task.point))
     found = (_outcome(s) for s in run.signals)
     return _Done(task, tuple(o for o in found if o is not None), len(run.signals))
 
 
-def _start_worker(events: Sequence[Replayed], settings: Settings) -> None:
-    _WORKER["events"] = events
+def _start_worker(grouped: Sequence[Sequence[Replayed]], settings: Settings) -> None:
+    _WORKER["events"] = grouped
     _WORKER["settings"] = settings
 
 
@@ -100,9 +101,10 @@ def sweep(
         if problem.fatal and str(problem) not in result.problems:
             result.problems.append(str(problem))
 
-    events = list(replay_events(market, on_problem=on_problem))
+    # grouped by moment once here rather than once per setting
+    events = list(moments(replay_events(market, on_problem=on_problem)))
     if events:
-        result.first_ms, result.last_ms = events[0].at_ms, events[-1].at_ms
+        result.first_ms, result.last_ms = events[0][0].at_ms, events[-1][0].at_ms
     tasks = [_Task(s, i, p) for s, points in grids.items() for i, p in enumerate(points)]
     total = len(tasks) or 1
     finished = 0

@@ -144,6 +144,9 @@ class Desk:
         if not (math.isfinite(price) and price > 0):
             return
         hour = time_ms // HOUR_MS
+        if self._newest.get(symbol) == hour:  # the common case, a later price in the newest hour
+            self._closes[symbol][hour] = price
+            return
         closes = self._closes.setdefault(symbol, {})
         newest = self._newest.get(symbol, hour)
         keep = self._window_hours() + 1
@@ -152,8 +155,13 @@ class Desk:
         closes[hour] = price
         if hour > newest or symbol not in self._newest:
             self._newest[symbol] = hour
-            for old in [h for h in closes if h <= hour - keep]:
-                del closes[old]
+            edge = hour - keep
+            if hour - newest <= keep:  # the hours that just left the window (older ones left before)
+                for old in range(newest - keep + 1, edge + 1):
+                    closes.pop(old, None)
+            if hour - newest > keep or len(closes) > keep:  # a gap, or a reload shortened the window
+                for old in [h for h in closes if h <= edge]:
+                    del closes[old]
 
     def observe_open_interest(self, event: OpenInterest) -> None:
         self.open_interest.observe(event)

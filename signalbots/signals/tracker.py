@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import structlog
 
 from signalbots.clock import Clock
-from signalbots.events import FundingSnapshot
+from signalbots.events import Candle, FundingSnapshot
 from signalbots.metrics import Metrics
 from signalbots.notifier import Kind, Message, Notifier
 from signalbots.settings import Settings
@@ -147,6 +147,16 @@ class Tracker:
                 resolved.append(done)
         self._last[key] = (time_ms, now_price)
         return resolved
+
+    def on_candle(self, c: Candle) -> list[Signal]:
+        """``on_price`` for a closed candle; of a symbol with nothing open only the price is remembered."""
+        key = (c.exchange, c.symbol)
+        if key not in self._open:  # most candles of a replay (research replays millions)
+            self._last[key] = (c.time_ms, c.close)
+            return []
+        return self.on_price(
+            *key, c.time_ms, c.high, c.low, last=c.close, end_ms=c.close_time_ms, open_price=c.open
+        )
 
     def on_funding(self, snap: FundingSnapshot) -> list[Signal]:
         """A funding snapshot: counts the settlements open signals span and, with ``stop_trigger = "mark"``,
@@ -282,7 +292,10 @@ class Tracker:
             "fee_r = ?, funding_r = ? WHERE id = ? AND status = 'open'",
             (status.value, time_ms, exit_price, r, sig.gross_r, sig.fee_r, sig.funding_r, sig.id),
         )
-        self._open.get((c.exchange, c.symbol), {}).pop(sig.id, None)
+        opens = self._open.get((c.exchange, c.symbol), {})
+        opens.pop(sig.id, None)
+        if not opens:  # a symbol with nothing open is skipped by every price and expiry check
+            self._open.pop((c.exchange, c.symbol), None)
         self.metrics.outcomes.labels(c.strategy, status.value).inc()
         if r is not None and math.isfinite(r):
             won = r >= 0

@@ -364,3 +364,28 @@ def test_signals_held_in_memory_never_share_an_id_with_an_earlier_one(
     disk.full = True
     [second] = desk.consider([candidate(symbol=ADA, key="k2", time_ms=T0 + HOUR)])
     assert first.id < 0 and second.id < 0 and first.id != second.id
+
+
+def test_correlation_reads_only_its_window_after_long_feeds_and_gaps(bench: Bench) -> None:
+    """Hourly closes are kept only for the window (research feeds a desk a million candles): a desk fed
+    weeks of prices, with a gap, judges exactly as one fed only the window's hours."""
+    long, fresh = bench.desk(), bench.desk()
+    walks = _hourly_walks(400)
+    window = long._window_hours()
+    now = T0 + 399 * HOUR + 1_900_000
+    for symbol, prices in walks.items():
+        for h, price in enumerate(prices):
+            if 100 <= h < 130:
+                continue  # a feed that went quiet for a day
+            for minute in (5, 30, 55):  # several prices per hour: the last one is the hour's close
+                long.observe_price(
+                    "binanceusdm", symbol, T0 + h * HOUR + minute * 60_000, price * (1 + minute / 1e4)
+                )
+                if h >= 399 - window - 1:
+                    fresh.observe_price(
+                        "binanceusdm", symbol, T0 + h * HOUR + minute * 60_000, price * (1 + minute / 1e4)
+                    )
+    assert long.correlation(XRP, ADA, now) is not None
+    for a, b in ((XRP, ADA), (XRP, DOGE), (ADA, DOGE)):
+        assert long.correlation(a, b, now) == fresh.correlation(a, b, now)
+    assert all(len(closes) <= window + 1 for closes in long._closes.values())
