@@ -172,7 +172,7 @@ class _Replay:
         self.clock = ManualClock(start=0.0)  # moved to each event's time before it is handled
         self.notifier = _Collector()
         metrics = Metrics()
-        self.strategies = _build(names, settings)
+        self.proposers = [s.on_event for s in _build(names, settings)]
         self.tracker = Tracker(
             store=store, settings=settings, clock=self.clock, metrics=metrics, notifier=self.notifier
         )
@@ -211,7 +211,7 @@ class _Replay:
         self.events += len(batch)
         tracker, desk = self.tracker, self.desk
         on_candle, observe = tracker.on_candle, desk.observe_price
-        start_ms, strategies = self.start_ms, self.strategies
+        start_ms, proposers = self.start_ms, self.proposers
         proposing = self.end_ms is None or now < self.end_ms
         # a close is the last trade *before* the close time: it belongs to the hour that ends there
         hour_at = now - 1
@@ -236,8 +236,8 @@ class _Replay:
             elif isinstance(ev, OpenInterest):
                 desk.observe_open_interest(ev)
             if proposing:
-                for strategy in strategies:
-                    made = strategy.on_event(ev)
+                for on_event in proposers:
+                    made = on_event(ev)
                     if made:
                         found += made if start_ms is None else [c for c in made if c.time_ms >= start_ms]
         resolved.extend(tracker.expire(now))

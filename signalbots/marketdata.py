@@ -14,7 +14,6 @@ A CSV with any bad row is rejected as a whole (every bad line listed); a gap is 
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from signalbots.csv_rows import MAX_MS, MIN_MS, CandleColumns, csv_rows, fields
 from signalbots.events import Candle, timeframe_ms
 
 MAX_LISTED = 20  # problem lines listed per file; the rest are counted
@@ -36,7 +36,6 @@ _NAME_HELP = (
     "expected <exchange>_<BASE>-<QUOTE>-<SETTLE>_<timeframe>.csv, …_<timeframe>-mark.csv, "
     "…_funding-<interval>.csv, *.jsonl or *.jsonl.gz"
 )
-_MIN_MS, _MAX_MS = 10**12, 10**14  # 2001 … 5138: anything else is not UTC milliseconds
 
 
 class FileKind(StrEnum):
@@ -198,53 +197,22 @@ class _Problems:
 def _rows(
     file: DataFile, required: tuple[str, ...], optional: tuple[str, ...], problems: _Problems
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    with open(file.path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            problems.add(None, "empty file")
-            return
-        except (csv.Error, UnicodeDecodeError) as err:
-            problems.add(1, f"unreadable: {err}")
-            return
-        missing = [c for c in required if c not in header]
-        extra = [c for c in header if c not in required + optional]
-        if missing or extra or len(set(header)) != len(header):
-            what = (
-                ", ".join(
-                    ([f"missing {', '.join(missing)}"] if missing else [])
-                    + ([f"unknown column(s) {', '.join(extra)}"] if extra else [])
-                )
-                or "repeated column"
-            )
-            problems.add(
-                1,
-                f"bad header {','.join(header)!r}: {what} (expected {','.join(required)}"
-                + (f"[,{','.join(optional)}]" if optional else "")
-                + ")",
-            )
-            return
-        try:
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(header):
-                    problems.add(line, f"expected {len(header)} fields, found {len(row)}")
-                    continue
-                yield line, dict(zip(header, (c.strip() for c in row), strict=True))
-        except (csv.Error, UnicodeDecodeError) as err:
-            problems.add(reader.line_num, f"unreadable: {err}")
+    """(line, {column: stripped text}) of each row that is not blank and has one field per column."""
+    header: list[str] = []
+    for line, cells in csv_rows(file.path, required, optional, problems.add):
+        if line == 1:
+            header = cells
+        else:
+            yield line, fields(header, cells)
 
 
 def _timestamp(text: str) -> int:
     if not text.isdigit():
         raise ValueError(f"timestamp {text!r} is not an integer (UTC milliseconds)")
     ms = int(text)
-    if ms < _MIN_MS // 100:
+    if ms < MIN_MS // 100:
         raise ValueError(f"timestamp {ms} looks like seconds; expected UTC milliseconds")
-    if not _MIN_MS <= ms < _MAX_MS:
+    if not MIN_MS <= ms < MAX_MS:
         raise ValueError(f"timestamp {ms} is not a plausible UTC millisecond time")
     return ms
 
@@ -295,7 +263,19 @@ def _load_candles(file: DataFile, notes: list[str]) -> CandleSeries:
     candles: list[Candle] = []
     lines: list[int] = []
     last: tuple[int, int] | None = None
-    for line, row in _rows(file, required, optional, problems):
+    header: list[str] = []
+    fast = CandleColumns([])
+    for line, cells in csv_rows(file.path, required, optional, problems.add):
+        if line == 1:
+            header, fast = cells, CandleColumns(cells)
+            continue
+        candle = fast.candle(file.exchange, file.symbol, file.timeframe, cells)
+        if candle is not None and (last is None or candle.time_ms - last[0] >= tf_ms):
+            candles.append(candle)  # a plain good row, in order: nothing to check or say (nearly all)
+            lines.append(line)
+            last = (candle.time_ms, line)
+            continue
+        row = fields(header, cells)
         try:
             ms = _timestamp(row["timestamp"])
             o, h, lo, c = (_number(k, row[k]) for k in prices)

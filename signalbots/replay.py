@@ -11,13 +11,12 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
+from itertools import count, repeat
 
 from signalbots.events import Candle, FundingSnapshot, MarketEvent, Ticker, timeframe_ms
 from signalbots.marketdata import CandleSeries, DataFile, DataProblem, FundingSeries, MarketData
 from signalbots.recording import RecordingError, read_recording
 
-_Keyed = tuple[tuple[int, int, int], "Replayed"]  # ((known at ms, rank, sequence), event)
 _LAST = 2**62  # rank of a settlement: after every candle that closes at the same moment
 
 
@@ -38,6 +37,10 @@ class _Shadows:
         seen = self._closes.get((c.exchange, c.symbol))
         if seen is None:
             self._closes[(c.exchange, c.symbol)] = {tf: close}
+            return True
+        if len(seen) == 1 and tf in seen:  # the usual: one timeframe per symbol, nothing finer to shadow it
+            if close > seen[tf]:
+                seen[tf] = close
             return True
         shadowed = False
         for t, latest in seen.items():  # a loop, not any(): nearly always one timeframe per symbol
@@ -84,38 +87,30 @@ class _Prices:
         return None if best is None else best[3]
 
 
-_ROWS_PER_REPORT = 64  # rows between two progress reports of a CSV stream (a report per row cost 5 %)
+_Item = tuple[tuple[int, int, int, int], Replayed]  # ((known at ms, rank, source index, sequence), event)
 
 
-def _candle_stream(series: CandleSeries, rows_done: Callable[[int], None]) -> Iterator[_Keyed]:
+def _candle_items(index: int, series: CandleSeries) -> Iterator[_Item]:
+    # zip and map, not a generator: the merge then pulls each of a million candles without running Python
     rank = timeframe_ms(series.file.timeframe)  # at one instant the finer candle first (see _Shadows)
-    tf_name, pending = series.file.timeframe, 0
-    for n, c in enumerate(series.candles):
-        close = c.time_ms + rank if c.timeframe == tf_name else c.close_time_ms
-        yield (close, rank, n), Replayed(close, c, True)
-        pending += 1
-        if pending == _ROWS_PER_REPORT:
-            rows_done(pending)
-            pending = 0
-    if pending:
-        rows_done(pending)
+    tf_name = series.file.timeframe
+    closes = [c.time_ms + rank if c.timeframe == tf_name else c.close_time_ms for c in series.candles]
+    keys = zip(closes, repeat(rank), repeat(index), count())
+    return zip(keys, map(Replayed, closes, series.candles, repeat(True)), strict=True)
 
 
-def _funding_stream(
-    series: FundingSeries, prices: _Prices, rows_done: Callable[[int], None]
-) -> Iterator[_Keyed]:
+def _funding_items(index: int, series: FundingSeries, prices: _Prices) -> Iterator[_Item]:
     f = series.file
     for n, (ms, rate) in enumerate(series.rows):
         snap = FundingSnapshot(
             f.exchange, f.symbol, ms, rate, series.interval_hours, ms, prices.at(f.exchange, f.symbol, ms)
         )
-        yield (ms, _LAST, n), Replayed(ms, snap, False)
-        rows_done(1)  # settlements are few
+        yield (ms, _LAST, index, n), Replayed(ms, snap, False)
 
 
-def _recording_stream(
-    file: DataFile, report: Callable[[DataProblem], None], position: Callable[[int], None]
-) -> Iterator[_Keyed]:
+def _recording_items(
+    index: int, file: DataFile, report: Callable[[DataProblem], None], position: Callable[[int], None]
+) -> Iterator[_Item]:
     """File order is what the live daemon saw; the key is the running latest event time so that the
     stream stays sorted for the merge without reordering a single event."""
     latest = 0
@@ -128,7 +123,7 @@ def _recording_stream(
         ):
             at = event.close_time_ms if isinstance(event, Candle) else event.time_ms
             latest = max(latest, at)
-            yield (latest, 0, n), Replayed(latest, event, isinstance(event, Candle | Ticker))
+            yield (latest, 0, index, n), Replayed(latest, event, isinstance(event, Candle | Ticker))
             n += 1
     except RecordingError as err:
         report(
@@ -163,10 +158,6 @@ class _Done:
         if self._progress is not None and self._calls % 256 == 0:
             self._progress(min(1.0, self._done / self._total))
 
-    def rows(self, path: Path, rows: int) -> Callable[[int], None]:
-        per_row = path.stat().st_size / max(1, rows)
-        return lambda n: self.add(n * per_row)
-
     def position(self) -> Callable[[int], None]:
         last = [0]
 
@@ -177,7 +168,8 @@ class _Done:
         return at
 
 
-_Source = tuple[int, Callable[[], Iterator[_Keyed]]]  # (first event time, opens the stream)
+_ROWS_PER_REPORT = 64  # rows between two progress reports (a report per row cost 5 %)
+_Source = tuple[int, Callable[[], Iterator[_Item]]]  # (first event time, opens the stream)
 
 
 def replay_events(
@@ -193,17 +185,34 @@ def replay_events(
     """
     done = _Done(data.input_bytes(), progress)
     prices = _Prices(data)
-    sources: list[_Source] = []
+    # The CSVs are in memory already: one merge of them all, which the recordings then join.
+    tables: list[Iterator[_Item]] = []
+    row_bytes: list[float] = []  # per source index: the bytes a row stands for
+    first: list[int] = []
     for c in data.candles:
-        stream = partial(_candle_stream, c, done.rows(c.file.path, len(c.candles)))
-        sources.append((c.candles[0].close_time_ms, stream))
+        tables.append(_candle_items(len(tables), c))
+        row_bytes.append(c.file.path.stat().st_size / len(c.candles))
+        first.append(c.candles[0].close_time_ms)
     for f in data.funding:
-        stream = partial(_funding_stream, f, prices, done.rows(f.file.path, len(f.rows)))
-        sources.append((f.rows[0][0], stream))
-    for rec in data.recordings:
-        sources.append((_first_key(rec), partial(_recording_stream, rec, on_problem, done.position())))
+        tables.append(_funding_items(len(tables), f, prices))
+        row_bytes.append(f.file.path.stat().st_size / len(f.rows))
+        first.append(f.rows[0][0])
+    in_memory: Iterator[_Item] = heapq.merge(*tables)
+    merged = in_memory
+    if data.recordings:
+        sources: list[_Source] = [(min(first), lambda: in_memory)] if tables else []
+        for n, rec in enumerate(data.recordings, start=len(tables)):
+            sources.append((_first_key(rec), partial(_recording_items, n, rec, on_problem, done.position())))
+        merged = _merge(sources)
     shadows = _Shadows()
-    for item in _merge(sources):
+    pending, rows = 0.0, 0
+    for key, item in merged:
+        if progress is not None and key[2] < len(row_bytes):
+            pending += row_bytes[key[2]]
+            rows += 1
+            if rows == _ROWS_PER_REPORT:
+                done.add(pending)
+                pending, rows = 0.0, 0
         if item.track and isinstance(item.event, Candle) and not shadows.track(item.event):
             item = Replayed(item.at_ms, item.event, False)
         yield item
@@ -211,33 +220,31 @@ def replay_events(
         progress(1.0)
 
 
-def _merge(sources: list[_Source]) -> Iterator[Replayed]:
+def _merge(sources: list[_Source]) -> Iterator[_Item]:
     """A k-way merge that opens a source only when the merged time reaches its first event: a year of
     hourly recordings is 8,760 files, and only the few that overlap in time are open at once.
 
     Keys are (time, rank, source index, sequence): unique, so the order is total and the same every run.
     """
     order = sorted(range(len(sources)), key=lambda i: (sources[i][0], i))
-    heap: list[tuple[tuple[int, int, int, int], Replayed, Iterator[_Keyed]]] = []
+    heap: list[tuple[tuple[int, int, int, int], Replayed, Iterator[_Item]]] = []
     pending = 0
 
-    def push(index: int, stream: Iterator[_Keyed]) -> None:
+    def push(stream: Iterator[_Item]) -> None:
         nxt = next(stream, None)
         if nxt is not None:
-            (at, rank, n), item = nxt
-            heapq.heappush(heap, ((at, rank, index, n), item, stream))
+            heapq.heappush(heap, (nxt[0], nxt[1], stream))
 
     while heap or pending < len(order):
         # every key of a source is ≥ its first event's time, so nothing unopened can come before the top
         while pending < len(order) and (not heap or sources[order[pending]][0] <= heap[0][0][0]):
-            index = order[pending]
-            push(index, sources[index][1]())
+            push(sources[order[pending]][1]())
             pending += 1
         if not heap:
             continue
         key, item, stream = heapq.heappop(heap)
-        yield item
-        push(key[2], stream)
+        yield key, item
+        push(stream)
 
 
 def moments(events: Iterable[Replayed]) -> Iterator[list[Replayed]]:

@@ -23,7 +23,7 @@ from signalbots.logs import configure_logging
 from signalbots.marketdata import DataFile, MarketData, classify, scan, utc
 from signalbots.progress import Progress
 from signalbots.research_grid import BadGrid, Point, RejectedSetting, apply, grids, label, parse_grid
-from signalbots.research_run import Sweep, sweep
+from signalbots.research_run import Sweep, collector_paused, sweep
 from signalbots.research_walk import Choice, Window, split, split_even, walk_forward
 from signalbots.settings import Settings, load_settings
 from signalbots.signals.stats import JUDGE_AT, compute
@@ -215,7 +215,8 @@ def run_research(
         return EX_NOINPUT
     usable: dict[Path, MarketData] = {}
     for path in sets:
-        market = scan(path)
+        with collector_paused():
+            market = scan(path)
         if market.problems:
             for problem in market.problems:
                 print(f"error: {problem}", file=err)

@@ -94,6 +94,24 @@ def test_a_clean_csv_loads_every_row(tmp_path: Path) -> None:
     assert first == Candle("okx", "ETH/USDT:USDT", T0, "1h", 1.0, 1.02, 0.99, 1.01, 1000.0, 1000.0)
 
 
+def test_columns_in_any_order_padding_and_a_blank_quote_volume_read_as_a_plain_row(tmp_path: Path) -> None:
+    """The quick way to read a plain row and the general one that also names problems agree."""
+    (tmp_path / "okx_ETH-USDT-USDT_1h.csv").write_text(
+        "close,timestamp,quote_volume,open,volume,high,low\n"
+        f"1.01,{T0},,1.0,1000,1.02,0.99\n"
+        f" 1.02 , {T0 + H} ,  ,1.01,1001 ,1.03,1.0\n"
+        f"1.03,{T0 + 2 * H},1030.5,1.02,1002,1.04,1.01\n"
+    )
+    data = scan(tmp_path)
+    assert data.problems == []
+    (series,) = data.candles
+    assert series.candles == [
+        Candle("okx", "ETH/USDT:USDT", T0, "1h", 1.0, 1.02, 0.99, 1.01, 1000.0, None),
+        Candle("okx", "ETH/USDT:USDT", T0 + H, "1h", 1.01, 1.03, 1.0, 1.02, 1001.0, None),
+        Candle("okx", "ETH/USDT:USDT", T0 + 2 * H, "1h", 1.02, 1.04, 1.01, 1.03, 1002.0, 1030.5),
+    ]
+
+
 def test_every_bad_line_is_listed_and_the_file_rejected(tmp_path: Path) -> None:
     path = tmp_path / "binanceusdm_XRP-USDT-USDT_5m.csv"
     candle_csv(path, T0, M5, 12)
