@@ -307,10 +307,11 @@ def _sample_cells(sample: dict[str, Any]) -> str:
 
 
 def _table(strategies: dict[str, Any], indent: str) -> list[str]:
-    lines = [f"{indent}{'strategy':<13}{'sample':<15}{'n':>5}  {'net R':>7}  {'95% CI':>15}"]
+    w = max([len("strategy"), *map(len, strategies)]) + 2  # "open_interest" is longer than a fixed column
+    lines = [f"{indent}{'strategy':<{w}}{'sample':<15}{'n':>5}  {'net R':>7}  {'95% CI':>15}"]
     for name, s in strategies.items():
-        lines.append(f"{indent}{name:<13}{'in-sample':<15}{_sample_cells(s['in_sample'])}")
-        lines.append(f"{indent}{'':<13}{'out-of-sample':<15}{_sample_cells(s['out_of_sample'])}")
+        lines.append(f"{indent}{name:<{w}}{'in-sample':<15}{_sample_cells(s['in_sample'])}")
+        lines.append(f"{indent}{'':<{w}}{'out-of-sample':<15}{_sample_cells(s['out_of_sample'])}")
     return lines
 
 
@@ -322,14 +323,20 @@ def report_text(doc: dict[str, Any]) -> str:
         lines.extend(_table(s["strategies"], "  "))
         for name, st in s["strategies"].items():
             lines.append(f"  {name}: setting chosen per window ({len(st['grid'])} compared)")
-            for c in st["choices"]:
-                setting = "no evidence yet" if c["setting"] is None else c["setting"]
-                setting += " (kept)" if c["kept"] else ""
+            settings = [
+                ("no evidence yet" if c["setting"] is None else c["setting"])
+                + (" (kept)" if c["kept"] else "")
+                for c in st["choices"]
+            ]
+            w = max(
+                [40, *map(len, settings)]
+            )  # grids over words (direction, stop style) name longer settings
+            for c, setting in zip(st["choices"], settings, strict=True):
                 ins, oos = c["in_sample"], c["out_of_sample"]
                 ins_r = "" if ins["n"] == 0 else f" {ins['net_r_mean']:+.2f}"
                 oos_r = "" if oos["n"] == 0 else f" {oos['net_r_mean']:+.2f}"
                 lines.append(
-                    f"    {c['window']:>2}  {c['from'][:16]} → {c['to'][:16]}  {setting:<40}"
+                    f"    {c['window']:>2}  {c['from'][:16]} → {c['to'][:16]}  {setting:<{w}}"
                     f"  in {ins['n']:>3}{ins_r:<7}  out {oos['n']:>3}{oos_r}"
                 )
         lines.append("")

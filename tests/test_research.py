@@ -193,6 +193,24 @@ def test_research_on_data_market_reports_in_and_out_of_sample_per_strategy() -> 
     assert err.getvalue() == ""  # not a terminal: no progress bar
 
 
+def test_the_text_report_keeps_every_strategy_name_apart_from_its_figures() -> None:
+    out = io.StringIO()
+    code = run_research(
+        data=MARKET,
+        grid=[],
+        windows=4,
+        jobs=1,
+        settings=Settings(),
+        out=out,
+        err=io.StringIO(),
+        as_json=False,
+    )
+    assert code == 0
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    names = {row[0] for row in rows if len(row) > 1 and row[1] == "in-sample"}
+    assert names == {"liquidation", "funding", "volume", "open_interest"}  # not "open_interestin-sample"
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
