@@ -126,6 +126,16 @@ def _open_interest(run: list[dict[str, Any]], *, sim: ExchangeSim) -> dict[str, 
     }
 
 
+def _oldest(run: list[dict[str, Any]]) -> list[list[Any]]:
+    worst: dict[tuple[str, str, str], list[Any]] = {}
+    for r in run:
+        for kind, ex, symbol, age in r.get("oldest", []):
+            if age > worst.get((kind, ex, symbol), [0, 0.0])[1]:
+                worst[(kind, ex, symbol)] = [round(r["t"] - run[0]["t"], 1), age]
+    ranked = sorted(worst.items(), key=lambda item: -item[1][1])[:10]
+    return [[*key, age, at] for key, (at, age) in ranked]
+
+
 def _figures(
     run: list[dict[str, Any]], *, sim: ExchangeSim, coverage_s: float, real_s: float, inbox: Inbox
 ) -> dict[str, Any]:
@@ -188,6 +198,13 @@ def _figures(
             "events_dropped": sum(last["dropped"].values()),
             "signals": signals,
             "telegram_messages": len(inbox.messages),
+            # where the worst ages were: per symbol of any kind, its oldest age and when (sim seconds into the
+            # steady run), the ten oldest; and each exchange's candle age over the run
+            "oldest_symbols": _oldest(run),
+            "candle_age_series_s": {
+                ex: [[round(r["t"] - first["t"]), round(r["ages"]["candle"][ex][1])] for r in run]
+                for ex in COUNTS
+            },
             "daemon_cpu_share": round((last["cpu_s"] - first["cpu_s"]) / (last["real"] - first["real"]), 3),
         },
     }

@@ -10,7 +10,8 @@ door to ccxt: nothing else in the package reads ccxt's internals.
 * OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``, and the websocket
   ``CandleStream.volume``) and the exchange's closed mark as an eighth (see ``_klines``); each kline frame
   tells ``kline_listener`` its symbol, found where the profile says (``CandleStream.market_id``);
-* ``fetch_ohlcv`` and ``fetch_funding_rates`` read the daemon's ``clock`` where ccxt reads its own.
+* ``fetch_ohlcv`` and ``fetch_funding_rates`` read the daemon's ``clock`` where ccxt reads its own; each
+  websocket connection's messages are paced on it too (``_pacer``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import ccxt
 
 from signalbots.clock import Clock
 from signalbots.exchange import _klines
+from signalbots.exchange._pacer import Pacer
 from signalbots.exchange.venues import Venue
 
 
@@ -76,6 +78,15 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks, *, clock: Clock) ->
         async def fetch_funding_rates(self, *args: Any, **kwargs: Any) -> Any:
             with on_daemon_clock():
                 return await super().fetch_funding_rates(*args, **kwargs)
+
+        def client(self, url: Any) -> Any:
+            fresh = url not in self.clients
+            client = super().client(url)
+            if fresh:
+                # ccxt's pace for the connection's messages (its ``rateLimit``), a second's worth at once.
+                rate = 1000.0 / self.rateLimit if self.rateLimit > 0 else 1000.0
+                client.throttle = Pacer(clock=clock, rate=rate, burst=max(1.0, rate))
+            return client
 
         async def throttle(self, cost: Any = None) -> Any:
             await hooks.throttle(
