@@ -83,9 +83,10 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks, *, clock: Clock) ->
             fresh = url not in self.clients
             client = super().client(url)
             if fresh:
-                # ccxt's pace for the connection's messages (its ``rateLimit``), a second's worth at once.
+                # ccxt's own pace for the connection's messages: one per ``rateLimit``, no burst (its
+                # leaky bucket's capacity is 1), so the exchange sees what ccxt alone would send.
                 rate = 1000.0 / self.rateLimit if self.rateLimit > 0 else 1000.0
-                client.throttle = Pacer(clock=clock, rate=rate, burst=max(1.0, rate))
+                client.throttle = Pacer(clock=clock, rate=rate, burst=1.0)
             return client
 
         async def throttle(self, cost: Any = None) -> Any:
