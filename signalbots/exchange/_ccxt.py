@@ -83,10 +83,9 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks, *, clock: Clock) ->
             fresh = url not in self.clients
             client = super().client(url)
             if fresh:
-                # ccxt's own pace for the connection's messages: one per ``rateLimit``, no burst (its
-                # leaky bucket's capacity is 1), so the exchange sees what ccxt alone would send.
+                # ccxt's pace for the connection's messages (its ``rateLimit``), a second's worth at once.
                 rate = 1000.0 / self.rateLimit if self.rateLimit > 0 else 1000.0
-                client.throttle = Pacer(clock=clock, rate=rate, burst=1.0)
+                client.throttle = Pacer(clock=clock, rate=rate, burst=max(1.0, rate))
             return client
 
         async def throttle(self, cost: Any = None) -> Any:
