@@ -127,3 +127,62 @@ def test_no_production_module_is_over_400_lines_without_a_written_reason() -> No
         if lines > LINE_LIMIT and REASON not in (ast.get_docstring(ast.parse(path.read_text())) or ""):
             unexplained.append(f"{name}: {lines} lines")
     assert unexplained == [], f"split these, or say why at their top ({REASON}: …)"
+
+
+# The venues that came after the profile promise ("one profile, one simulator venue, its fixtures — no
+# branch elsewhere", venues/__init__.py): their name is code only in their profile, the registry and the
+# simulator. Comments and docstrings may name them (an explanation is not a branch).
+PROFILE_ONLY_VENUES = ("hyperliquid",)
+VENUE_HOMES = ("exchange.venues", "sim")  # under the package
+
+
+def _code_words(path: Path) -> list[tuple[int, str]]:
+    """Every string constant and identifier in ``path`` that is code, not a docstring."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    words: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.append((node.lineno, node.value))
+        elif isinstance(node, ast.Name):
+            words.append((node.lineno, node.id))
+        elif isinstance(node, ast.Attribute):
+            words.append((node.lineno, node.attr))
+        elif isinstance(node, ast.alias):
+            words.append((node.lineno, node.name))
+    return words
+
+
+def _branches_outside_the_profiles(root: Path, package: str, venues: tuple[str, ...]) -> list[str]:
+    homes = tuple(f"{package}.{home}" for home in VENUE_HOMES)
+    found = []
+    for name, path in sorted(_modules(root).items()):
+        if any(name == home or name.startswith(home + ".") for home in homes):
+            continue
+        for line, word in _code_words(path):
+            if any(v in word.lower() for v in venues):
+                found.append(f"{name}:{line}: {word!r}")
+    return found
+
+
+def test_a_venue_added_by_profile_is_code_nowhere_but_its_profile_and_simulator() -> None:
+    assert _branches_outside_the_profiles(PACKAGE, "signalbots", PROFILE_ONLY_VENUES) == []
+
+
+def test_a_branch_on_a_venue_outside_its_profile_is_found(tmp_path: Path) -> None:
+    pkg = tmp_path / "house"
+    (pkg / "exchange" / "venues").mkdir(parents=True)
+    for init in (pkg, pkg / "exchange", pkg / "exchange" / "venues"):
+        (init / "__init__.py").write_text("")
+    (pkg / "exchange" / "venues" / "newvenue.py").write_text('ID = "newvenue"\n')
+    (pkg / "demo.py").write_text('"""Shows newvenue\'s funding."""\n# newvenue settles hourly\nHOURLY = 1\n')
+    assert _branches_outside_the_profiles(pkg, "house", ("newvenue",)) == []
+    (pkg / "feed.py").write_text('def at(ex: str) -> int:\n    return 1 if ex == "newvenue" else 8\n')
+    assert _branches_outside_the_profiles(pkg, "house", ("newvenue",)) == ["house.feed:2: 'newvenue'"]
