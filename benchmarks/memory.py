@@ -9,11 +9,11 @@ Each measurement runs in a fresh subprocess so that nothing else inflates it:
 * ``worker``: the chart worker's peak after drawing that chart (the worker's VmHWM, read before it exits);
 * ``in-process``: what it would cost to draw in the daemon's process instead (``backtest --plot`` does);
 * ``imports`` (also alone: ``benchmarks/memory.py imports``): where the imports' MB go, each library's share
-  measured in the order the daemon loads them (RSS after each step, one fresh interpreter), and two
-  experiments that measure what upstream changes would save: ccxt importing only the daemon's exchanges
-  (``ccxt-used-only``: each ccxt package's ``__init__`` run without its exchange imports — a measurement,
-  not something the daemon does) and aiogram without building its models at import (``aiogram-unbuilt``:
-  ``model_rebuild`` skipped; its methods are then unusable, so again only a measurement).
+  measured in the order the daemon loads them (RSS after each step, one fresh interpreter); ccxt as the
+  daemon imports it (``signalbots.exchange.ccxt_modules``: the venue registry's exchanges only) beside
+  ccxt in full (what a ``ccxt_full_import`` warning costs); and one experiment that measures what an
+  upstream change would save: aiogram without building its models at import (``aiogram-unbuilt``:
+  ``model_rebuild`` skipped; its methods are then unusable, so only a measurement).
 
 Run: ``.venv/bin/python benchmarks/memory.py [imports]``
 """
@@ -36,7 +36,8 @@ def hwm(pid="self"):
 
 mode = sys.argv[1]
 SYMBOLS = int(sys.argv[2])
-import aiogram, ccxt.pro  # noqa: F401 - what a daemon with a token has loaded
+import aiogram  # noqa: F401 - what a daemon with a token has loaded
+from signalbots.exchange.ccxt_modules import ccxt  # noqa: F401 - as the daemon imports it
 import signalbots.app, signalbots.cli, signalbots.telegram.outbox, signalbots.telegram.commands  # noqa: F401
 from signalbots.charts.history import MarketHistory
 from signalbots.charts.signal_chart import for_signal
@@ -101,9 +102,7 @@ STEPS = [
     ("aiohttp", ["aiohttp"]),
     ("structlog", ["structlog"]),
     ("prometheus-client", ["prometheus_client"]),
-    ("ccxt: its base, and every exchange's sync module", ["ccxt"]),
-    ("ccxt.async_support: every exchange's async module", ["ccxt.async_support"]),
-    ("ccxt.pro: every exchange's websocket module", ["ccxt.pro"]),
+    ("ccxt, async_support, pro: base, the registry's exchanges", ["signalbots.exchange.ccxt_modules"]),
     ("aiogram: Bot, every Bot API type and method built", ["aiogram", "aiogram.types", "aiogram.methods"]),
     ("signalbots: the daemon's own modules", ["signalbots.app", "signalbots.cli",
         "signalbots.telegram.outbox", "signalbots.telegram.commands", "signalbots.http"]),
@@ -118,34 +117,14 @@ out.append(("total", rss()))
 print(json.dumps(out))
 """
 
-# The same imports as each experiment, done normally: what the experiment compares with.
+# What importing sys.argv[3:] adds once sys.argv[2] is loaded (the baseline both sides of a comparison share).
 _ALONE = r"""
 import importlib, sys
-importlib.import_module(sys.argv[2])  # loaded before the measurement, as in the experiment
+importlib.import_module(sys.argv[2])  # loaded before the measurement
 before = rss()
 for m in sys.argv[3:]:
     importlib.import_module(m)
 print(json.dumps({"mb": rss() - before}))
-"""
-
-# Experiment: the three ccxt packages' __init__ without their exchange imports, then only the exchanges named.
-_CCXT_USED_ONLY = r"""
-import importlib, importlib.util, re, sys, types
-before = rss()
-root = importlib.util.find_spec("ccxt").submodule_search_locations[0]
-one_exchange = re.compile(r"^from ccxt\.(?:async_support\.|pro\.)?(\w+) import \1\b")
-for name, sub in (("ccxt", ""), ("ccxt.async_support", "/async_support"), ("ccxt.pro", "/pro")):
-    m = sys.modules[name] = types.ModuleType(name)
-    m.__path__, m.__file__ = [root + sub], root + sub + "/__init__.py"
-    lines = open(m.__file__).read().splitlines()
-    kept = "\n".join(x for x in lines if not (one_exchange.match(x) and ".base." not in x))
-    exec(compile(kept, m.__file__, "exec"), m.__dict__)
-sys.modules["ccxt"].async_support = sys.modules["ccxt.async_support"]
-sys.modules["ccxt"].pro = sys.modules["ccxt.pro"]
-for ex in sys.argv[2:]:
-    for pkg in ("ccxt.async_support", "ccxt.pro"):
-        setattr(sys.modules[pkg], ex, getattr(importlib.import_module(f"{pkg}.{ex}"), ex))
-print(json.dumps({"mb": rss() - before, "exchanges": sys.argv[2:]}))
 """
 
 # Experiment: aiogram imported with pydantic's model_rebuild a no-op (aiogram.types calls it on every type).
@@ -157,7 +136,6 @@ import aiogram
 print(json.dumps({"mb": rss() - before, "pydantic": pydantic.VERSION}))
 """
 
-EXCHANGES = ("binanceusdm", "bybit", "okx", "mexc", "hyperliquid")  # the coverage benchmark's full market
 SYMBOLS = 2000  # about every perpetual on Binance, Bybit, OKX and MEXC
 
 
@@ -180,16 +158,16 @@ def _python(code: str, *args: str) -> Any:
 
 
 def imports() -> None:
-    """Where the imports' MB go, and what the two upstream changes would save (see the docstring)."""
+    """Where the imports' MB go, what ccxt in full would cost, what aiogram unbuilt would save."""
     print(f"imports, in the order the daemon loads them (pydantic {version('pydantic')}):")
     for label, mb in _python(_STEPS):
         print(f"  {label:<58}{mb:>7.1f} MB")
-    used = list(dict.fromkeys(["binance", *EXCHANGES]))  # binanceusdm's classes extend binance's
-    ccxt_only = _python(_CCXT_USED_ONLY, *used)["mb"]
-    ccxt_all = _python(_ALONE, "json", "ccxt.pro")["mb"]
+    # After the registry (no ccxt in it) in both, so that the two differ only by the exchanges imported.
+    ccxt_used = _python(_ALONE, "signalbots.exchange.venues", "signalbots.exchange.ccxt_modules")["mb"]
+    ccxt_all = _python(_ALONE, "signalbots.exchange.venues", "ccxt.pro")["mb"]
     print(
-        f"experiment: ccxt.pro with only {', '.join(EXCHANGES)} imported: {ccxt_only:.1f} MB "
-        f"instead of {ccxt_all:.1f} ({ccxt_only - ccxt_all:+.1f} MB)"
+        f"ccxt as the daemon imports it (the registry's exchanges only): {ccxt_used:.1f} MB; "
+        f"in full (a ccxt_full_import warning): {ccxt_all:.1f} ({ccxt_used - ccxt_all:+.1f} MB)"
     )
     unbuilt = _python(_AIOGRAM_UNBUILT)["mb"]
     built = _python(_ALONE, "pydantic", "aiogram")["mb"]

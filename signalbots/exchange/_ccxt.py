@@ -23,11 +23,10 @@ from contextvars import ContextVar
 from enum import Enum
 from typing import Any, Protocol
 
-import ccxt
-
 from signalbots.clock import Clock
 from signalbots.exchange import _klines
 from signalbots.exchange._pacer import Pacer
+from signalbots.exchange.ccxt_modules import ccxt
 from signalbots.exchange.venues import Venue
 
 

@@ -24,8 +24,6 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-import ccxt
-import ccxt.pro
 import structlog
 
 from signalbots.clock import Clock
@@ -33,6 +31,7 @@ from signalbots.errors import BadPayload, FatalError, RateLimited, SymbolError, 
 from signalbots.exchange._ccxt import gated_class
 from signalbots.exchange.admission import Admission
 from signalbots.exchange.breaker import BreakerRegistry
+from signalbots.exchange.ccxt_modules import ccxt
 from signalbots.exchange.pauses import Pauses
 from signalbots.exchange.ratelimit import Budgets, WeightLimiter
 from signalbots.exchange.venues import venue
