@@ -18,6 +18,7 @@ import structlog
 
 from signalbots.clock import Clock, SystemClock
 from signalbots.errors import FatalError
+from signalbots.exchange.ccxt_modules import full_import_reason
 from signalbots.exchange.service import ExchangeService
 from signalbots.health import Health, TaskHealth, TaskName
 from signalbots.heartbeat import Heartbeat, startup_notice
@@ -167,6 +168,8 @@ class Daemon:
         )
         if self._env_file and (warning := env_file_warning(self._env_file)):
             _log.warning("env_file_permissions", problem=warning)
+        if (reason := full_import_reason()) is not None:
+            _log.warning("ccxt_full_import", reason=reason)
         self.settings = settings
         with os_signals(stop=self.request_stop, reload=self.request_reload):
             try:

@@ -35,12 +35,14 @@ import structlog
 
 from signalbots.exchange.venues import VENUES
 
-__all__ = ["ccxt", "import_ccxt"]
+__all__ = ["ccxt", "full_import_reason", "import_ccxt"]
 
 _log = structlog.get_logger(__name__)
 
 # The subpackages whose exchange classes the daemon drives: ccxt.pro's classes extend async_support's.
 _DRIVEN = ("async_support", "pro")
+# root → why it was imported in full; process-wide, as sys.modules is
+_FULL_IMPORTS: dict[str, str] = {}
 
 
 def _read(path: str) -> str:
@@ -48,12 +50,16 @@ def _read(path: str) -> str:
 
 
 def import_ccxt(
-    *, root: str = "ccxt", exchanges: Iterable[str] | None = None, read: Callable[[str], str] = _read
+    *,
+    root: str = "ccxt",
+    exchanges: Iterable[str] | None = None,
+    read: Callable[[str], str] = _read,
+    log: bool = True,
 ) -> ModuleType:
     """``root`` (ccxt) with ``root.async_support`` and ``root.pro`` imported, each holding only ``exchanges``
     (default: the venue registry's ids) and what they import; the full packages if ``root`` was imported
     already or its layout is not the one expected (see the module's docstring). ``read``: a source file's
-    text."""
+    text. ``log``: warn of a full import here (else the caller asks ``full_import_reason`` later)."""
     wanted = tuple(VENUES) if exchanges is None else tuple(exchanges)
     packages = (root, *(f"{root}.{sub}" for sub in _DRIVEN))
     if root in sys.modules:
@@ -68,8 +74,15 @@ def import_ccxt(
         return sys.modules[root]
     for name in [n for n in sys.modules if n == root or n.startswith(f"{root}.")]:
         del sys.modules[name]
-    _log.warning("ccxt_full_import", reason=reason, exchanges=list(wanted))
+    _FULL_IMPORTS[root] = reason
+    if log:
+        _log.warning("ccxt_full_import", reason=reason, exchanges=list(wanted))
     return _import_full(packages)
+
+
+def full_import_reason(root: str = "ccxt") -> str | None:
+    """Why ``import_ccxt`` imported ``root`` in full, or None if it trimmed it (or was not asked)."""
+    return _FULL_IMPORTS.get(root)
 
 
 def _import_full(packages: Sequence[str]) -> ModuleType:
@@ -159,7 +172,8 @@ class _FilteredInit(MetaPathFinder, Loader):
         exec(compile("\n".join(kept), origin, "exec"), vars(module))
 
 
-import_ccxt()
+# At import, before the daemon's log settings apply: app.py logs a fallback once they do.
+import_ccxt(log=False)
 # After import_ccxt: these find the packages it made (or the full ones) in sys.modules.
 import ccxt  # noqa: E402
 import ccxt.pro  # noqa: E402

@@ -143,11 +143,13 @@ def test_a_layout_it_cannot_filter_is_imported_in_full_with_one_warning(
         f"""
 import json, sys
 from structlog.testing import capture_logs
-from signalbots.exchange.ccxt_modules import import_ccxt
+from signalbots.exchange.ccxt_modules import full_import_reason, import_ccxt
 with capture_logs() as logs:
     fake = import_ccxt(root="fakeccxt", exchanges={exchanges!r})
 print(json.dumps({{
     "logs": logs,
+    "reason": full_import_reason("fakeccxt"),
+    "daemons_ccxt_trimmed": full_import_reason() is None,
     "same": fake is sys.modules["fakeccxt"],
     "classes": [isinstance(sys.modules[p].fakex, type) for p in ("fakeccxt.async_support", "fakeccxt.pro")],
     "full": [vars(sys.modules[p])["fakex"].__module__ for p in ("fakeccxt", "fakeccxt.pro")],
@@ -158,6 +160,8 @@ print(json.dumps({{
     (log,) = report["logs"]
     assert (log["event"], log["log_level"], log["exchanges"]) == ("ccxt_full_import", "warning", exchanges)
     assert says in log["reason"]
+    assert report["reason"] == log["reason"]  # what the daemon logs once its log settings apply
+    assert report["daemons_ccxt_trimmed"]
     assert report["same"]
     assert report["classes"] == [True, True]
     # ccxt's own __init__ bound the classes: the full package, every line of it run
