@@ -27,7 +27,7 @@ from signalbots.sim.market import Market
 REPEAT = 3
 IMPORTS = (
     "aiogram",
-    "ccxt.pro",
+    "signalbots.exchange.ccxt_modules",  # ccxt as the daemon imports it: the registry's exchanges only
     "aiohttp",
     "pydantic_settings",
     "structlog",
