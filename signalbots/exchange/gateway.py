@@ -161,15 +161,15 @@ class Gateway:
     async def refresh_markets(self) -> None:
         """Reload markets: new listings appear, delisted (inactive or gone) ones leave."""
         loaded = await self.call("load_markets", "load_markets", bool(self.markets))
-        fresh = {
-            s: m
-            for s, m in loaded.items()
-            if m.get("swap") and m.get("linear") and m.get("active") is not False
-        }
-        added, removed = (
-            sorted(fresh.keys() - self.markets.keys()),
-            sorted(self.markets.keys() - fresh.keys()),
-        )
+        # ccxt's id index holds each market as parsed beside its symbol index's extended copy (4 MB at full
+        # market): it is given the symbol index's dicts, which hold the same values.
+        by_symbol, by_id = self.exchange.markets or {}, self.exchange.markets_by_id or {}
+        for market_id, markets in by_id.items():
+            by_id[market_id] = [by_symbol.get(m.get("symbol"), m) for m in markets]
+        fresh = {s: m for s, m in loaded.items() if m.get("swap") and m.get("linear")}
+        fresh = {s: m for s, m in fresh.items() if m.get("active") is not False}
+        added = sorted(fresh.keys() - self.markets.keys())
+        removed = sorted(self.markets.keys() - fresh.keys())
         if self.markets and (added or removed):
             self._log.info("markets_changed", added=added[:20], removed=removed[:20], total=len(fresh))
         elif not self.markets:
