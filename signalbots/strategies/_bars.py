@@ -84,21 +84,24 @@ class Bars(Sequence[Bar]):
 
 
 class Floats:
-    """The last ``size`` numbers appended, oldest first, packed (a baseline of quote volumes: 8 bytes a number
-    instead of a float object's 24 and a deque's 760 per symbol)."""
+    """The last ``size`` numbers appended, oldest first, packed (a baseline of quote volumes, a history of
+    funding rates): 8 bytes a number instead of a float object's 24 and a deque's 760 per symbol."""
 
     __slots__ = ("_data", "size")
 
     def __init__(self, size: int, values: Iterable[float] = ()) -> None:
         self.size = size
         self._data = array("d")
-        for value in values:
-            self.append(value)
+        self.extend(values)
 
     def append(self, value: float) -> None:
         self._data.append(value)
         if len(self._data) > self.size:
             del self._data[0]
+
+    def extend(self, values: Iterable[float]) -> None:
+        for value in values:
+            self.append(value)
 
     def clear(self) -> None:
         del self._data[:]
