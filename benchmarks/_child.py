@@ -2,6 +2,13 @@
 observer task on its bus that writes a JSON line every ``--every`` simulated seconds: RSS, events published
 and handled per strategy, drops, REST weight per exchange, and (``--track``) every symbol's data age.
 
+Where the memory is: ``BENCH_TRACEMALLOC=1`` writes tracemalloc's largest allocations by file next to the
+report at each report; ``BENCH_MEMORY=N`` every N reports writes ``memoryK.txt`` (into ``BENCH_MEMORY_DIR``,
+else next to the report): RSS beside glibc's and pymalloc's own accounts, the MB each owner reaches (ccxt's
+caches and markets, chart history, each strategy, tracker) and the rest by type; with ``BENCH_TRIM=1`` what
+``gc.collect()`` and ``malloc_trim(0)`` give back, with ``BENCH_TRACEMALLOC=F`` tracemalloc by line and by
+traceback of F frames. Each costs the daemon time and memory: for locating, not for the figures.
+
 Run by ``benchmarks._harness.child``; not a user entry point.
 """
 
@@ -160,6 +167,9 @@ class ObservedDaemon(Daemon):
                         out.write(json.dumps(snapshot()) + "\n")
                         out.flush()
                         reports += 1
+                        if tracemalloc.is_tracing() and not memory_every:  # BENCH_TRACEMALLOC alone
+                            top = tracemalloc.take_snapshot().statistics("filename")[:40]
+                            self._report.with_suffix(".malloc").write_text("\n".join(map(str, top)))
                         if memory_every and reports % memory_every == 0:  # BENCH_MEMORY=N: where it is
                             where = Path(os.environ.get("BENCH_MEMORY_DIR", self._report.parent))
                             where = where / f"memory{reports}.txt"
@@ -244,7 +254,7 @@ def _census() -> list[str]:
     skip = {id(m.__dict__) for m in list(sys.modules.values()) if m is not None}
     # not followed: the imports' (modules, classes, functions, code), and what only points at owners (a
     # frame's locals, a task, a bound method, a callback)
-    opaque = (type, types.ModuleType, types.FunctionType, types.CodeType, types.FrameType)
+    opaque: tuple[type, ...] = (type, types.ModuleType, types.FunctionType, types.CodeType, types.FrameType)
     opaque += (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType, asyncio.Future)
     opaque += (types.MethodType, asyncio.Handle, types.CellType)
     seen: set[int] = set()
