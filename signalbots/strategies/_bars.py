@@ -42,18 +42,20 @@ class Bar(NamedTuple):
 class Bars(Sequence[Bar]):
     """The last ``size`` candles appended, oldest first."""
 
-    __slots__ = ("_data", "size")
+    __slots__ = ("_cap", "_data", "size")
 
     def __init__(self, size: int, candles: Iterable[Stamped] = ()) -> None:
         self.size = size
+        self._cap = size * _WIDTH
         self._data = array("d")
         for candle in candles:
             self.append(candle)
 
     def append(self, candle: Stamped) -> None:
-        self._data.extend((candle.time_ms, candle.high, candle.low, candle.close))
-        if len(self._data) > self.size * _WIDTH:
-            del self._data[: len(self._data) - self.size * _WIDTH]
+        data = self._data
+        data.extend((candle.time_ms, candle.high, candle.low, candle.close))
+        if len(data) > self._cap:
+            del data[:_WIDTH]
 
     def clear(self) -> None:
         del self._data[:]
@@ -95,9 +97,10 @@ class Floats:
         self.extend(values)
 
     def append(self, value: float) -> None:
-        self._data.append(value)
-        if len(self._data) > self.size:
-            del self._data[0]
+        data = self._data
+        data.append(value)
+        if len(data) > self.size:
+            del data[0]
 
     def extend(self, values: Iterable[float]) -> None:
         for value in values:
