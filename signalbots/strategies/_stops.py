@@ -19,8 +19,8 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+from signalbots.events import Candle
 from signalbots.signals.model import Direction
-from signalbots.strategies._bars import Span
 
 __all__ = [
     "StopStyle",
@@ -58,7 +58,9 @@ def extreme_stop(direction: Direction, high: float, low: float, k: float) -> flo
     return low - k * span if direction is Direction.LONG else high + k * span
 
 
-def atr(candles: Sequence[Span], period: int, *, trigger: tuple[float, float] | None = None) -> float | None:
+def atr(
+    candles: Sequence[Candle], period: int, *, trigger: tuple[float, float] | None = None
+) -> float | None:
     """Average true range over ``period`` candles (simple mean), or None without enough data.
 
     The first candle of the sequence only lends its close, so ``period + 1`` candles give a full ATR.
@@ -108,7 +110,7 @@ def candle_stop(
     style: StopStyle,
     direction: Direction,
     entry: float,
-    candles: Sequence[Span],
+    candles: Sequence[Candle],
     *,
     pct: float,
     atr_period: int,

@@ -28,6 +28,7 @@ event time. At most one candidate per pair of legs per hour; longer cooldowns ar
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,7 +40,6 @@ from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Fraction, Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._bars import Bars
 from signalbots.strategies._carry import Leg as _Leg
 from signalbots.strategies._carry import carry_alert
 from signalbots.strategies._funding_history import FundingHistories
@@ -116,7 +116,7 @@ class FundingStrategy:
         self._quotes: dict[_Key, _Quote] = {}
         self._spread_hours: dict[tuple[_Key, _Key], int] = {}
         self._history = FundingHistories(settings.history)
-        self._candles: dict[_Key, Bars] = {}  # for an "atr" or "extreme" stop
+        self._candles: dict[_Key, deque[Candle]] = {}  # for an "atr" or "extreme" stop
 
     @property
     def settings(self) -> FundingSettings:
@@ -162,9 +162,9 @@ class FundingStrategy:
     def _on_candle(self, c: Candle) -> None:
         if self._settings.stop_style == "fixed" or not finite_positive(c.high, c.low, c.close):
             return
-        candles = self._candles.get((c.exchange, c.symbol))
-        if candles is None:
-            candles = self._candles[(c.exchange, c.symbol)] = Bars(self._settings.stop_atr_period + 1)
+        candles = self._candles.setdefault(
+            (c.exchange, c.symbol), deque(maxlen=self._settings.stop_atr_period + 1)
+        )
         if not candles or c.time_ms > candles[-1].time_ms:
             candles.append(c)
 

@@ -24,6 +24,7 @@ Relative thresholds (``threshold``), venues summed (``cross_venue``, named by th
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,7 +37,6 @@ from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration, format_duration
 from signalbots.settings.sections import Fraction, Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._bars import Bars
 from signalbots.strategies._cascade import Cascade, FlowBaseline, relative_threshold, venue_notes
 from signalbots.strategies._cascade import Last as _Last
 from signalbots.strategies._cascade import Window as _Window
@@ -102,7 +102,7 @@ class LiquidationStrategy:
         self._settings = settings
         self._windows: dict[_WindowKey, _Window] = {}
         self._tickers: dict[_SymbolKey, _Last] = {}
-        self._candles: dict[_SymbolKey, Bars] = {}
+        self._candles: dict[_SymbolKey, deque[Candle]] = {}
         self._open_interest: dict[_SymbolKey, float] = {}
         self._listings: dict[str, set[_SymbolKey]] = {}  # base asset → its (exchange, symbol)s seen
         self._flow = FlowBaseline(window_s=settings.window, lookback_s=settings.flow_lookback)
@@ -200,7 +200,7 @@ class LiquidationStrategy:
             return
         candles = self._candles.get((c.exchange, c.symbol))
         if candles is None:
-            candles = self._candles[(c.exchange, c.symbol)] = Bars(self._settings.atr_period + 1)
+            candles = self._candles[(c.exchange, c.symbol)] = deque(maxlen=self._settings.atr_period + 1)
         if candles and c.time_ms <= candles[-1].time_ms:
             return
         candles.append(c)

@@ -33,7 +33,7 @@ from signalbots.needs import FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Section
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._bars import Rows
+from signalbots.strategies._packed import Rows
 from signalbots.strategies._stops import extreme_stop, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec

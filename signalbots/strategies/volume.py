@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -35,7 +36,6 @@ from signalbots.needs import CandleSeries, FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Section, Timeframe
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._bars import Bars, Floats
 from signalbots.strategies._stops import StopStyle, Trade, candle_stop, trade_direction
 from signalbots.strategies.base import dedupe_key, directional
 from signalbots.strategies.spec import Alert, StrategySpec
@@ -77,8 +77,8 @@ class _Series:
     __slots__ = ("candles", "last_open_ms", "volumes")
 
     def __init__(self, size: int, atr_period: int) -> None:
-        self.volumes = Floats(size)
-        self.candles = Bars(atr_period + 1)  # for an "atr" stop
+        self.volumes: deque[float] = deque(maxlen=size)
+        self.candles: deque[Candle] = deque(maxlen=atr_period + 1)  # for an "atr" stop
         self.last_open_ms = -1
 
 
@@ -112,8 +112,8 @@ class VolumeStrategy:
             self._series.clear()
         else:
             for series in self._series.values():
-                series.volumes = Floats(settings.baseline, series.volumes)
-                series.candles = Bars(settings.stop_atr_period + 1, series.candles)
+                series.volumes = deque(series.volumes, maxlen=settings.baseline)
+                series.candles = deque(series.candles, maxlen=settings.stop_atr_period + 1)
         self._use(settings)
 
     def state(self) -> dict[str, Any]:
@@ -181,8 +181,8 @@ class VolumeStrategy:
         key: _Key,
         quote: float,
         body_pct: float,
-        baseline: Floats,
-        candles: Bars,
+        baseline: deque[float],
+        candles: deque[Candle],
     ) -> Candidate | None:
         """The rest of the rule for a candle that passed the cheap tests (body, size, a full baseline)."""
         s = self._settings
