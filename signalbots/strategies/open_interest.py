@@ -105,23 +105,25 @@ class OpenInterestStrategy:
         fired = self._fired_ms.get(key)
         if fired is not None and event.time_ms - fired < window_ms:
             return []
-        candidate = self._flush(event, [_Sample(int(t), b, p) for t, b, p in rows])
+        candidate = self._flush(event, rows)
         if candidate is not None:
             self._fired_ms[key] = event.time_ms
             return [candidate]
         return []
 
-    def _flush(self, event: OpenInterest, samples: list[_Sample]) -> Candidate | None:
+    def _flush(self, event: OpenInterest, rows: Rows) -> Candidate | None:
         s = self._settings
-        peak = max(samples, key=lambda x: (x.base, x.time_ms))  # the latest at the highest level
-        now = samples[-1]
+        times, bases, prices = rows.columns()
+        at = len(bases) - 1 - bases[::-1].index(max(bases))  # the latest at the highest level (times rise)
+        peak = _Sample(int(times[at]), bases[at], prices[at])
+        now = _Sample(int(times[-1]), bases[-1], prices[-1])
         drop_pct = (now.base - peak.base) / peak.base * 100.0
         move_pct = (now.price - peak.price) / peak.price * 100.0
         if -drop_pct < s.min_drop_pct or abs(move_pct) < s.min_move_pct:
             return None
         if peak.base * peak.price < s.min_open_interest_usd:
             return None
-        since = [x for x in samples if x.time_ms >= peak.time_ms]
+        since = prices[at:]  # the prices from the peak on, ending at now
         flushed = "long" if move_pct < 0 else "short"
         if s.mode == "alert":
             direction = Direction.NONE
@@ -133,7 +135,7 @@ class OpenInterestStrategy:
         if direction is not Direction.NONE and s.stop_style == "fixed":
             stop = pct_stop(now.price, direction, s.stop_pct)
         elif direction is not Direction.NONE:
-            high, low = max(x.price for x in since), min(x.price for x in since)  # since ends at now
+            high, low = max(since), min(since)
             stop = pct_stop(extreme_stop(direction, high, low, s.stop_range_k), direction, s.stop_buffer_pct)
         facts = {
             "oi_change_pct": drop_pct,

@@ -24,3 +24,12 @@ def test_rows_forget_what_is_older_than_the_window() -> None:
     assert len(rows) == 31 and rows.last_time() == 119 * 60_000
     assert next(iter(rows)) == (89 * 60_000, 1089.0, 2.0)
     assert next(reversed(rows)) == (119 * 60_000, 1119.0, 2.0)
+
+
+def test_rows_give_each_column_oldest_first() -> None:
+    rows = Rows(3)
+    for minute in range(5):
+        rows.append(minute * 60_000, 10.0 - minute, 100.0 + minute)
+    times, bases, prices = rows.columns()
+    assert list(times) == [0.0, 60_000.0, 120_000.0, 180_000.0, 240_000.0]
+    assert list(bases) == [10.0, 9.0, 8.0, 7.0, 6.0] and list(prices) == [100.0, 101.0, 102.0, 103.0, 104.0]
