@@ -233,6 +233,7 @@ _OWNERS = (  # (name, class name, attributes): each reached object counts for th
     ("strategy liquidation", "LiquidationStrategy", ("",)),
     ("strategy funding", "FundingStrategy", ("",)),
     ("strategy open_interest", "OpenInterestStrategy", ("",)),
+    ("open interest context (desk)", "OpenInterestBook", ("",)),
     ("strategy runners, the rest", "StrategyRunner", ("",)),
     ("tracker", "TrackerRunner", ("",)),
     ("desk", "Desk", ("",)),
