@@ -125,6 +125,8 @@ class Gateway:
         }
         return {
             "enableRateLimit": True,  # so that ccxt calls throttle(cost), which is ours
+            "enableLastHttpResponse": False,  # ccxt would keep the last body and headers (~1 MB): unread
+            "enableLastResponseHeaders": False,
             "timeout": int(self.settings.request_timeout * 1000),
             "options": options,
         }
@@ -160,15 +162,13 @@ class Gateway:
     async def refresh_markets(self) -> None:
         """Reload markets: new listings appear, delisted (inactive or gone) ones leave."""
         loaded = await self.call("load_markets", "load_markets", bool(self.markets))
-        fresh = {
-            s: m
-            for s, m in loaded.items()
-            if m.get("swap") and m.get("linear") and m.get("active") is not False
-        }
-        added, removed = (
-            sorted(fresh.keys() - self.markets.keys()),
-            sorted(self.markets.keys() - fresh.keys()),
-        )
+        # ccxt holds every market twice, as parsed by id and extended by symbol: the id index shares (4 MB)
+        by_id, by_symbol = self.exchange.markets_by_id or {}, self.exchange.markets or {}
+        by_id.update({i: [by_symbol.get(m.get("symbol"), m) for m in ms] for i, ms in by_id.items()})
+        fresh = {s: m for s, m in loaded.items() if m.get("swap") and m.get("linear")}
+        fresh = {s: m for s, m in fresh.items() if m.get("active") is not False}
+        added = sorted(fresh.keys() - self.markets.keys())
+        removed = sorted(self.markets.keys() - fresh.keys())
         if self.markets and (added or removed):
             self._log.info("markets_changed", added=added[:20], removed=removed[:20], total=len(fresh))
         elif not self.markets:

@@ -12,11 +12,11 @@ a few minutes of samples.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import replace
 
 from signalbots.events import OpenInterest
 from signalbots.signals.model import Candidate
+from signalbots.strategies._packed import Rows
 
 HOUR_MS = 3_600_000
 _SLACK_MS = 10 * 60_000  # the sample an hour back may be this much younger (Binance: one every 5 minutes)
@@ -27,17 +27,20 @@ NOTIONAL_FACTS = ("window_notional_usd",)
 
 class OpenInterestBook:
     def __init__(self) -> None:
-        self._samples: dict[tuple[str, str], deque[tuple[int, float, float]]] = {}
+        # time, base, USD, packed: 70 minutes of one a minute per symbol as tuples, ~20 MB at full market
+        self._samples: dict[tuple[str, str], Rows] = {}
 
     def observe(self, event: OpenInterest) -> None:
         if not (math.isfinite(event.base) and math.isfinite(event.usd) and event.base > 0 and event.usd > 0):
             return
-        samples = self._samples.setdefault((event.exchange, event.symbol), deque())
-        if samples and event.time_ms <= samples[-1][0]:
+        samples = self._samples.get((event.exchange, event.symbol))
+        if samples is None:
+            samples = self._samples[(event.exchange, event.symbol)] = Rows(3)
+        last = samples.last_time()
+        if last is not None and event.time_ms <= last:
             return
-        samples.append((event.time_ms, event.base, event.usd))
-        while samples[0][0] < event.time_ms - HOUR_MS - _SLACK_MS:
-            samples.popleft()
+        samples.append(event.time_ms, event.base, event.usd)
+        samples.drop_before(event.time_ms - HOUR_MS - _SLACK_MS)
 
     def facts(self, exchange: str, symbol: str, time_ms: int) -> dict[str, float]:
         """The context at ``time_ms`` (empty when no recent figure is held)."""

@@ -18,12 +18,12 @@ settlements before it, never with itself. Memory is bounded: ``size`` floats per
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from signalbots.events import FundingSnapshot
+from signalbots.strategies._packed import Floats
 
 __all__ = [
     "FundingHistories",
@@ -49,7 +49,7 @@ class FundingHistory:
     __slots__ = ("_count", "_pending", "_pending_ms", "_period", "_sum", "values")
 
     def __init__(self, size: int) -> None:
-        self.values: deque[float] = deque(maxlen=size)
+        self.values = Floats(size)
         self._pending_ms: int | None = None  # the settlement the latest snapshot predicts
         self._pending = 0.0
         self._period: int | None = None  # the 8h period being accumulated
@@ -69,8 +69,8 @@ class FundingHistory:
         return pushed
 
     def resize(self, size: int) -> None:
-        if size != self.values.maxlen:
-            self.values = deque(self.values, maxlen=size)
+        if size != self.values.size:
+            self.values = Floats(size, self.values)
 
     def _settle(self, settlement_ms: int, rate_8h: float) -> int:
         pushed = 0

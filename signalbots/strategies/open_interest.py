@@ -22,7 +22,6 @@ cooldown covers restarts). Pure: the samples are the events' own, time is their 
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -34,6 +33,7 @@ from signalbots.needs import FeedKind, Needs
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Section
 from signalbots.signals.model import Candidate, Direction
+from signalbots.strategies._packed import Rows
 from signalbots.strategies._stops import extreme_stop, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec
@@ -76,7 +76,7 @@ class OpenInterestStrategy:
 
     def __init__(self, *, settings: OpenInterestSettings) -> None:
         self._settings = settings
-        self._samples: dict[_Key, deque[_Sample]] = {}
+        self._samples: dict[_Key, Rows] = {}  # time, base, price: ~30 a symbol in the window
         self._fired_ms: dict[_Key, int] = {}
 
     @property
@@ -93,33 +93,37 @@ class OpenInterestStrategy:
         if not finite_positive(event.base, event.usd, price):
             return []
         key = (event.exchange, event.symbol)
-        samples = self._samples.setdefault(key, deque())
-        if samples and event.time_ms <= samples[-1].time_ms:
+        rows = self._samples.get(key)
+        if rows is None:
+            rows = self._samples[key] = Rows(3)
+        last = rows.last_time()
+        if last is not None and event.time_ms <= last:
             return []  # the same figure polled again, or out of order: nothing new
-        samples.append(_Sample(event.time_ms, event.base, price))
+        rows.append(event.time_ms, event.base, price)
         window_ms = round(self._settings.window * 1000)
-        while samples[0].time_ms < event.time_ms - window_ms:
-            samples.popleft()
+        rows.drop_before(event.time_ms - window_ms)
         fired = self._fired_ms.get(key)
         if fired is not None and event.time_ms - fired < window_ms:
             return []
-        candidate = self._flush(event, samples)
+        candidate = self._flush(event, rows)
         if candidate is not None:
             self._fired_ms[key] = event.time_ms
             return [candidate]
         return []
 
-    def _flush(self, event: OpenInterest, samples: deque[_Sample]) -> Candidate | None:
+    def _flush(self, event: OpenInterest, rows: Rows) -> Candidate | None:
         s = self._settings
-        peak = max(samples, key=lambda x: (x.base, x.time_ms))  # the latest at the highest level
-        now = samples[-1]
+        times, bases, prices = rows.columns()
+        at = len(bases) - 1 - bases[::-1].index(max(bases))  # the latest at the highest level (times rise)
+        peak = _Sample(int(times[at]), bases[at], prices[at])
+        now = _Sample(int(times[-1]), bases[-1], prices[-1])
         drop_pct = (now.base - peak.base) / peak.base * 100.0
         move_pct = (now.price - peak.price) / peak.price * 100.0
         if -drop_pct < s.min_drop_pct or abs(move_pct) < s.min_move_pct:
             return None
         if peak.base * peak.price < s.min_open_interest_usd:
             return None
-        since = [x for x in samples if x.time_ms >= peak.time_ms]
+        since = prices[at:]  # the prices from the peak on, ending at now
         flushed = "long" if move_pct < 0 else "short"
         if s.mode == "alert":
             direction = Direction.NONE
@@ -131,7 +135,7 @@ class OpenInterestStrategy:
         if direction is not Direction.NONE and s.stop_style == "fixed":
             stop = pct_stop(now.price, direction, s.stop_pct)
         elif direction is not Direction.NONE:
-            high, low = max(x.price for x in since), min(x.price for x in since)  # since ends at now
+            high, low = max(since), min(since)
             stop = pct_stop(extreme_stop(direction, high, low, s.stop_range_k), direction, s.stop_buffer_pct)
         facts = {
             "oi_change_pct": drop_pct,
