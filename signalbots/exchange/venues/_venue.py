@@ -122,11 +122,12 @@ class KlineFrames:
 
     def kline_of(self, frame: Any) -> Any:
         """The one kline object of ``frame`` (None when it has none, or several)."""
+        # ``dict``, not ``Mapping``: a decoded frame is one, and the ABC's check costs a frame's parse.
         for key in self.kline:
-            frame = frame.get(key) if isinstance(frame, Mapping) else None
+            frame = frame.get(key) if isinstance(frame, dict) else None
         if isinstance(frame, list):
             return frame[0] if len(frame) == 1 else None
-        return frame if isinstance(frame, Mapping) else None
+        return frame if isinstance(frame, dict) else None
 
     def open_ms(self, kline: Any) -> int | None:
         """The candle's open time as the exchange writes it (ms, or seconds on MEXC), None when unreadable."""
@@ -141,7 +142,7 @@ def frame_field(*path: str) -> FrameMarketId:
 
     def pick(frame: Any) -> str | None:
         for key in path:
-            frame = frame.get(key) if isinstance(frame, Mapping) else None
+            frame = frame.get(key) if isinstance(frame, dict) else None  # a decoded frame: dicts
         return frame if isinstance(frame, str) else None
 
     return pick
@@ -351,6 +352,8 @@ def _path_key(path: str, keys: Any) -> str:
 def _pick(raw: Any, key: str | int) -> Any:
     if isinstance(key, int):
         return raw[key] if isinstance(raw, list | tuple) and len(raw) > key else None
+    if isinstance(raw, dict):  # the usual case, before the slower ABC check
+        return raw.get(key)
     return raw.get(key) if isinstance(raw, Mapping) else None
 
 

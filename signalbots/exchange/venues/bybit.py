@@ -47,7 +47,7 @@ def _usage(headers: Mapping[str, str]) -> tuple[float, float] | None:
 
 def _kline_market_id(frame: Any) -> str | None:
     """A kline frame's market: its topic's last part (``kline.5.BTCUSDT``)."""
-    topic = frame.get("topic") if isinstance(frame, Mapping) else None
+    topic = frame.get("topic") if isinstance(frame, dict) else None  # a decoded frame: a dict
     return topic.rsplit(".", 1)[-1] if isinstance(topic, str) and topic.startswith("kline.") else None
 
 
