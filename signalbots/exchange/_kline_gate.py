@@ -46,11 +46,18 @@ class KlineGate:
         channel = spec.channel(frame)
         if channel is None or not channel.startswith(spec.prefix):
             return (frame,)
-        market, interval, kline = self._market_id(frame), spec.interval(frame), spec.kline_of(frame)
-        opened = spec.open_ms(kline) if kline is not None else None
-        if market is None or interval is None or opened is None:
+        market, interval = self._market_id(frame), spec.interval(frame)
+        if market is None or interval is None:
             return (frame,)  # malformed: ccxt's handler reports it as before
         key = (market, interval)
+        kline = spec.kline_of(frame)
+        opened = spec.open_ms(kline) if kline is not None else None
+        if opened is None:
+            # Several candles in one frame (a catch-up after a stall), or a malformed one: ccxt gets it as it
+            # is, after what was held of the series, as it would have before; the next frame starts afresh.
+            dropped = self._latest.pop(key, None)
+            held = dropped[1] if dropped is not None else None
+            return (frame,) if held is None else (held, frame)
         latest = self._latest.get(key)
         if latest is None or opened > latest[0]:
             held = latest[1] if latest is not None else None

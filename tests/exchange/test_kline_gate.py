@@ -293,6 +293,22 @@ def test_frames_that_are_not_one_kline_go_to_ccxt_unchanged() -> None:
         assert gate(exchange).admit(pong) == (pong,)
 
 
+def test_a_frame_of_several_candles_goes_after_what_was_held_and_the_series_starts_afresh() -> None:
+    case, g = CASES["bybit"], gate("bybit")
+    first = case.first()
+    g.admit(first)
+    [update] = burst(case, first, 1)
+    assert g.admit(update) == ()
+    # A catch-up after a stall (the simulator's, as Bybit's ``data`` list allows): this candle closed and the
+    # next one open, in one frame — ccxt sees the held update first, as it would have without the gate.
+    catch_up = copy.deepcopy(first)
+    catch_up["data"] = [case.close(update)["data"][0], case.shift(first, 1)["data"][0]]
+    assert g.admit(catch_up) == (update, catch_up)
+    following = burst(case, case.shift(first, 1), 1)[0]
+    assert g.admit(following) == (following,)  # nothing held of the old candle comes after it
+    assert g.held() == []
+
+
 def test_a_new_connection_holds_nothing_of_the_one_before() -> None:
     case = CASES["mexc"]
     before, after = gate("mexc"), gate("mexc")  # one gate per connection
