@@ -10,6 +10,8 @@ door to ccxt: nothing else in the package reads ccxt's internals.
 * OHLCV rows keep the exchange's own quote volume as a seventh element (``kline_volume``, and the websocket
   ``CandleStream.volume``) and the exchange's closed mark as an eighth (see ``_klines``); each kline frame
   tells ``kline_listener`` its symbol, found where the profile says (``CandleStream.market_id``);
+* ``handle_message``: each connection's updates of still-open candles are held back from ccxt
+  (``_kline_gate``), and the listener told at most once a second that such frames still arrive;
 * ``fetch_ohlcv`` and ``fetch_funding_rates`` read the daemon's ``clock`` where ccxt reads its own; each
   websocket connection's messages are paced on it too (``_pacer``).
 """
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 from signalbots.clock import Clock
 from signalbots.exchange import _klines
+from signalbots.exchange._kline_gate import KlineGate
 from signalbots.exchange._pacer import Pacer
 from signalbots.exchange.ccxt_modules import ccxt
 from signalbots.exchange.venues import Venue
@@ -85,7 +88,52 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks, *, clock: Clock) ->
                 # ccxt's pace for the connection's messages (its ``rateLimit``), a second's worth at once.
                 rate = 1000.0 / self.rateLimit if self.rateLimit > 0 else 1000.0
                 client.throttle = Pacer(clock=clock, rate=rate, burst=max(1.0, rate))
+                client.kline_gate = KlineGate.of(venue.candle_stream)
             return client
+
+        def handle_message(self, client: Any, message: Any) -> Any:
+            gate: KlineGate | None = getattr(client, "kline_gate", None)
+            if gate is None:
+                return super().handle_message(client, message)
+            frames = gate.admit(message)
+            if not frames:
+                self._still_streaming(message)
+            for frame in frames:
+                super().handle_message(client, frame)
+            return None
+
+        def on_close(self, client: Any, error: Any) -> Any:
+            try:
+                self._hand_over_held(client)
+            finally:
+                super().on_close(client, error)
+
+        def on_error(self, client: Any, error: Any) -> Any:
+            try:
+                self._hand_over_held(client)
+            finally:
+                super().on_error(client, error)
+
+        def _hand_over_held(self, client: Any) -> None:
+            """The closing connection's held frames to ccxt: its cache keeps their candles' last state, as
+            if nothing had been held (the next connection starts afresh)."""
+            gate: KlineGate | None = getattr(client, "kline_gate", None)
+            for frame in gate.held() if gate is not None else ():
+                super().handle_message(client, frame)
+
+        _alive_at = float("-inf")
+
+        def _still_streaming(self, message: Any) -> None:
+            # The feed marks its streams alive from the frames it is told of; held frames reach it no more,
+            # so it is told of one of them at most once a second (its own mark is throttled the same way).
+            listener = self.kline_listener
+            now = clock.monotonic()
+            if listener is None or now - self._alive_at < 1.0:
+                return
+            self._alive_at = now
+            symbol = self._kline_symbol(message)
+            if symbol is not None:
+                listener(symbol)
 
         async def throttle(self, cost: Any = None) -> Any:
             await hooks.throttle(
@@ -158,7 +206,8 @@ def gated_class(base: type[Any], venue: Venue, hooks: Hooks, *, clock: Clock) ->
             rows = super().convert_trading_view_to_ohlcv(ohlcvs, *args, **kwargs)
             return _klines.carry_column(venue, ohlcvs, rows)
 
-        kline_listener: Callable[[str], None] | None = None  # told each symbol a kline frame updated
+        # Told each symbol a kline frame updated (and, once a second, one whose frames are held back).
+        kline_listener: Callable[[str], None] | None = None
 
         def handle_ohlcv(self, client: Any, message: Any) -> Any:
             result = super().handle_ohlcv(client, message)

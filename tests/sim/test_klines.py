@@ -58,3 +58,21 @@ async def test_mexc_sends_the_final_state_of_each_window_as_its_own_push(sim: Ex
         now_window - MINUTE,
         now_window,
     ]
+
+
+async def test_hyperliquid_pushes_the_open_candle_at_the_venues_cadence() -> None:
+    # The benchmark sets each venue's cadence (``kline_every_ms``: Hyperliquid at 1 s); the default is 10 s.
+    clock = ManualClock(start=START)
+    market = Market(clock=clock, seed=7, symbols=5, exchanges=("hyperliquid",))
+    async with ExchangeSim(market=market, clock=clock, exchanges=("hyperliquid",)) as sim:
+        sim.venue("hyperliquid").kline_every_ms = 1000
+        subscription = {"type": "candle", "coin": "BTC", "interval": "1m"}
+        async with aiohttp.ClientSession() as http, http.ws_connect(sim.ws_url("hyperliquid") + "/ws") as ws:
+            await ws.send_json({"method": "subscribe", "subscription": subscription})
+            assert (await ws.receive_json(timeout=5))["channel"] == "subscriptionResponse"
+            opens = []
+            for _ in range(3):
+                clock.advance(1.0)
+                opens.append((await ws.receive_json(timeout=5))["data"]["t"])
+    now_window = int(START + 3) * 1000 // MINUTE * MINUTE
+    assert opens == [now_window] * 3  # the open candle, once a second

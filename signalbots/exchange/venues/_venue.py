@@ -83,6 +83,8 @@ class CandleStream:
     ``a``). ``market_id``: where a kline frame names its market (``frame_field``); ``market_of``: the ccxt
     method that turns that name into ccxt's market id where the two differ (Hyperliquid's frames name the
     coin, ``BTC``; ccxt's handler maps it with ``coin_to_market_id``), None where the frame's id is ccxt's.
+    ``frames``: where a kline frame says which candle it updates (``KlineFrames``), so that the updates of a
+    still-open candle are held back from ccxt (``_kline_gate``); None: every frame goes to ccxt.
     """
 
     method: str
@@ -92,6 +94,7 @@ class CandleStream:
     volume: VolumeField | None = None
     market_id: FrameMarketId | None = None  # None: the feed reads the rows at its watch calls' wake-ups
     market_of: str | None = None
+    frames: KlineFrames | None = None
 
     def closed_flag(self, raw: Any) -> bool:
         """The raw kline (an object or a row) says the exchange has closed its candle."""
@@ -101,12 +104,45 @@ class CandleStream:
         return bool(_pick(raw, key) == value)
 
 
+@dataclass(frozen=True, slots=True)
+class KlineFrames:
+    """Where a websocket kline frame says which candle it updates.
+
+    A frame is a kline frame when its ``channel`` (a ``frame_field``) starts with ``prefix``; ``interval``
+    names its timeframe (with ``CandleStream.market_id``, the series it updates); ``kline`` is the path to
+    the kline object (a list of one is that one; a list of more is no single candle); ``open_time`` the key
+    of the candle's open time in it. ``CandleStream.closed`` says whether the kline closes its candle.
+    """
+
+    channel: FrameMarketId
+    prefix: str
+    interval: FrameMarketId
+    kline: tuple[str, ...]
+    open_time: str | int
+
+    def kline_of(self, frame: Any) -> Any:
+        """The one kline object of ``frame`` (None when it has none, or several)."""
+        # ``dict``, not ``Mapping``: a decoded frame is one, and the ABC's check costs a frame's parse.
+        for key in self.kline:
+            frame = frame.get(key) if isinstance(frame, dict) else None
+        if isinstance(frame, list):
+            return frame[0] if len(frame) == 1 else None
+        return frame if isinstance(frame, dict) else None
+
+    def open_ms(self, kline: Any) -> int | None:
+        """The candle's open time as the exchange writes it (ms, or seconds on MEXC), None when unreadable."""
+        value = _pick(kline, self.open_time)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
 def frame_field(*path: str) -> FrameMarketId:
     """The string at ``path`` in a websocket frame (``frame_field("k", "s")``: Binance's ``k.s``)."""
 
     def pick(frame: Any) -> str | None:
         for key in path:
-            frame = frame.get(key) if isinstance(frame, Mapping) else None
+            frame = frame.get(key) if isinstance(frame, dict) else None  # a decoded frame: dicts
         return frame if isinstance(frame, str) else None
 
     return pick
@@ -316,6 +352,8 @@ def _path_key(path: str, keys: Any) -> str:
 def _pick(raw: Any, key: str | int) -> Any:
     if isinstance(key, int):
         return raw[key] if isinstance(raw, list | tuple) and len(raw) > key else None
+    if isinstance(raw, dict):  # the usual case, before the slower ABC check
+        return raw.get(key)
     return raw.get(key) if isinstance(raw, Mapping) else None
 
 

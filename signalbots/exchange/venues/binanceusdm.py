@@ -22,6 +22,7 @@ from signalbots.exchange.venues._venue import (
     CandleStream,
     ContractSizeOf,
     ExchangeBudget,
+    KlineFrames,
     LiquidationStream,
     OpenInterestFields,
     OpenInterestSource,
@@ -73,10 +74,14 @@ VENUE = Venue(
     usage=_usage,
     ticker_volume=VolumeField("quoteVolume", Unit.QUOTE),
     kline_volume=VolumeField(7, Unit.QUOTE),  # quote asset volume; the websocket's ``k.q``
-    # ``x`` is read from the raw event (``_klines.ws_kline``): ccxt's row drops it. ccxt.pro itself opens a
-    # numbered connection per 200 streams, so no cap here.
+    # ``x`` (the kline's ``k.x``) is read from the raw event (``_klines.ws_kline``): ccxt's row drops it.
+    # ccxt.pro itself opens a numbered connection per 200 streams, so no cap here.
     candle_stream=CandleStream(
-        method="watch_ohlcv_for_symbols", per_request=200, market_id=frame_field("k", "s")
+        method="watch_ohlcv_for_symbols",
+        per_request=200,
+        market_id=frame_field("k", "s"),
+        closed=("x", True),
+        frames=KlineFrames(frame_field("e"), "kline", frame_field("k", "i"), ("k",), "t"),
     ),
     funding_intervals_call="fetch_funding_intervals",
     funding_default_hours=8.0,  # fundingInfo lists only the symbols whose interval was adjusted

@@ -25,6 +25,7 @@ from signalbots.exchange.venues._venue import (
     CandleStream,
     ContractSizeOf,
     ExchangeBudget,
+    KlineFrames,
     LiquidationStream,
     OpenInterestFields,
     OpenInterestSource,
@@ -33,6 +34,7 @@ from signalbots.exchange.venues._venue import (
     Unit,
     Venue,
     VolumeField,
+    frame_field,
 )
 
 
@@ -45,7 +47,7 @@ def _usage(headers: Mapping[str, str]) -> tuple[float, float] | None:
 
 def _kline_market_id(frame: Any) -> str | None:
     """A kline frame's market: its topic's last part (``kline.5.BTCUSDT``)."""
-    topic = frame.get("topic") if isinstance(frame, Mapping) else None
+    topic = frame.get("topic") if isinstance(frame, dict) else None  # a decoded frame: a dict
     return topic.rsplit(".", 1)[-1] if isinstance(topic, str) and topic.startswith("kline.") else None
 
 
@@ -85,6 +87,7 @@ VENUE = Venue(
         per_connection=600,
         closed=("confirm", True),
         volume=VolumeField("turnover", Unit.QUOTE),
+        frames=KlineFrames(frame_field("topic"), "kline.", frame_field("topic"), ("data",), "start"),
     ),
     funding_interval_field="fundingIntervalHour",  # the ticker's: fresher than the hourly instrument list
     # The bulk ticker already polled carries it. One side, as every other venue counts: ``openInterest`` is

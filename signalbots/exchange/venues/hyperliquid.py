@@ -43,6 +43,7 @@ from signalbots.events import timeframe_ms
 from signalbots.exchange.venues._venue import (
     CandleStream,
     ExchangeBudget,
+    KlineFrames,
     OpenInterestFields,
     OpenInterestSource,
     RateLimitRule,
@@ -129,6 +130,7 @@ VENUE = Venue(
         market_id=frame_field("data", "s"),
         market_of="coin_to_market_id",
         per_connection=1000,
+        frames=KlineFrames(frame_field("channel"), "candle", frame_field("data", "i"), ("data",), "t"),
     ),
     funding_entries=_funding_entries,
     open_interest=OpenInterestFields(OpenInterestSource.TICKER, OPEN_INTEREST),

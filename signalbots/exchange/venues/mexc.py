@@ -19,6 +19,7 @@ from typing import Any
 from signalbots.exchange.venues._venue import (
     CandleStream,
     ExchangeBudget,
+    KlineFrames,
     OpenInterestFields,
     OpenInterestSource,
     RateLimitRule,
@@ -76,6 +77,9 @@ VENUE = Venue(
         per_request=1,
         market_id=frame_field("symbol"),
         volume=VolumeField("a", Unit.QUOTE),
+        frames=KlineFrames(
+            frame_field("channel"), "push.kline", frame_field("data", "interval"), ("data",), "t"
+        ),
     ),
     funding_source="fetch_tickers",  # the bulk contract ticker carries fundingRate for every symbol
     funding_entries=_funding_from_tickers,

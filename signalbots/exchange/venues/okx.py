@@ -24,6 +24,7 @@ from signalbots.exchange.venues._venue import (
     CandleStream,
     ContractSizeOf,
     ExchangeBudget,
+    KlineFrames,
     LiquidationStream,
     OpenInterestFields,
     OpenInterestSource,
@@ -75,6 +76,9 @@ VENUE = Venue(
         per_request=50,
         market_id=frame_field("arg", "instId"),
         closed=(8, "1"),
+        frames=KlineFrames(
+            frame_field("arg", "channel"), "candle", frame_field("arg", "channel"), ("data",), 0
+        ),
     ),
     liquidation_stream=LiquidationStream.LISTED,
     liquidation_parser=_liquidation,

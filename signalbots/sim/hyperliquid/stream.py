@@ -70,7 +70,7 @@ class HyperliquidStream:
         for open_ms in closed:  # each candle's final state
             bar = self.market.bar(listing, interval, open_ms)
             await venue.send(conn, {"channel": "candle", "data": candle(bar, listing, interval)})
-        if klines.open_due(conn, key, now_ms, rolled=bool(closed)):
+        if klines.open_due(conn, key, now_ms, rolled=bool(closed), every_ms=venue.kline_every_ms):
             bar = self.market.bar(listing, interval, current)
             await venue.send(conn, {"channel": "candle", "data": candle(bar, listing, interval)})
 
