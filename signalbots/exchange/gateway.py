@@ -99,6 +99,7 @@ class Gateway:
             metrics=metrics,
         )
         self.markets: dict[str, Any] = {}
+        self._kline_listeners: list[Callable[[str], None]] = []
         self.exchange: Any = gated_class(base, self.venue, self._admission, clock=clock)(self._ccxt_config())
         self._rehost()
 
@@ -111,8 +112,6 @@ class Gateway:
     def funding_limiter(self) -> WeightLimiter | None:
         """The separate budget of the funding endpoints (Binance), else None."""
         return self._budgets.funding
-
-    # -- construction ---------------------------------------------------------------------------------------
 
     def _ccxt_config(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -157,8 +156,6 @@ class Gateway:
     ) -> None:
         await self.exchange.close()
 
-    # -- markets ---------------------------------------------------------------------------------------------
-
     async def refresh_markets(self) -> None:
         """Reload markets: new listings appear, delisted (inactive or gone) ones leave."""
         loaded = await self.call("load_markets", "load_markets", bool(self.markets))
@@ -188,8 +185,6 @@ class Gateway:
                 continue
             health.cycle()
             health.set(TaskStatus.RUNNING, "")
-
-    # -- calls -----------------------------------------------------------------------------------------------
 
     async def call(
         self,
@@ -332,8 +327,6 @@ class Gateway:
         else:
             self._breakers.record_failure(self.exchange_id, endpoint)
 
-    # -- ccxt's stream caches: what the feeds read, through this door only ---------------------------------
-
     def liquidations(self) -> Sequence[Any]:
         """ccxt's cache of liquidation prints, oldest first: a ``watch_*`` resolves with one message and keeps
         the rest here, so a feed reads what is new after every wake-up."""
@@ -359,9 +352,15 @@ class Gateway:
             self.exchange.clients.pop(url, None)
         return len(mine)
 
-    def on_klines(self, listener: Callable[[str], None] | None) -> None:
-        """``listener(symbol)`` after every kline frame ccxt has stored a row of (None: no one)."""
-        self.exchange.kline_listener = listener
+    def on_klines(self, listener: Callable[[str], None]) -> None:
+        """``listener(symbol)`` after every kline frame ccxt has stored a row of: every candle feed's (one per
+        timeframe), so that a second one does not silence the first."""
+        self._kline_listeners.append(listener)
+        self.exchange.kline_listener = self._tell_klines
+
+    def _tell_klines(self, symbol: str) -> None:
+        for listener in self._kline_listeners:
+            listener(symbol)
 
     def stream_connected(self, marks: tuple[str, ...]) -> bool:
         """A websocket carrying a subscription named with one of ``marks`` has completed its handshake."""

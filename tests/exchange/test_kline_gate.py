@@ -440,3 +440,19 @@ async def test_after_a_reconnection_the_candle_is_the_last_state_before_the_drop
         await r.until(lambda: len(streamed(r, case, first)) == 2)
         nxt = streamed(r, case, first)[1]
         assert (nxt.open, nxt.high, nxt.close, nxt.quote_volume) == (101.5, 103.0, 102.5, 70.0)
+
+
+async def test_a_second_candle_feed_on_the_exchange_does_not_silence_the_first() -> None:
+    """Each candle feed (one per timeframe a plan asks for) is told of every kline frame: the listener one
+    registers is kept beside the other's, not replaced by it."""
+    case = CASES["binanceusdm"]
+    async with rig("binanceusdm", now=case.now, websocket=True) as r:
+        heard: list[str] = []
+        r.gateway.on_klines(heard.append)  # the other timeframe's feed, registered first
+        await start(case, r)
+        first = case.numbers(case.first(), "100", "100.5", "100", "100.2", "0.1", "10")
+        await r.server.push(first)
+        assert case.close is not None
+        await r.server.push(case.close(first))
+        await r.until(lambda: len(streamed(r, case, first)) == 1 and len(heard) >= 2)
+        assert set(heard) == {case.symbol}
