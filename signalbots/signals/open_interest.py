@@ -15,8 +15,8 @@ import math
 from dataclasses import replace
 
 from signalbots.events import OpenInterest
+from signalbots.packed import Rows
 from signalbots.signals.model import Candidate
-from signalbots.strategies._packed import Rows
 
 HOUR_MS = 3_600_000
 _SLACK_MS = 10 * 60_000  # the sample an hour back may be this much younger (Binance: one every 5 minutes)

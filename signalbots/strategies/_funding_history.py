@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from signalbots.events import FundingSnapshot
-from signalbots.strategies._packed import Floats
+from signalbots.packed import Floats
 
 __all__ = [
     "FundingHistories",

@@ -30,10 +30,10 @@ from pydantic import Field
 from signalbots.charts.spec import ChartSpec, History, Levels
 from signalbots.events import MarketEvent, OpenInterest, timeframe_ms
 from signalbots.needs import FeedKind, Needs
+from signalbots.packed import Rows
 from signalbots.settings.durations import Cooldown, Duration
 from signalbots.settings.sections import Section
 from signalbots.signals.model import Candidate, Direction
-from signalbots.strategies._packed import Rows
 from signalbots.strategies._stops import extreme_stop, pct_stop
 from signalbots.strategies.base import dedupe_key, directional, finite_positive
 from signalbots.strategies.spec import Alert, StrategySpec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from signalbots.strategies._packed import Floats, Rows
+from signalbots.packed import Floats, Rows
 
 
 def test_floats_hold_the_last_numbers_only() -> None:
