@@ -36,6 +36,7 @@ from benchmarks._harness import BenchClock
 from signalbots.app import Daemon, Unit, _Runtime
 from signalbots.health import TaskHealth
 from signalbots.settings import Settings
+from signalbots.task import TaskName
 
 _KINDS = {
     "Candle": "candle",
@@ -64,7 +65,7 @@ class ObservedDaemon(Daemon):
 
     def plan(self, settings: Settings, rt: _Runtime) -> list[Unit]:
         units = super().plan(settings, rt)
-        return [*units, Unit("bench-observer", self._observer(rt), key="observer")]
+        return [*units, Unit(TaskName.for_worker("bench-observer"), self._observer(rt), key="observer")]
 
     def _observer(self, rt: _Runtime) -> Callable[[TaskHealth], Awaitable[None]]:
         clock = self._bench_clock
