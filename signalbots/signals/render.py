@@ -253,8 +253,11 @@ def compact(sig: Signal, *, record: str | None = None, caution: str | None = Non
     d = decimals_for(c.entry)
     if c.direction is not Direction.NONE and c.stop is not None:
         targets = " · ".join(f"T{i} <code>{escape(price(t, d))}</code>" for i, t in enumerate(c.targets, 1))
+        # The full form's note says why; here, that the stop is not the strategy's (``costs.floor_stop``).
+        widened = " (widened for costs)" if "stop_unfloored_price" in c.facts else ""
         lines.append(
             f"Entry <code>{escape(price(c.entry, d))}</code> · Stop <code>{escape(price(c.stop, d))}</code>"
+            + widened
             + (f" · {targets}" if targets else "")
         )
     elif c.entry > 0:

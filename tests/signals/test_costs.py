@@ -16,6 +16,7 @@ from signals_support import HOUR, T0, Bench, candidate
 from signalbots.events import FundingSnapshot
 from signalbots.exchange.venues import VENUES
 from signalbots.settings import ExchangeSettings, RiskSettings, Settings
+from signalbots.signals import render
 from signalbots.signals.costs import Costs, Fees, floor_stop, round_trip
 from signalbots.signals.model import Direction, Status
 
@@ -160,6 +161,11 @@ def test_the_desk_floors_the_stop_says_so_and_a_stop_out_then_costs_a_third_of_a
     [message] = bench.notifier.messages
     assert "Stop <code>59,748" in message.text and "stop widened to 0.42% from entry" in message.text
     assert "unfloored" not in message.text  # the old stop is kept for the record, not shown
+    # In a coalesced burst (one block a signal, no notes) the stop still says it is not the strategy's.
+    assert "Stop <code>59,748.0</code> (widened for costs)" in render.compact(sig)
+    assert "widened" not in render.compact(
+        dataclasses.replace(sig, candidate=candidate(symbol=BTC, risk=300.0))
+    )
     # Stopped: gross −1R; taker + slippage on both fills, (0.0007 × 60,000 + 0.0007 × 59,748) ÷ 252.
     [done] = tracker.on_price("binanceusdm", BTC, T0 + HOUR, 59_700.0, 59_700.0, 59_700.0)
     assert done.status is Status.STOPPED
