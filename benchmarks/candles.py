@@ -16,9 +16,11 @@ exchange is fastest — that is Telegram's pacing, not the candle path. ``cpu_co
 daemon's CPU seconds per real second over the window, a fraction of one core, less the benchmark observer's
 own snapshots (``observer_cpu_share``, reported beside it).
 
-The backfill of 2,050 symbols by REST is the warm-up, not the measure (~2.5 minutes: MEXC's 750 klines at the
-default half of its 20 requests / 2 s; the whole run ~7.5 minutes). At ``budget_fraction = 1`` MEXC answered
-510 at the window's edge and paused the exchange again and again: the warm-up had not ended after 9 minutes.
+The backfill of 2,230 symbols by REST is the warm-up, not the measure (~6 minutes: MEXC's 750 klines at the
+default half of its 20 requests / 2 s, Hyperliquid's 180 coins at its default budget; the whole run ~12
+minutes). The daemon runs with a user's defaults (risk caps, budgets) but the 1m timeframe and no liquidity
+floor. At ``budget_fraction = 1`` MEXC answered 510 at the window's edge and paused the exchange again and
+again: the warm-up had not ended after 9 minutes.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import RISK_OPEN, TOKEN, BenchClock, child, config_text, percentile, trim_market
+from benchmarks._harness import TOKEN, BenchClock, child, config_text, percentile, trim_market
 from signalbots.events import timeframe_ms
 from signalbots.exchange.venues import VENUES, display_name
 from signalbots.sim.exchange import ExchangeSim
@@ -42,25 +44,21 @@ CADENCE_MS = {"binanceusdm": 250, "bybit": 1000, "okx": 1000, "mexc": 1000}
 EXCHANGE_EXTRA: dict[str, str] = {}
 # Hyperliquid joins once its profile streams candles (polled by REST after each 1m close, 180 coins at 21
 # weight each would take three minutes of its budget): its full market (as ``coverage``), OKX's cadence (no
-# rate found in its documentation), and 90 % of its budget for the warm-up — the backfill of 180 coins at
-# 22 weight is 6.6 minutes at the default half, 3.7 at 90 % (it bans no one: a 429 only pauses it).
+# rate found in its documentation), its default budget (the backfill of 180 coins at 22 weight takes 6.6
+# minutes of the warm-up at the default half).
 if VENUES["hyperliquid"].candle_stream is not None:
     COUNTS["hyperliquid"] = 180
     CADENCE_MS["hyperliquid"] = 1000
-    EXCHANGE_EXTRA["hyperliquid"] = "budget_fraction = 0.9"
 TICK = 0.25  # simulator seconds between pushes
 MINUTES = len(COUNTS)  # minute boundaries sampled: one exchange each, in turn
 REPEAT = 1
-EXTRA = (
-    """
+EXTRA = """
 [strategies.volume]
 timeframe = "1m"
 liquidity_floor_usd = 0
 [strategies.liquidation]
 atr_timeframe = "1m"
 """
-    + RISK_OPEN
-)
 
 
 class _Inbox:
